@@ -1,0 +1,3 @@
+from formcoach.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The advice_generation service."""

@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, database, storage, errors, i18n, video I/O."""

@@ -1,0 +1,147 @@
+"""FastAPI plumbing shared by every service router: dependencies, errors, service info."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from formcoach import __version__
+from formcoach.kit.accounts import User, authenticate_password, authenticate_token
+from formcoach.kit.db import get_sessionmaker
+from formcoach.kit.errors import AppError, error_body, render_message
+from formcoach.kit.i18n import parse_accept_language
+from formcoach.kit.settings import Settings, get_settings
+from formcoach.kit.storage import LocalStorage
+
+
+def settings_dep(request: Request) -> Settings:
+    settings = getattr(request.app.state, "settings", None)
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(settings_dep)]
+
+
+def db_session(settings: SettingsDep) -> Iterator[Session]:
+    """A request-scoped session; committed when the route returns without error."""
+    session = get_sessionmaker(settings.db_url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(db_session)]
+
+
+def storage_dep(settings: SettingsDep) -> LocalStorage:
+    return LocalStorage(settings.files_dir)
+
+
+StorageDep = Annotated[LocalStorage, Depends(storage_dep)]
+
+
+def request_language(request: Request) -> str:
+    lang = request.query_params.get("lang")
+    if lang in ("ja", "en"):
+        return lang
+    user = getattr(request.state, "user", None)
+    if user is not None:
+        return str(user.language)
+    return parse_accept_language(request.headers.get("accept-language"))
+
+
+def _user_from_request(request: Request, session: Session) -> User | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer" and value:
+        return authenticate_token(session, value.strip())
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, sep, password = decoded.partition(":")
+        return authenticate_password(session, username, password) if sep else None
+    # The web pages use a signed session cookie (set by the gateway's sign-in page).
+    session_data = request.scope.get("session")
+    if session_data and "user_id" in session_data:
+        user = session.get(User, int(session_data["user_id"]))
+        if user is not None and user.is_active:
+            return user
+    return None
+
+
+def current_user(request: Request, session: DbSession) -> User:
+    user = _user_from_request(request, session)
+    if user is None:
+        raise AppError("unauthorized")
+    request.state.user = user
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise AppError("forbidden")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]
+
+
+def service_info(name: str) -> dict[str, str]:
+    return {"service": name, "version": __version__, "status": "ok"}
+
+
+def _error_response(request: Request, code: str, message: str, status: int) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="formcoach"'} if status == 401 else None
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """One error shape for every route: {"error": {"code", "message"}} in the caller's language."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return _error_response(request, exc.code, exc.message(request_language(request)), exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body')}: {err.get('msg', '')}"
+            for err in exc.errors()
+        )
+        lang = request_language(request)
+        return _error_response(
+            request, "validation_error", render_message("validation_error", lang, detail=detail), 422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, "validation_error" if exc.status_code < 500 else "internal_error"
+        )
+        lang = request_language(request)
+        params: dict[str, Any] = {"detail": str(exc.detail)}
+        return _error_response(request, code, render_message(code, lang, **params), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        lang = request_language(request)
+        return _error_response(request, "internal_error", render_message("internal_error", lang), 500)

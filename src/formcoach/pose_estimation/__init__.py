@@ -1,0 +1,1 @@
+"""The pose_estimation service."""
