@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from formcoach.kit.settings import Settings
 
@@ -22,4 +25,36 @@ def fixture_videos() -> dict[str, Path]:
 
 @pytest.fixture()
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", admin_password="admin-test-pw")
+    return make_settings(tmp_path / "data")
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    return Settings(data_dir=data_dir, admin_password="admin-test-pw", **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Settings]]:
+    """The real one-process app (migrated SQLite, job runner threads) shared by a test session."""
+    from formcoach.cli import prepare
+    from formcoach.gateway.app import create_app
+
+    settings = make_settings(tmp_path_factory.mktemp("app"))
+    prepare(settings)
+    with TestClient(create_app(settings)) as client:
+        yield client, settings
+
+
+@pytest.fixture(scope="session")
+def completed_runs(
+    live_app: tuple[TestClient, Settings], fixture_videos: dict[str, Path]
+) -> dict[str, dict[str, Any]]:
+    """Both real fixture clips taken through the whole pipeline once, via the API."""
+    from tests.apputil import ADMIN, upload, wait_for_run
+
+    client, _ = live_app
+    ids = {}
+    for name, path in fixture_videos.items():
+        response = upload(client, path, ADMIN, movement="auto", language="ja")
+        assert response.status_code == 202, response.text
+        ids[name] = response.json()["id"]
+    return {name: wait_for_run(client, run_id, ADMIN) for name, run_id in ids.items()}

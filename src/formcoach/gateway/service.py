@@ -1,11 +1,19 @@
-"""Public functions of the gateway's runs resource (other services may call these)."""
+"""Public functions of the gateway: accounts administration and the runs resource."""
 
 from __future__ import annotations
 
+import secrets
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from formcoach.gateway.models import Run
+from formcoach.gateway.models import STAGES, Run, RunStage
+from formcoach.gateway.schemas import ErrorDetail, RunOut, StageOut
+from formcoach.kit.accounts import ApiToken, User, hash_password, hash_token, new_token
 from formcoach.kit.errors import AppError
+from formcoach.kit.pipeline import RunOptions
+from formcoach.kit.storage import Storage
 
 
 def get_run_for_user(session: Session, user_id: int, run_id: int) -> Run:
@@ -14,3 +22,142 @@ def get_run_for_user(session: Session, user_id: int, run_id: int) -> Run:
     if run is None or run.user_id != user_id:
         raise AppError("not_found")
     return run
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def ensure_admin(session: Session, password: str | None) -> str | None:
+    """Create the first admin if there is no user yet; returns a generated password to print once."""
+    if session.scalar(select(func.count()).select_from(User)):
+        return None
+    generated = None
+    if not password:
+        generated = password = secrets.token_urlsafe(12)
+    session.add(User(username="admin", password_hash=hash_password(password), is_admin=True))
+    session.flush()
+    return generated
+
+
+def create_user(
+    session: Session, username: str, password: str, language: str, is_admin: bool = False
+) -> User:
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise AppError("username_taken")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        language=language,
+        is_admin=is_admin,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def delete_user(session: Session, storage: Storage, user_id: int) -> None:
+    user = session.get(User, user_id)
+    if user is None:
+        raise AppError("not_found")
+    for run in session.scalars(select(Run).where(Run.user_id == user_id)):
+        delete_run(session, storage, run)
+    session.delete(user)
+
+
+def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
+    plain = new_token()
+    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(plain))
+    session.add(row)
+    session.flush()
+    return row, plain
+
+
+def delete_token(session: Session, user: User, token_id: int) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise AppError("not_found")
+    session.delete(row)
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+def create_run(session: Session, user: User, options: RunOptions, filename: str, size: int) -> Run:
+    run = Run(
+        user_id=user.id,
+        movement=options.movement,
+        view=options.view,
+        height_cm=options.height_cm,
+        language=options.language,
+        original_filename=filename,
+        upload_bytes=size,
+        stages=[RunStage(name=name, position=i) for i, name in enumerate(STAGES)],
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def list_runs(session: Session, user: User, page: int, per_page: int) -> tuple[list[Run], int]:
+    total = session.scalar(select(func.count()).select_from(Run).where(Run.user_id == user.id))
+    rows = session.scalars(
+        select(Run)
+        .where(Run.user_id == user.id)
+        .order_by(Run.created_at.desc(), Run.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(rows), int(total or 0)
+
+
+def delete_run(session: Session, storage: Storage, run: Run) -> None:
+    from formcoach.video_generation.service import delete_videos_for_run
+
+    delete_videos_for_run(session, storage, run.id)
+    storage.delete_prefix(f"runs/{run.id}")
+    session.delete(run)
+
+
+def _duration(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)
+
+
+def run_view(run: Run) -> RunOut:
+    url = f"/api/runs/{run.id}"
+    error = (
+        ErrorDetail(code=run.error_code, message=run.error_message or "")
+        if run.error_code
+        else None
+    )
+    return RunOut(
+        id=run.id,
+        url=url,
+        status=run.status,  # type: ignore[arg-type]
+        stage=run.stage,
+        progress=run.progress,
+        movement=run.movement,
+        view=run.view,
+        height_cm=run.height_cm,
+        language=run.language,
+        original_filename=run.original_filename,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        stages=[
+            StageOut(
+                name=s.name,
+                status=s.status,  # type: ignore[arg-type]
+                progress=s.progress,
+                attempts=s.attempts,
+                started_at=s.started_at,
+                finished_at=s.finished_at,
+                duration_s=_duration(s.started_at, s.finished_at),
+                error_code=s.error_code,
+            )
+            for s in run.stages
+        ],
+        error=error,
+        report_url=f"{url}/report" if run.status == "completed" else None,
+    )

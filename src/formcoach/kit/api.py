@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -20,6 +21,8 @@ from formcoach.kit.errors import AppError, error_body, render_message
 from formcoach.kit.i18n import parse_accept_language
 from formcoach.kit.settings import Settings, get_settings
 from formcoach.kit.storage import LocalStorage
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def settings_dep(request: Request) -> Settings:
@@ -80,8 +83,15 @@ def _user_from_request(request: Request, session: Session) -> User | None:
     session_data = request.scope.get("session")
     if session_data and "user_id" in session_data:
         user = session.get(User, int(session_data["user_id"]))
-        if user is not None and user.is_active:
-            return user
+        if user is None or not user.is_active:
+            return None
+        # A cookie rides along on cross-site requests: changes need the page's CSRF token too.
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get("x-csrf-token", "")
+            expected = str(session_data.get("csrf", ""))
+            if not expected or not hmac.compare_digest(sent, expected):
+                return None
+        return user
     return None
 
 
@@ -119,7 +129,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return _error_response(request, exc.code, exc.message(request_language(request)), exc.status)
+        return _error_response(
+            request, exc.code, exc.message(request_language(request)), exc.status
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -129,7 +141,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         lang = request_language(request)
         return _error_response(
-            request, "validation_error", render_message("validation_error", lang, detail=detail), 422
+            request,
+            "validation_error",
+            render_message("validation_error", lang, detail=detail),
+            422,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -144,4 +159,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
         lang = request_language(request)
-        return _error_response(request, "internal_error", render_message("internal_error", lang), 500)
+        return _error_response(
+            request, "internal_error", render_message("internal_error", lang), 500
+        )

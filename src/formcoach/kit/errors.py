@@ -124,12 +124,22 @@ class AppError(Exception):
         super().__init__(code)
         self.code = code
         self.params = params
+        self.fixed_message: str | None = None
+
+    @classmethod
+    def recorded(cls, code: str, message: str) -> AppError:
+        """An error re-raised from a stored record, keeping the message it was stored with."""
+        error = cls(code if code in CATALOGUE else "internal_error")
+        error.fixed_message = message
+        return error
 
     @property
     def status(self) -> int:
         return CATALOGUE[self.code].status
 
     def message(self, lang: str = "en") -> str:
+        if self.fixed_message:
+            return self.fixed_message
         return render_message(self.code, lang, **self.params)
 
     def __str__(self) -> str:

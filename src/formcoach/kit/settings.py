@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     video_generator: Literal["local"] = "local"
     job_workers: int = 1
     default_language: Literal["ja", "en"] = "ja"
+    # Set behind TLS so the session cookie is never sent in clear.
+    secure_cookies: bool = False
 
     @property
     def db_url(self) -> str:

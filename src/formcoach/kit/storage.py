@@ -111,3 +111,13 @@ class LocalStorage:
 
 def get_storage(root: Path) -> LocalStorage:
     return LocalStorage(root)
+
+
+def move_into(storage: LocalStorage, key: str, src: Path) -> None:
+    """Move a finished temp file into storage without copying (same filesystem), else copy."""
+    final = storage._path(key)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(src, final)
+    except OSError:
+        storage.put_file(key, src)

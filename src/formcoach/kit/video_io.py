@@ -35,7 +35,11 @@ def iter_frames(path: Path, apply_rotation: bool = True) -> Iterator[DecodedFram
         stream.thread_type = "AUTO"
         first_pts: float | None = None
         for index, frame in enumerate(container.decode(stream)):
-            t = float(frame.time) if frame.time is not None else index / float(stream.average_rate or 30)
+            t = (
+                float(frame.time)
+                if frame.time is not None
+                else index / float(stream.average_rate or 30)
+            )
             if first_pts is None:
                 first_pts = t
             image = frame.to_ndarray(format="rgb24")
@@ -60,7 +64,9 @@ class H264Writer:
         self.width = width - width % 2
         self.height = height - height % 2
         self.path = path
-        self._container = av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"})
+        self._container = av.open(
+            str(path), mode="w", format="mp4", options={"movflags": "+faststart"}
+        )
         rate = Fraction(fps).limit_denominator(1001)
         self._stream = self._container.add_stream("libx264", rate=rate)
         self._stream.width = self.width

@@ -1,0 +1,239 @@
+"""The gateway's API routes: health, users, tokens and the runs resource. Routes stay thin."""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from formcoach import __version__
+from formcoach.gateway import service
+from formcoach.gateway.report import SERVABLE, build_report
+from formcoach.gateway.schemas import (
+    ErrorResponse,
+    RunCreated,
+    RunOut,
+    RunPage,
+    TokenCreate,
+    TokenOut,
+    UserCreate,
+    UserOut,
+)
+from formcoach.gateway.upload import receive_upload
+from formcoach.kit.accounts import User
+from formcoach.kit.api import AdminUser, CurrentUser, DbSession, SettingsDep, StorageDep
+from formcoach.kit.errors import AppError
+from formcoach.kit.pipeline import MOVEMENTS, UPLOAD, VIEWS, RunOptions, run_key
+from formcoach.kit.storage import move_into
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 415, 422)
+}
+router = APIRouter(responses=ERRORS)
+public = APIRouter()
+
+
+@public.get("/health", tags=["gateway"])
+def health() -> dict[str, str]:
+    return {"service": "gateway", "version": __version__, "status": "ok"}
+
+
+@router.get("/gateway/", tags=["gateway"])
+def gateway_info(user: CurrentUser) -> dict[str, str]:
+    return {"service": "gateway", "version": __version__, "status": "ok"}
+
+
+# --- users and tokens -----------------------------------------------------------------------
+
+
+def _user_out(user: User) -> UserOut:
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.post("/users", status_code=201, response_model=UserOut, tags=["accounts"])
+def create_user(body: UserCreate, admin: AdminUser, session: DbSession) -> UserOut:
+    user = service.create_user(session, body.username, body.password, body.language, body.is_admin)
+    return _user_out(user)
+
+
+@router.get("/users", response_model=list[UserOut], tags=["accounts"])
+def list_users(admin: AdminUser, session: DbSession) -> list[UserOut]:
+    return [_user_out(u) for u in session.query(User).order_by(User.id)]
+
+
+@router.delete("/users/{user_id}", status_code=204, tags=["accounts"])
+def delete_user(
+    user_id: int, admin: AdminUser, session: DbSession, storage: StorageDep
+) -> Response:
+    if user_id == admin.id:
+        raise AppError("validation_error", detail="an administrator cannot delete themselves")
+    service.delete_user(session, storage, user_id)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=UserOut, tags=["accounts"])
+def me(user: CurrentUser) -> UserOut:
+    return _user_out(user)
+
+
+@router.post("/tokens", status_code=201, response_model=TokenOut, tags=["accounts"])
+def create_token(body: TokenCreate, user: CurrentUser, session: DbSession) -> TokenOut:
+    row, plain = service.create_token(session, user, body.name)
+    return TokenOut(id=row.id, name=row.name, created_at=row.created_at, token=plain)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, tags=["accounts"])
+def delete_token(token_id: int, user: CurrentUser, session: DbSession) -> Response:
+    service.delete_token(session, user, token_id)
+    return Response(status_code=204)
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+UPLOAD_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["video"],
+                    "properties": {
+                        "video": {"type": "string", "format": "binary"},
+                        "movement": {"type": "string", "enum": list(MOVEMENTS), "default": "auto"},
+                        "view": {"type": "string", "enum": list(VIEWS), "default": "side"},
+                        "height_cm": {"type": "number", "minimum": 50, "maximum": 250},
+                        "language": {"type": "string", "enum": ["ja", "en"]},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _options(fields: dict[str, str], user: User) -> RunOptions:
+    movement = fields.get("movement") or "auto"
+    view = fields.get("view") or "side"
+    language = fields.get("language") or user.language or "ja"
+    if movement not in MOVEMENTS:
+        raise AppError("validation_error", detail=f"movement must be one of {', '.join(MOVEMENTS)}")
+    if view not in VIEWS:
+        raise AppError("validation_error", detail=f"view must be one of {', '.join(VIEWS)}")
+    if language not in ("ja", "en"):
+        raise AppError("validation_error", detail="language must be ja or en")
+    height: float | None = None
+    if fields.get("height_cm"):
+        try:
+            height = float(fields["height_cm"])
+        except ValueError:
+            raise AppError("validation_error", detail="height_cm must be a number") from None
+        if not 50 <= height <= 250:
+            raise AppError("validation_error", detail="height_cm must be between 50 and 250")
+    return RunOptions(movement=movement, view=view, height_cm=height, language=language)
+
+
+@router.post(
+    "/runs",
+    status_code=202,
+    response_model=RunCreated,
+    tags=["runs"],
+    openapi_extra=UPLOAD_SCHEMA,
+)
+async def create_run(
+    request: Request,
+    user: CurrentUser,
+    settings: SettingsDep,
+    session: DbSession,
+    storage: StorageDep,
+) -> RunCreated:
+    from formcoach.video_processing.service import probe
+
+    limit = settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    # Reject a declared oversize body before reading a byte of it (64 KiB for form overhead).
+    if declared.isdigit() and int(declared) > limit + 65536:
+        raise AppError("file_too_large", limit_mb=settings.max_upload_mb)
+    tmp_dir = settings.data_dir / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    dest = tmp_dir / f"upload-{uuid.uuid4().hex}"
+    try:
+        result = await receive_upload(
+            request.headers.get("content-type"), request.stream(), "video", dest, limit
+        )
+        options = _options(result.fields, user)
+        if result.file_bytes == 0:
+            raise AppError("empty_file")
+        await run_in_threadpool(probe, dest, settings)
+        run = service.create_run(session, user, options, result.filename, result.file_bytes)
+        key = run_key(run.id, UPLOAD)
+        move_into(storage, key, dest)
+        try:
+            session.commit()
+        except Exception:
+            storage.delete_prefix(f"runs/{run.id}")
+            raise
+    finally:
+        dest.unlink(missing_ok=True)
+    # Enqueued only after the commit, so a worker always finds the run it is given.
+    request.app.state.jobs.enqueue("run", run.id)
+    return RunCreated(id=run.id, url=f"/api/runs/{run.id}", status=run.status)
+
+
+@router.get("/runs", response_model=RunPage, tags=["runs"])
+def list_runs(
+    user: CurrentUser,
+    session: DbSession,
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> RunPage:
+    runs, total = service.list_runs(session, user, page, per_page)
+    return RunPage(
+        items=[service.run_view(r) for r in runs], page=page, per_page=per_page, total=total
+    )
+
+
+@router.get("/runs/{run_id}", response_model=RunOut, tags=["runs"])
+def get_run(run_id: int, user: CurrentUser, session: DbSession) -> RunOut:
+    return service.run_view(service.get_run_for_user(session, user.id, run_id))
+
+
+@router.delete("/runs/{run_id}", status_code=204, tags=["runs"])
+def delete_run(run_id: int, user: CurrentUser, session: DbSession, storage: StorageDep) -> Response:
+    run = service.get_run_for_user(session, user.id, run_id)
+    service.delete_run(session, storage, run)
+    return Response(status_code=204)
+
+
+@router.get("/runs/{run_id}/report", tags=["runs"])
+def get_report(
+    run_id: int,
+    user: CurrentUser,
+    session: DbSession,
+    storage: StorageDep,
+    lang: Annotated[str | None, Query(pattern="^(ja|en)$")] = None,
+) -> dict[str, Any]:
+    run = service.get_run_for_user(session, user.id, run_id)
+    return build_report(run, storage, lang)
+
+
+@router.get("/runs/{run_id}/files/{name}", tags=["runs"], response_class=FileResponse)
+def get_file(
+    run_id: int, name: str, user: CurrentUser, session: DbSession, storage: StorageDep
+) -> FileResponse:
+    service.get_run_for_user(session, user.id, run_id)
+    key = run_key(run_id, name)
+    if name not in SERVABLE or not storage.exists(key):
+        raise AppError("not_found")
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    # FileResponse answers Range requests (206) so browsers can seek in the videos.
+    return FileResponse(
+        storage.local_path(key),
+        media_type=media_type,
+        filename=name,
+        content_disposition_type="inline",
+    )

@@ -1,0 +1,108 @@
+"""The pipeline without a server: what `formcoach analyze` runs (same stages, same code)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from formcoach.gateway import service
+from formcoach.gateway.jobs import STAGE_WEIGHTS, process_run
+from formcoach.gateway.models import Run
+from formcoach.gateway.report import DOWNLOADS, build_report
+from formcoach.kit import pipeline as art
+from formcoach.kit.accounts import User
+from formcoach.kit.db import session_scope
+from formcoach.kit.errors import AppError
+from formcoach.kit.settings import get_settings
+from formcoach.kit.storage import LocalStorage
+
+# What the CLI writes next to report.json (report key -> file name in the output folder).
+OUTPUTS = {
+    "annotated_video": "annotated.mp4",
+    "keypoints_csv": "keypoints.csv",
+    "angles_csv": "angles.csv",
+    "proxy_video": "proxy.mp4",
+}
+
+
+def analyze_file(
+    video: Path,
+    out_dir: Path,
+    work_dir: Path,
+    *,
+    movement: str = "auto",
+    view: str = "side",
+    height_cm: float | None = None,
+    language: str = "ja",
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    from formcoach.cli import prepare
+    from formcoach.video_processing.service import probe
+
+    # Thresholds and models still come from the environment; only where data lives changes.
+    settings = get_settings().model_copy(
+        update={
+            "data_dir": work_dir,
+            "database_url": f"sqlite:///{work_dir / 'formcoach.db'}",
+            "admin_password": secrets.token_urlsafe(16),
+        }
+    )
+    prepare(settings)
+    probe(video, settings)
+    storage = LocalStorage(settings.files_dir)
+    with session_scope(settings.db_url) as session:
+        user = session.query(User).filter_by(username="admin").one()
+        options = art.RunOptions(movement, view, height_cm, language)
+        run = service.create_run(session, user, options, video.name, video.stat().st_size)
+        run_id = run.id
+        storage.put_file(art.run_key(run_id, art.UPLOAD), video)
+
+    total = sum(STAGE_WEIGHTS.values())
+    bar = tqdm(total=100, unit="%", disable=not show_progress, bar_format="{l_bar}{bar}| {n:.0f}%")
+    done: dict[str, float] = {}
+
+    def hook(stage: str, fraction: float) -> None:
+        done[stage] = fraction
+        value = 100 * sum(STAGE_WEIGHTS[s] * f for s, f in done.items()) / total
+        bar.set_description(stage)
+        bar.update(value - bar.n)
+
+    try:
+        process_run(run_id, settings, hook)
+    finally:
+        bar.close()
+    with session_scope(settings.db_url) as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        if run.status != "completed":
+            raise AppError.recorded(run.error_code or "internal_error", run.error_message or "")
+        report = build_report(run, storage, language)
+    return _export(report, storage, run_id, out_dir)
+
+
+def _export(
+    report: dict[str, Any], storage: LocalStorage, run_id: int, out_dir: Path
+) -> dict[str, Any]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    for key, name in DOWNLOADS.items():
+        src_key = art.run_key(run_id, name)
+        if storage.exists(src_key):
+            target = OUTPUTS.get(key, name)
+            shutil.copyfile(storage.local_path(src_key), out_dir / target)
+            files[key] = target
+    for drill in report["drills"]:
+        job_id = drill.get("video_job_id")
+        key = f"videos/{job_id}/drill.mp4"
+        if job_id is not None and storage.exists(key):
+            target = f"drill_{drill['drill_id']}.mp4"
+            shutil.copyfile(storage.local_path(key), out_dir / target)
+            drill["video_url"] = target
+    report = {**report, "files": files}
+    (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    return report

@@ -1,0 +1,111 @@
+"""Assembles the report (schema formcoach.report/1) from the stages' artifacts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from formcoach.gateway.models import Run
+from formcoach.kit import pipeline as art
+from formcoach.kit.errors import AppError
+from formcoach.kit.i18n import pick
+from formcoach.kit.storage import Storage
+
+SCHEMA = "formcoach.report/1"
+
+# Artifacts a client may download: report key -> file name under runs/<id>/.
+DOWNLOADS: dict[str, str] = {
+    "annotated_video": art.ANNOTATED,
+    "proxy_video": art.PROXY,
+    "keypoints_csv": art.KEYPOINTS_CSV,
+    "angles_csv": art.ANGLES_CSV,
+    "features_json": art.FEATURES,
+    "analysis_json": art.ANALYSIS,
+    "advice_json": art.ADVICE,
+    "pose_json": art.POSE_META,
+    "video_info_json": art.VIDEO_INFO,
+}
+SERVABLE = frozenset(DOWNLOADS.values())
+
+
+def _load(storage: Storage, run_id: int, name: str) -> Any:
+    return json.loads(storage.get_bytes(art.run_key(run_id, name)))
+
+
+def _text(value: Any, lang: str) -> Any:
+    """Pick the language from a {"ja","en"} text; leave everything else as it is."""
+    if isinstance(value, dict) and set(value) == {"ja", "en"}:
+        return pick(value, lang)
+    return value
+
+
+def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[str, Any]:
+    if run.status != "completed":
+        raise AppError("run_not_ready", status=run.status)
+    lang = lang or run.language
+    info = _load(storage, run.id, art.VIDEO_INFO)
+    pose = _load(storage, run.id, art.POSE_META)
+    analysis = _load(storage, run.id, art.ANALYSIS)
+    advice = _load(storage, run.id, art.ADVICE)
+    videos = {v["drill_id"]: v for v in _load(storage, run.id, art.DRILL_VIDEOS)}
+    source = info["source"]
+    base = f"/api/runs/{run.id}/files"
+    return {
+        "schema": SCHEMA,
+        "run_id": run.id,
+        "movement": analysis["movement"],
+        "movement_requested": analysis.get("movement_requested", run.movement),
+        "view": run.view,
+        "language": lang,
+        "video": {
+            "fps": source["fps"],
+            "frames": source["frames"],
+            "duration_s": source["duration_s"],
+            "width": source["width"],
+            "height": source["height"],
+        },
+        "pose": {
+            "model": pose["model"],
+            "frames_with_subject": pose["frames_with_subject"],
+            "detection_rate": pose["detection_rate"],
+        },
+        "metrics": {
+            key: {**metric, "note": _text(metric.get("note"), lang)}
+            for key, metric in analysis["metrics"].items()
+        },
+        "findings": [
+            {
+                "code": f["code"],
+                "severity": f["severity"],
+                "message": _text(f["message"], lang),
+                "evidence": f.get("evidence", []),
+                "metric": f.get("metric"),
+            }
+            for f in analysis["findings"]
+        ],
+        "advice": [
+            {
+                "title": _text(a["title"], lang),
+                "text": _text(a["text"], lang),
+                "finding_codes": a["finding_codes"],
+                "drills": a["drills"],
+            }
+            for a in advice["advice"]
+        ],
+        "drills": [
+            {
+                "drill_id": d["drill_id"],
+                "name": _text(d["name"], lang),
+                "dose": _text(d["dose"], lang),
+                "cues": d["cues"].get(lang, d["cues"]["en"]),
+                "video_url": videos.get(d["drill_id"], {}).get("video_url"),
+                "video_job_id": videos.get(d["drill_id"], {}).get("job_id"),
+            }
+            for d in advice["drills"]
+        ],
+        "files": {
+            key: f"{base}/{name}"
+            for key, name in DOWNLOADS.items()
+            if storage.exists(art.run_key(run.id, name))
+        },
+    }

@@ -1,0 +1,88 @@
+"""Request and response models of the gateway API (they document the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-@]+$")
+    password: str = Field(min_length=10, max_length=256)
+    language: Literal["ja", "en"] = "ja"
+    is_admin: bool = False
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    language: str
+    is_admin: bool
+    is_active: bool
+    created_at: datetime
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(default="", max_length=100)
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    token: str | None = Field(default=None, description="Shown once, when the token is created")
+
+
+class StageOut(BaseModel):
+    name: str
+    status: Literal["pending", "running", "done", "failed"]
+    progress: float
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    error_code: str | None
+
+
+class RunOut(BaseModel):
+    id: int
+    url: str
+    status: Literal["queued", "running", "completed", "failed"]
+    stage: str | None
+    progress: float
+    movement: str
+    view: str
+    height_cm: float | None
+    language: str
+    original_filename: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    stages: list[StageOut]
+    error: ErrorDetail | None
+    report_url: str | None
+
+
+class RunCreated(BaseModel):
+    id: int
+    url: str
+    status: str
+
+
+class RunPage(BaseModel):
+    items: list[RunOut]
+    page: int
+    per_page: int
+    total: int

@@ -1,0 +1,1 @@
+"""Alembic migrations; `formcoach migrate` (or kit.migrate.upgrade) applies them."""
