@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from formcoach.gateway.models import STAGES, Run, RunStage
 from formcoach.kit.accounts import utcnow
@@ -164,7 +165,7 @@ def process_run(run_id: int, settings: Settings, hook: ProgressHook | None = Non
             run.finished_at = utcnow()
 
 
-def _stage_row(session, run_id: int, stage: str) -> RunStage | None:  # type: ignore[no-untyped-def]
+def _stage_row(session: Session, run_id: int, stage: str) -> RunStage | None:
     return session.scalar(select(RunStage).where(RunStage.run_id == run_id, RunStage.name == stage))
 
 

@@ -77,8 +77,10 @@ def analyze_file(
     finally:
         bar.close()
     with session_scope(settings.db_url) as session:
-        run = session.get(Run, run_id)
-        assert run is not None
+        finished = session.get(Run, run_id)
+        if finished is None:
+            raise AppError("not_found")
+        run = finished
         if run.status != "completed":
             raise AppError.recorded(run.error_code or "internal_error", run.error_message or "")
         report = build_report(run, storage, language)

@@ -134,7 +134,7 @@ def run_view(run: Run) -> RunOut:
     return RunOut(
         id=run.id,
         url=url,
-        status=run.status,  # type: ignore[arg-type]
+        status=run.status,
         stage=run.stage,
         progress=run.progress,
         movement=run.movement,
@@ -148,7 +148,7 @@ def run_view(run: Run) -> RunOut:
         stages=[
             StageOut(
                 name=s.name,
-                status=s.status,  # type: ignore[arg-type]
+                status=s.status,
                 progress=s.progress,
                 attempts=s.attempts,
                 started_at=s.started_at,

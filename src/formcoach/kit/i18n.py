@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from collections.abc import Mapping
+from typing import Literal
 
 Language = Literal["ja", "en"]
 LANGUAGES: tuple[Language, ...] = ("ja", "en")
 
 
-class Text(TypedDict):
-    ja: str
-    en: str
+# A user-facing text in both languages: {"ja": ..., "en": ...}.
+Text = Mapping[str, str]
 
 
-def pick(text: Text | dict[str, str], lang: str) -> str:
-    if lang in text:
-        return text[lang]  # type: ignore[literal-required]
-    return text["en"]  # type: ignore[literal-required]
+def pick(text: Mapping[str, str], lang: str) -> str:
+    return text.get(lang) or text["en"]
 
 
 def parse_accept_language(header: str | None, default: Language = "ja") -> Language:
@@ -32,5 +30,5 @@ def parse_accept_language(header: str | None, default: Language = "ja") -> Langu
         except ValueError:
             q = 0.0
         if tag in LANGUAGES and (best is None or q > best[0]):
-            best = (q, tag)  # type: ignore[assignment]
+            best = (q, tag)
     return best[1] if best else default

@@ -42,7 +42,7 @@ def iter_frames(path: Path, apply_rotation: bool = True) -> Iterator[DecodedFram
             )
             if first_pts is None:
                 first_pts = t
-            image = frame.to_ndarray(format="rgb24")
+            image: RGB = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
             if apply_rotation and frame.rotation:
                 image = rotate_image(image, frame.rotation)
             yield DecodedFrame(index=index, time_s=t - first_pts, image=image)
