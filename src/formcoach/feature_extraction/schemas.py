@@ -1,0 +1,141 @@
+"""Feature extraction outputs: features.json (typed) and the in-memory FeatureResult."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA: Literal["formcoach.features/1"] = "formcoach.features/1"
+Facing = Literal["left", "right", "unknown"]
+
+SERIES_NAMES: tuple[str, ...] = (
+    "left_knee_flexion_deg",
+    "right_knee_flexion_deg",
+    "left_hip_flexion_deg",
+    "right_hip_flexion_deg",
+    "left_elbow_flexion_deg",
+    "right_elbow_flexion_deg",
+    "trunk_lean_deg",
+    "body_line_deg",
+    "hip_height_norm",
+)
+# Angles to 0.001° and normalised heights to 1e-3 of body size are far below keypoint noise.
+_SERIES_DIGITS = 3
+_TIME_DIGITS = 6
+
+
+class SeriesStats(BaseModel):
+    mean: float | None
+    median: float | None
+    min: float | None
+    max: float | None
+    p10: float | None
+    p90: float | None
+    valid_frames: int
+
+
+class FeatureSummary(BaseModel):
+    cadence_spm: float | None
+    step_count: int
+    step_events_s: list[float]
+    step_times_s: list[float]
+    stats: dict[str, SeriesStats]
+
+
+class FeaturesDocument(BaseModel):
+    """features.json; other services can parse it with ``FeaturesDocument.model_validate``."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    # "schema" would shadow a BaseModel attribute, hence the alias.
+    schema_: Literal["formcoach.features/1"] = Field(default=SCHEMA, alias="schema")
+    fps: float
+    times: list[float]
+    facing: Facing
+    series: dict[str, list[float | None]]
+    summary: FeatureSummary
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+
+def _json_float(value: float, digits: int) -> float | None:
+    return None if not math.isfinite(value) else round(float(value), digits)
+
+
+def series_stats(values: NDArray[np.float64]) -> SeriesStats:
+    valid = values[np.isfinite(values)]
+    if valid.size == 0:
+        return SeriesStats(
+            mean=None, median=None, min=None, max=None, p10=None, p90=None, valid_frames=0
+        )
+    p10, p50, p90 = np.percentile(valid, [10, 50, 90])
+
+    def r(v: float) -> float | None:
+        return _json_float(float(v), _SERIES_DIGITS)
+
+    return SeriesStats(
+        mean=r(float(valid.mean())),
+        median=r(float(p50)),
+        min=r(float(valid.min())),
+        max=r(float(valid.max())),
+        p10=r(float(p10)),
+        p90=r(float(p90)),
+        valid_frames=int(valid.size),
+    )
+
+
+@dataclass
+class FeatureResult:
+    """Per-frame series (NaN = not measurable) and gait summary of one video."""
+
+    times: NDArray[np.float64]
+    fps: float
+    facing: Facing
+    series: dict[str, NDArray[np.float64]]
+    step_events_s: list[float] = field(default_factory=list)
+    step_times_s: list[float] = field(default_factory=list)
+    cadence_spm: float | None = None
+
+    @property
+    def step_count(self) -> int:
+        return len(self.step_events_s)
+
+    def document(self) -> FeaturesDocument:
+        return FeaturesDocument(
+            fps=round(float(self.fps), 3),
+            times=[round(float(t), _TIME_DIGITS) for t in self.times],
+            facing=self.facing,
+            series={
+                name: [_json_float(v, _SERIES_DIGITS) for v in self.series[name].tolist()]
+                for name in SERIES_NAMES
+            },
+            summary=FeatureSummary(
+                cadence_spm=None if self.cadence_spm is None else round(self.cadence_spm, 2),
+                step_count=self.step_count,
+                step_events_s=[round(t, 4) for t in self.step_events_s],
+                step_times_s=[round(t, 4) for t in self.step_times_s],
+                stats={name: series_stats(self.series[name]) for name in SERIES_NAMES},
+            ),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The features.json content: JSON-safe (None wherever a value is missing)."""
+        return self.document().to_json()
+
+    def write_angles_csv(self, path: Path) -> None:
+        """angles.csv: time_s and every series, one row per frame, empty cells where missing."""
+        columns = [self.series[name] for name in SERIES_NAMES]
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["time_s", *SERIES_NAMES])
+            for i, t in enumerate(self.times.tolist()):
+                cells = [_json_float(col[i], _SERIES_DIGITS) for col in columns]
+                writer.writerow([f"{t:.{_TIME_DIGITS}f}", *("" if c is None else c for c in cells)])

@@ -1,0 +1,248 @@
+"""Keypoints -> cleaned coordinates -> joint angles, trunk lean, facing and cadence.
+
+Everything is 2D in image pixels (y down). Coordinates are cleaned and filtered first, angles
+computed after, so that the filter never has to cope with angle wrap-around or with the
+nonlinearity of atan2 on noisy points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import find_peaks
+
+from formcoach.feature_extraction.filters import FloatArray, clean, segments
+from formcoach.feature_extraction.schemas import Facing, FeatureResult
+from formcoach.kit.settings import Settings
+from formcoach.pose_estimation.schemas import LANDMARK_INDEX, VISIBILITY, PoseResult
+
+__all__ = [
+    "clean_keypoints",
+    "compute_features",
+    "detect_facing",
+    "detect_steps",
+    "flexion_deg",
+    "inner_angle_deg",
+]
+
+# The nose must sit this far (fraction of body size) ahead of the head/shoulder line to vote
+# for a facing direction; ~4 cm on an adult, well inside the ~10 cm nose-to-ear offset.
+_FACING_MIN_OFFSET = 0.03
+# Share of the frames with a usable head that must agree on one side.
+_FACING_MAJORITY = 0.5
+# Fastest plausible step rhythm (~240 steps/min): closer extremes are noise.
+_MIN_STEP_INTERVAL_S = 0.25
+# A step moves one ankle past the other by most of a leg length; a quarter rejects jitter
+# and the small ankle sway of squats and planks.
+_STEP_PROMINENCE_LEGS = 0.25
+_MIN_STEPS_FOR_CADENCE = 4
+
+
+def _lm(xy: FloatArray, name: str) -> FloatArray:
+    return xy[:, LANDMARK_INDEX[name], :]
+
+
+def _mid(xy: FloatArray, name: str) -> FloatArray:
+    """Midpoint of a left/right pair, or the one side that is present.
+
+    In a side view the far limb is often hidden; the near one alone is a good proxy because
+    the two nearly coincide in the image.
+    """
+    pair = np.stack([_lm(xy, f"left_{name}"), _lm(xy, f"right_{name}")])
+    present = np.isfinite(pair).all(axis=2)
+    total = np.where(present[..., None], pair, 0.0).sum(axis=0)
+    count = present.sum(axis=0)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _length(a: FloatArray, b: FloatArray) -> FloatArray:
+    return np.asarray(np.hypot(*(a - b).T), dtype=np.float64)
+
+
+def clean_keypoints(pose: PoseResult, settings: Settings, fps: float | None = None) -> FloatArray:
+    """(N, 33, 2) x, y px: unreliable points removed, short gaps filled, low-pass filtered."""
+    fps = pose.fps if fps is None else fps
+    xy = pose.keypoints[:, :, :2].astype(np.float64)
+    unreliable = ~(pose.keypoints[:, :, VISIBILITY] >= settings.keypoint_min_visibility)
+    xy[unreliable] = np.nan
+    for j in range(xy.shape[1]):
+        xy[:, j, :] = clean(
+            xy[:, j, :],
+            pose.times,
+            fps,
+            max_gap_s=settings.max_gap_s,
+            cutoff_hz=settings.filter_cutoff_hz,
+            order=settings.filter_order,
+        )
+    return xy
+
+
+def inner_angle_deg(a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
+    """Angle a-b-c at vertex b in degrees (180 = straight), NaN where any point is missing."""
+    u, v = a - b, c - b
+    norms = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.einsum("ij,ij->i", u, v) / norms
+    cos = np.where(norms > 0, cos, np.nan)
+    return np.asarray(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))), dtype=np.float64)
+
+
+def flexion_deg(a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
+    """Flexion at b: 0 when a-b-c is straight, growing as the joint bends."""
+    return 180.0 - inner_angle_deg(a, b, c)
+
+
+def body_scale(xy: FloatArray) -> tuple[float, float]:
+    """(body size, leg length) in px: medians of shoulder-hip-knee-ankle and hip-knee-ankle.
+
+    Summed segment lengths barely change with posture, unlike the straight shoulder-to-ankle
+    distance that halves at the bottom of a squat.
+    """
+    legs, bodies = [], []
+    for side in ("left", "right"):
+        thigh = _length(_lm(xy, f"{side}_hip"), _lm(xy, f"{side}_knee"))
+        shank = _length(_lm(xy, f"{side}_knee"), _lm(xy, f"{side}_ankle"))
+        torso = _length(_lm(xy, f"{side}_shoulder"), _lm(xy, f"{side}_hip"))
+        legs.append(thigh + shank)
+        bodies.append(torso + thigh + shank)
+
+    def median(values: list[FloatArray]) -> float:
+        joined = np.concatenate(values)
+        joined = joined[np.isfinite(joined) & (joined > 0)]
+        return float(np.median(joined)) if joined.size else float("nan")
+
+    return median(bodies), median(legs)
+
+
+def detect_facing(xy: FloatArray, scale: float) -> Facing:
+    """Which way the person faces in the image: the side of the nose, by majority of frames."""
+    head = np.stack([_mid(xy, "shoulder")[:, 0], _mid(xy, "ear")[:, 0]])
+    present = np.isfinite(head)
+    reference = np.where(present, head, 0.0).sum(axis=0) / np.maximum(present.sum(axis=0), 1)
+    reference = np.where(present.any(axis=0), reference, np.nan)
+    offset = _lm(xy, "nose")[:, 0] - reference
+    usable = np.isfinite(offset)
+    if not usable.any() or not np.isfinite(scale):
+        return "unknown"
+    threshold = _FACING_MIN_OFFSET * scale
+    right = int(np.count_nonzero(offset[usable] > threshold))
+    left = int(np.count_nonzero(offset[usable] < -threshold))
+    needed = _FACING_MAJORITY * int(usable.sum())
+    if right > left and right >= needed:
+        return "right"
+    if left > right and left >= needed:
+        return "left"
+    return "unknown"
+
+
+def trunk_lean_deg(xy: FloatArray, facing: Facing) -> FloatArray:
+    """Mid-hip -> mid-shoulder angle from vertical, positive toward the facing direction.
+
+    With no known facing the sign follows the image: positive toward the right edge.
+    """
+    v = _mid(xy, "shoulder") - _mid(xy, "hip")
+    # y grows downward, so an upright trunk has v = (0, -L).
+    toward_right = np.degrees(np.arctan2(v[:, 0], -v[:, 1]))
+    return np.asarray(-toward_right if facing == "left" else toward_right, dtype=np.float64)
+
+
+def hip_height_norm(xy: FloatArray, scale: float) -> FloatArray:
+    """Mid-hip height above the lower ankle, in body sizes (standing ≈0.6, deep squat ≈0.2)."""
+    ankles_y = np.stack([_lm(xy, "left_ankle")[:, 1], _lm(xy, "right_ankle")[:, 1]])
+    lowest = np.where(np.isfinite(ankles_y), ankles_y, -np.inf).max(axis=0)
+    lowest = np.where(np.isfinite(lowest), lowest, np.nan)
+    return np.asarray((lowest - _mid(xy, "hip")[:, 1]) / scale, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Steps:
+    events_s: list[float]
+    step_times_s: list[float]
+    cadence_spm: float | None
+
+
+def _refine(signal: FloatArray, i: int) -> float:
+    """Sub-sample position of an extremum from the parabola through it and its neighbours.
+
+    At 30 fps a step lasts ~10 frames: whole-frame peak times would put cadence in ±6 spm steps.
+    """
+    if i <= 0 or i >= signal.size - 1:
+        return float(i)
+    y0, y1, y2 = signal[i - 1], signal[i], signal[i + 1]
+    curvature = y0 - 2.0 * y1 + y2
+    return float(i) if curvature == 0 else float(i + 0.5 * (y0 - y2) / curvature)
+
+
+def detect_steps(xy: FloatArray, times: FloatArray, fps: float, leg_length: float) -> Steps:
+    """Steps from the alternation of which ankle is ahead along the image's horizontal.
+
+    Each maximum and each minimum of (left ankle x - right ankle x) is one foot at its most
+    forward point, i.e. one step; the sign of travel does not matter. Gaps split the signal
+    and step times are only taken within a segment.
+    """
+    if fps <= 0 or not np.isfinite(leg_length) or leg_length <= 0:
+        return Steps([], [], None)
+    diff = _lm(xy, "left_ankle")[:, 0] - _lm(xy, "right_ankle")[:, 0]
+    distance = max(1, round(_MIN_STEP_INTERVAL_S * fps))
+    prominence = _STEP_PROMINENCE_LEGS * leg_length
+    events: list[float] = []
+    step_times: list[float] = []
+    frame_index = np.arange(times.size, dtype=np.float64)
+    for start, stop in segments(np.isfinite(diff)):
+        seg = diff[start:stop]
+        found: list[tuple[int, int]] = []  # (index, +1 for a maximum / -1 for a minimum)
+        for sign in (1, -1):
+            peaks, _ = find_peaks(sign * seg, distance=distance, prominence=prominence)
+            found += [(int(p), sign) for p in peaks]
+        found.sort()
+        # Two maxima in a row mean a missed minimum or a wobble: keep the more extreme one.
+        kept: list[tuple[int, int]] = []
+        for index, sign in found:
+            if kept and kept[-1][1] == sign:
+                if sign * seg[index] > sign * seg[kept[-1][0]]:
+                    kept[-1] = (index, sign)
+                continue
+            kept.append((index, sign))
+        seg_times = [
+            float(np.interp(start + _refine(seg, index), frame_index, times)) for index, _ in kept
+        ]
+        events += seg_times
+        step_times += np.diff(seg_times).tolist()
+    cadence = None
+    if len(events) >= _MIN_STEPS_FOR_CADENCE and step_times:
+        cadence = 60.0 / float(np.median(step_times))
+    return Steps(events, step_times, cadence)
+
+
+def compute_features(
+    pose: PoseResult, settings: Settings, fps: float | None = None
+) -> FeatureResult:
+    """All series of features.json from the keypoints of one video."""
+    fps = pose.fps if fps is None else fps
+    xy = clean_keypoints(pose, settings, fps)
+    scale, leg_length = body_scale(xy)
+    facing = detect_facing(xy, scale)
+    series: dict[str, FloatArray] = {}
+    for side in ("left", "right"):
+        shoulder, elbow, wrist = (_lm(xy, f"{side}_{p}") for p in ("shoulder", "elbow", "wrist"))
+        hip, knee, ankle = (_lm(xy, f"{side}_{p}") for p in ("hip", "knee", "ankle"))
+        series[f"{side}_knee_flexion_deg"] = flexion_deg(hip, knee, ankle)
+        series[f"{side}_hip_flexion_deg"] = flexion_deg(shoulder, hip, knee)
+        series[f"{side}_elbow_flexion_deg"] = flexion_deg(shoulder, elbow, wrist)
+    series["trunk_lean_deg"] = trunk_lean_deg(xy, facing)
+    series["body_line_deg"] = inner_angle_deg(
+        _mid(xy, "shoulder"), _mid(xy, "hip"), _mid(xy, "ankle")
+    )
+    series["hip_height_norm"] = hip_height_norm(xy, scale)
+    steps = detect_steps(xy, pose.times, fps, leg_length)
+    return FeatureResult(
+        times=pose.times.astype(np.float64),
+        fps=fps,
+        facing=facing,
+        series=series,
+        step_events_s=steps.events_s,
+        step_times_s=steps.step_times_s,
+        cadence_spm=steps.cadence_spm,
+    )

@@ -1,0 +1,15 @@
+"""HTTP API of the pose_estimation service (mounted at /api/pose-estimation/)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from formcoach.kit.api import CurrentUser, service_info
+
+router = APIRouter()
+
+
+@router.get("/")
+def info(user: CurrentUser) -> dict[str, str]:
+    """Service name, version and status (authenticated like every service route)."""
+    return service_info("pose_estimation")

@@ -1,0 +1,174 @@
+"""Pose estimation outputs: the per-frame keypoints (pose.npz) and their summary (pose.json)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel
+
+MODEL_NAME = "mediapipe-pose-full"
+LANDMARK_SET = "mediapipe-33"
+
+# MediaPipe's PoseLandmark order, lower-cased. Kept literal so that readers of pose.npz need
+# not import MediaPipe; a test checks it against the installed enum.
+LANDMARK_NAMES: tuple[str, ...] = (
+    "nose",
+    "left_eye_inner",
+    "left_eye",
+    "left_eye_outer",
+    "right_eye_inner",
+    "right_eye",
+    "right_eye_outer",
+    "left_ear",
+    "right_ear",
+    "mouth_left",
+    "mouth_right",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_pinky",
+    "right_pinky",
+    "left_index",
+    "right_index",
+    "left_thumb",
+    "right_thumb",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "left_heel",
+    "right_heel",
+    "left_foot_index",
+    "right_foot_index",
+)
+LANDMARK_INDEX: dict[str, int] = {name: i for i, name in enumerate(LANDMARK_NAMES)}
+N_LANDMARKS = len(LANDMARK_NAMES)
+# Channels of the last keypoints axis.
+X, Y, Z, VISIBILITY = 0, 1, 2, 3
+CSV_FIELDS: tuple[str, ...] = ("x_px", "y_px", "z", "visibility")
+
+
+class PoseMeta(BaseModel):
+    """pose.json."""
+
+    model: str = MODEL_NAME
+    landmarks: str = LANDMARK_SET
+    frames: int
+    frames_with_subject: int
+    detection_rate: float
+    width: int
+    height: int
+    fps: float
+
+
+def _cell(value: float, digits: int) -> str:
+    # An empty cell reads as missing in spreadsheets and pandas alike, unlike the text "nan".
+    return "" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+@dataclass
+class PoseResult:
+    """Keypoints of one person in every frame of a video.
+
+    ``keypoints`` is (N, 33, 4) float32: x px, y px (video pixels, origin top-left, y down),
+    MediaPipe's relative depth z, visibility 0..1; all NaN where no person was found.
+    """
+
+    times: NDArray[np.float64]
+    keypoints: NDArray[np.float32]
+    detected: NDArray[np.bool_]
+    width: int
+    height: int
+    fps: float
+
+    def __post_init__(self) -> None:
+        n = self.times.shape[0]
+        if self.times.shape != (n,) or self.detected.shape != (n,):
+            raise ValueError("times and detected must be (N,)")
+        if self.keypoints.shape != (n, N_LANDMARKS, 4):
+            raise ValueError(
+                f"keypoints must be ({n}, {N_LANDMARKS}, 4), got {self.keypoints.shape}"
+            )
+
+    @property
+    def frames(self) -> int:
+        return int(self.times.shape[0])
+
+    @property
+    def frames_with_subject(self) -> int:
+        return int(np.count_nonzero(self.detected))
+
+    @property
+    def detection_rate(self) -> float:
+        return self.frames_with_subject / self.frames if self.frames else 0.0
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return PoseMeta(
+            frames=self.frames,
+            frames_with_subject=self.frames_with_subject,
+            detection_rate=round(self.detection_rate, 4),
+            width=self.width,
+            height=self.height,
+            fps=round(self.fps, 3),
+        ).model_dump()
+
+    def landmark(self, name: str) -> NDArray[np.float32]:
+        """(N, 4) track of one landmark by its lower-case MediaPipe name."""
+        return self.keypoints[:, LANDMARK_INDEX[name], :]
+
+    def save(self, path: Path) -> None:
+        """Write pose.npz; ``path`` should end in .npz or NumPy appends it."""
+        np.savez_compressed(
+            path,
+            times=self.times.astype(np.float64),
+            keypoints=self.keypoints.astype(np.float32),
+            detected=self.detected.astype(np.bool_),
+            # Not part of the documented trio, but lets load() rebuild the meta without pose.json.
+            width=np.int64(self.width),
+            height=np.int64(self.height),
+            fps=np.float64(self.fps),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> PoseResult:
+        with np.load(path, allow_pickle=False) as data:
+            times = np.asarray(data["times"], dtype=np.float64)
+            keypoints = np.asarray(data["keypoints"], dtype=np.float32)
+            detected = np.asarray(data["detected"], dtype=np.bool_)
+            width = int(data["width"]) if "width" in data.files else 0
+            height = int(data["height"]) if "height" in data.files else 0
+            fps = float(data["fps"]) if "fps" in data.files else fps_from_times(times)
+        return cls(times, keypoints, detected, width, height, fps)
+
+    def write_csv(self, path: Path) -> None:
+        """keypoints.csv: frame, time_s, detected, then x_px, y_px, z, visibility per landmark."""
+        header = ["frame", "time_s", "detected"]
+        header += [f"{name}_{field}" for name in LANDMARK_NAMES for field in CSV_FIELDS]
+        digits = (2, 2, 4, 4)
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for i in range(self.frames):
+                row = [str(i), f"{self.times[i]:.6f}", "1" if self.detected[i] else "0"]
+                for values in self.keypoints[i].tolist():
+                    row += [_cell(v, d) for v, d in zip(values, digits, strict=True)]
+                writer.writerow(row)
+
+
+def fps_from_times(times: NDArray[np.float64]) -> float:
+    """Mean frame rate from real timestamps (robust to variable frame rate)."""
+    if times.shape[0] < 2 or times[-1] <= times[0]:
+        return 0.0
+    return float((times.shape[0] - 1) / (times[-1] - times[0]))
