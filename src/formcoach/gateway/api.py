@@ -23,12 +23,12 @@ from formcoach.gateway.schemas import (
     UserCreate,
     UserOut,
 )
-from formcoach.gateway.upload import receive_upload
 from formcoach.kit.accounts import User
 from formcoach.kit.api import AdminUser, CurrentUser, DbSession, SettingsDep, StorageDep
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, UPLOAD, VIEWS, RunOptions, run_key
 from formcoach.kit.storage import move_into
+from formcoach.kit.upload import receive_upload
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 415, 422)

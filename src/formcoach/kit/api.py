@@ -60,9 +60,9 @@ def request_language(request: Request) -> str:
     lang = request.query_params.get("lang")
     if lang in ("ja", "en"):
         return lang
-    user = getattr(request.state, "user", None)
-    if user is not None:
-        return str(user.language)
+    user_lang = getattr(request.state, "language", None)
+    if user_lang:
+        return str(user_lang)
     return parse_accept_language(request.headers.get("accept-language"))
 
 
@@ -100,6 +100,8 @@ def current_user(request: Request, session: DbSession) -> User:
     if user is None:
         raise AppError("unauthorized")
     request.state.user = user
+    # Kept as a plain value: error handlers run after the session is closed.
+    request.state.language = str(user.language)
     return user
 
 

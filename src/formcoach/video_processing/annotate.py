@@ -1,0 +1,242 @@
+"""The annotated video: the proxy with the pose skeleton and the knee/hip flexion angles drawn on.
+
+The artifact is shared by reports in both languages, so its legend is bilingual (ja + en).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageDraw, ImageFont
+
+from formcoach.kit.video_io import RGB, H264Writer, iter_frames
+
+Colour = tuple[int, int, int]
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+# Blue/orange stay distinguishable for the common colour-vision deficiencies.
+LEFT: Colour = (66, 135, 245)
+RIGHT: Colour = (245, 130, 48)
+CENTRE: Colour = (235, 235, 235)
+LEGEND_BG: Colour = (20, 20, 20)
+PROGRESS_EVERY = 10
+
+# (series, MediaPipe landmark index, side) for the values printed beside joints.
+JOINT_VALUES: tuple[tuple[str, int, str], ...] = (
+    ("left_knee_flexion_deg", 25, "left"),
+    ("right_knee_flexion_deg", 26, "right"),
+    ("left_hip_flexion_deg", 23, "left"),
+    ("right_hip_flexion_deg", 24, "right"),
+)
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    edges: list[tuple[int, int, Colour]]
+    joint_colours: list[Colour]
+
+
+@lru_cache(maxsize=1)
+def skeleton() -> Skeleton:
+    """MediaPipe's own 33-landmark topology, coloured by body side."""
+    # Imported here: mediapipe takes about a second to import and only this stage needs it.
+    from mediapipe.python.solutions.pose import POSE_CONNECTIONS, PoseLandmark
+
+    def side(index: int) -> Colour:
+        name = PoseLandmark(index).name
+        return LEFT if name.startswith("LEFT_") else RIGHT if name.startswith("RIGHT_") else CENTRE
+
+    colours = [side(i) for i in range(len(PoseLandmark))]
+    edges = [
+        (a, b, colours[a] if colours[a] == colours[b] else CENTRE)
+        for a, b in sorted(POSE_CONNECTIONS)
+    ]
+    return Skeleton(edges=edges, joint_colours=colours)
+
+
+@lru_cache(maxsize=1)
+def _cjk_font_path() -> Path | None:
+    # IPAex Gothic ships with japanize-matplotlib; located without importing it (that would
+    # import matplotlib and change its global settings).
+    spec = importlib.util.find_spec("japanize_matplotlib")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "fonts" / "ipaexg.ttf"
+        if path.is_file():
+            return path
+    return None
+
+
+def _font(size: int) -> tuple[Font, bool]:
+    """A font and whether it has Japanese glyphs."""
+    path = _cjk_font_path()
+    if path is not None:
+        return ImageFont.truetype(str(path), size), True
+    return ImageFont.load_default(size), False
+
+
+class Legend:
+    """A small box: L/R colour key, the current knee and hip flexion, and what the numbers mean."""
+
+    def __init__(self, font: Font, size: int, japanese: bool, origin: tuple[int, int]) -> None:
+        self.font = font
+        self.origin = origin
+        if japanese:
+            self.header = ("左 L", "右 R")
+            self.rows = (("膝 Knee", "knee"), ("股関節 Hip", "hip"))
+            self.notes: tuple[str, ...] = (
+                "屈曲角（0° = まっすぐ）",
+                "Flexion angle (0° = straight)",
+            )
+        else:
+            self.header = ("L", "R")
+            self.rows = (("Knee", "knee"), ("Hip", "hip"))
+            self.notes = ("Flexion angle (0° = straight)",)
+        self.pad = max(4, size // 3)
+        self.line = size + self.pad // 2
+        name_w = max(self._width(label) for label, _ in self.rows)
+        value_w = max(self._width(t) for t in (*self.header, "180°"))
+        self.columns = (0, name_w + self.pad, name_w + value_w + 2 * self.pad)
+        table_w = self.columns[2] + value_w
+        notes_w = max(self._width(n) for n in self.notes)
+        lines = 1 + len(self.rows) + len(self.notes)
+        self.size = (max(table_w, notes_w) + 2 * self.pad, lines * self.line + 2 * self.pad)
+
+    def _width(self, text: str) -> int:
+        left, _, right, _ = self.font.getbbox(text)
+        return math.ceil(right - left)
+
+    def shade(self, image: RGB) -> None:
+        """Darken the box area in place, so the text stays readable on any background."""
+        x, y = self.origin
+        w, h = self.size
+        region = image[y : y + h, x : x + w]
+        region[:] = (region * 0.35 + np.array(LEGEND_BG) * 0.65).astype(np.uint8)
+
+    def draw(self, draw: ImageDraw.ImageDraw, values: dict[str, float | None]) -> None:
+        x0, y0 = self.origin[0] + self.pad, self.origin[1] + self.pad
+        draw.text((x0 + self.columns[1], y0), self.header[0], fill=LEFT, font=self.font)
+        draw.text((x0 + self.columns[2], y0), self.header[1], fill=RIGHT, font=self.font)
+        for row, (label, joint) in enumerate(self.rows, start=1):
+            y = y0 + row * self.line
+            draw.text((x0, y), label, fill=CENTRE, font=self.font)
+            for col, (side, colour) in enumerate((("left", LEFT), ("right", RIGHT)), start=1):
+                text = _degrees(values.get(f"{side}_{joint}_flexion_deg"))
+                draw.text((x0 + self.columns[col], y), text, fill=colour, font=self.font)
+        for i, note in enumerate(self.notes, start=1 + len(self.rows)):
+            draw.text((x0, y0 + i * self.line), note, fill=CENTRE, font=self.font)
+
+
+def _degrees(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}°"
+
+
+def _series_value(series: Sequence[float | None] | None, index: int) -> float | None:
+    if series is None or index >= len(series):
+        return None
+    value = series[index]
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _visible(kp: NDArray[np.float32], min_visibility: float) -> NDArray[np.bool_]:
+    finite: NDArray[np.bool_] = np.isfinite(kp[:, :2]).all(axis=1)
+    confident: NDArray[np.bool_] = np.nan_to_num(kp[:, 3], nan=0.0) >= min_visibility
+    return finite & confident
+
+
+def draw_skeleton(image: RGB, kp: NDArray[np.float32], visible: NDArray[np.bool_]) -> None:
+    """Bones then joints, in place; only landmarks that are detected and visible enough."""
+    sk = skeleton()
+    thickness = max(2, round(min(image.shape[:2]) / 300))
+    # Clipped: a wild off-screen estimate must not overflow int32 (cv2 clips the drawing itself).
+    xy = np.clip(np.where(visible[:, None], kp[:, :2], 0), -1e5, 1e5)
+    points = np.round(xy).astype(np.int32)
+    for a, b, colour in sk.edges:
+        if visible[a] and visible[b]:
+            pa = (int(points[a, 0]), int(points[a, 1]))
+            pb = (int(points[b, 0]), int(points[b, 1]))
+            cv2.line(image, pa, pb, colour, thickness, cv2.LINE_AA)
+    for j in np.flatnonzero(visible):
+        centre = (int(points[j, 0]), int(points[j, 1]))
+        cv2.circle(image, centre, thickness + 2, sk.joint_colours[j], -1, cv2.LINE_AA)
+
+
+def _joint_label(
+    point: NDArray[np.float32], side: str, value: float, size: int, frame: tuple[int, int]
+) -> tuple[tuple[int, int], str, Colour]:
+    """Where and how to print a joint's angle, kept inside the frame."""
+    # Left labels go above the joint and right ones below: in a side view both knees (and both
+    # hips) sit close together.
+    offset = max(6, size // 2)
+    dy = -offset - size if side == "left" else offset
+    x = min(int(point[0]) + offset, frame[0] - 3 * size)
+    y = min(int(point[1]) + dy, frame[1] - size - 2)
+    return (max(x, 0), max(y, 0)), _degrees(value), LEFT if side == "left" else RIGHT
+
+
+def load_pose(path: Path) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """keypoints (N, 33, 4) and detected (N,) from pose.npz."""
+    with np.load(path, allow_pickle=False) as data:
+        keypoints = np.asarray(data["keypoints"], dtype=np.float32)
+        detected = np.asarray(data["detected"], dtype=bool)
+    if (
+        keypoints.ndim != 3
+        or keypoints.shape[1:] != (33, 4)
+        or detected.shape != keypoints.shape[:1]
+    ):
+        raise ValueError(f"pose.npz has keypoints {keypoints.shape}, detected {detected.shape}")
+    return keypoints, detected
+
+
+def annotate(
+    proxy: Path,
+    pose_npz: Path,
+    features: dict[str, Any],
+    dst: Path,
+    progress: Callable[[float], None],
+    min_visibility: float = 0.3,
+) -> None:
+    """Write dst: every proxy frame with the skeleton, joint angle labels and a legend."""
+    keypoints, detected = load_pose(pose_npz)
+    series: dict[str, list[float | None]] = features.get("series", {})
+    with av.open(str(proxy)) as container:
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        fps = float(stream.average_rate or 30)
+        total = max(int(stream.frames or 0) or len(keypoints), 1)
+    size = max(12, round(min(width, height) / 40))
+    font, japanese = _font(size)
+    legend = Legend(font, size, japanese, origin=(8, 8))
+    with H264Writer(dst, width, height, fps) as writer:
+        for frame in iter_frames(proxy):
+            image = frame.image if frame.image.flags.writeable else frame.image.copy()
+            i = frame.index
+            values = {name: _series_value(series.get(name), i) for name, _, _ in JOINT_VALUES}
+            labels: list[tuple[tuple[int, int], str, Colour]] = []
+            if i < len(keypoints) and detected[i]:
+                kp = keypoints[i]
+                visible = _visible(kp, min_visibility)
+                draw_skeleton(image, kp, visible)
+                for name, joint, side in JOINT_VALUES:
+                    value = values[name]
+                    if value is not None and visible[joint]:
+                        labels.append(_joint_label(kp[joint], side, value, size, (width, height)))
+            legend.shade(image)
+            canvas = Image.fromarray(image)
+            draw = ImageDraw.Draw(canvas)
+            for position, text, colour in labels:
+                draw.text(position, text, fill=colour, font=font, stroke_width=2, stroke_fill=0)
+            legend.draw(draw, values)
+            writer.write(np.asarray(canvas))
+            if (i + 1) % PROGRESS_EVERY == 0:
+                progress(min((i + 1) / total, 0.99))
+    progress(1.0)
