@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Posture = Literal["standing", "kneeling", "prone", "supine", "side_lying", "quadruped"]
 
@@ -39,3 +39,65 @@ class Drill(BaseModel):
 class DrillMatch(BaseModel):
     drill: Drill | None
     suggestions: list[str]  # drill ids, best first
+    method: Literal["exact", "contains", "fuzzy"] | None = None  # how the drill was found
+
+
+class DrillLibrary(BaseModel):
+    drills: list[Drill] = Field(min_length=1)
+
+
+# --- rules.yaml -----------------------------------------------------------------------------
+
+
+class AdviceText(BaseModel):
+    """What one focus point says; `detail` may use {value} {low} {high} {plus5} {plus10}."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: LocalizedText
+    text: LocalizedText
+    detail: LocalizedText | None = None
+    drills: list[str] = []
+
+
+class Rule(AdviceText):
+    priority: int = Field(ge=1)  # 1 comes first among findings of the same severity
+    # Movement-specific wording and drills, e.g. walking instead of running.
+    movements: dict[str, AdviceText] = {}
+
+
+class RuleBook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int
+    max_focus_points: int = Field(ge=1)
+    rules: dict[str, Rule]
+    # Codes that are shown with the analysis and need no advice of their own.
+    ignored: list[str] = []
+    maintenance: AdviceText
+    # When a finding with one of these codes is present, `general` replaces `maintenance`.
+    general_when: list[str] = []
+    general: AdviceText | None = None
+
+
+# --- advice.json ----------------------------------------------------------------------------
+
+
+class AdviceItem(BaseModel):
+    title: LocalizedText
+    text: LocalizedText
+    finding_codes: list[str]
+    drills: list[str]
+
+
+class PrescribedDrill(BaseModel):
+    drill_id: str
+    name: LocalizedText
+    dose: LocalizedText
+    cues: LocalizedList
+    purpose: LocalizedText
+
+
+class Advice(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    schema_id: str = Field(default="formcoach.advice/1", alias="schema")
+    advice: list[AdviceItem]
+    drills: list[PrescribedDrill]

@@ -70,7 +70,7 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
             "detection_rate": pose["detection_rate"],
         },
         "metrics": {
-            key: {**metric, "note": _text(metric.get("note"), lang)}
+            key: {field: _text(value, lang) for field, value in metric.items()}
             for key, metric in analysis["metrics"].items()
         },
         "findings": [

@@ -1,0 +1,169 @@
+"""Public functions of the advice_generation service (other services call these by name).
+
+Drill look-ups: list_drills, get_drill, match_drill. Advice: advise(analysis) turns the
+findings of analysis.json into at most a few focus points with drills, by the rules in
+rules.yaml.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from string import Formatter
+from typing import Any
+
+import yaml
+
+from formcoach.advice_generation.library import Library, load_library
+from formcoach.advice_generation.schemas import (
+    Advice,
+    AdviceItem,
+    AdviceText,
+    Drill,
+    DrillMatch,
+    LocalizedText,
+    PrescribedDrill,
+    RuleBook,
+)
+from formcoach.kit.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+RULES_FILE = Path(__file__).with_name("rules.yaml")
+SEVERITY_RANK = {"major": 3, "moderate": 2, "minor": 1, "info": 0}
+DETAIL_FIELDS = frozenset({"value", "low", "high", "plus5", "plus10"})
+
+
+def _library() -> Library:
+    return load_library(get_settings().drill_library_file)
+
+
+def list_drills() -> list[Drill]:
+    """Every drill of the library, in library order."""
+    return list(_library().drills)
+
+
+def get_drill(drill_id: str) -> Drill:
+    """The drill with this id; KeyError if there is none."""
+    return _library().by_id[drill_id]
+
+
+def match_drill(text: str) -> DrillMatch:
+    """The drill a free text names ("プランク: 体幹を…", "Plank: a basic exercise…").
+
+    Exact id/name/alias of the text's name part first, then names contained in the text
+    (the longest wins), then a typo-tolerant match; otherwise drill None and up to three
+    suggested drill ids.
+    """
+    return _library().match(text)
+
+
+@lru_cache(maxsize=4)
+def load_rules(path: Path = RULES_FILE) -> RuleBook:
+    with open(path, encoding="utf-8") as handle:
+        book = RuleBook.model_validate(yaml.safe_load(handle))
+    for code, rule in book.rules.items():
+        for variant in (rule, *rule.movements.values()):
+            if variant.detail is not None:
+                for template in (variant.detail.ja, variant.detail.en):
+                    fields = {name for _, name, _, _ in Formatter().parse(template) if name}
+                    if not fields <= DETAIL_FIELDS:
+                        raise ValueError(f"{path}: {code}: unknown fields {fields - DETAIL_FIELDS}")
+    return book
+
+
+def advise(analysis: dict[str, Any], rules: RuleBook | None = None) -> dict[str, Any]:
+    """The advice.json structure (ARCHITECTURE.md) for one analysis.json."""
+    book = rules if rules is not None else load_rules()
+    library = _library()
+    movement = str(analysis.get("movement", ""))
+    metrics: Mapping[str, Any] = analysis.get("metrics") or {}
+
+    # One focus point per finding code, ranked by severity, then by the rule's priority.
+    candidates: list[tuple[int, int, AdviceItem]] = []
+    seen: set[str] = set()
+    for finding in analysis.get("findings") or []:
+        code = str(finding.get("code", ""))
+        if code in seen or code in book.ignored:
+            continue
+        seen.add(code)
+        rule = book.rules.get(code)
+        if rule is None:
+            log.warning("no advice rule for finding code %r", code)
+            continue
+        severity = str(finding.get("severity", "info"))
+        variant: AdviceText = rule.movements.get(movement, rule)
+        metric = metrics.get(str(finding.get("metric") or ""))
+        # Information is worth saying but is no fault to train away.
+        drills = [] if severity == "info" else variant.drills
+        item = _item(variant, [code], drills, metric, library)
+        candidates.append((-SEVERITY_RANK.get(severity, 0), rule.priority, item))
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    items = [item for _, _, item in candidates]
+
+    if not any(item.drills for item in items):
+        # Every report gets something to practise, and a drill video to watch.
+        codes = {str(f.get("code", "")) for f in analysis.get("findings") or []}
+        unchecked = book.general is not None and bool(codes & set(book.general_when))
+        base = book.general if unchecked and book.general is not None else book.maintenance
+        items.insert(0, _item(base, [], base.drills, None, library))
+    items = items[: book.max_focus_points]
+
+    prescribed: list[PrescribedDrill] = []
+    for drill_id in dict.fromkeys(d for item in items for d in item.drills):
+        drill = library.by_id[drill_id]
+        prescribed.append(
+            PrescribedDrill(
+                drill_id=drill.id,
+                name=drill.name,
+                dose=drill.dose,
+                cues=drill.cues,
+                purpose=drill.purpose,
+            )
+        )
+    return Advice(advice=items, drills=prescribed).model_dump(mode="json", by_alias=True)
+
+
+def _item(
+    variant: AdviceText,
+    codes: list[str],
+    drills: list[str],
+    metric: Mapping[str, Any] | None,
+    library: Library,
+) -> AdviceItem:
+    known = [d for d in drills if d in library.by_id]
+    if len(known) != len(drills):
+        # A replaced drill library may lack a drill the rules name: advise without it.
+        log.warning("rules name drills missing from the library: %s", set(drills) - set(known))
+    text = variant.text
+    detail = _detail(variant.detail, metric)
+    if detail is not None:
+        text = LocalizedText(ja=f"{text.ja}{detail.ja}", en=f"{text.en} {detail.en}")
+    return AdviceItem(title=variant.title, text=text, finding_codes=codes, drills=known)
+
+
+def _detail(
+    template: LocalizedText | None, metric: Mapping[str, Any] | None
+) -> LocalizedText | None:
+    """The personalised sentence of a focus point, when the metric has a value to put in it."""
+    if template is None or metric is None:
+        return None
+    value = metric.get("value")
+    if not isinstance(value, int | float):
+        return None
+    params: dict[str, float] = {
+        "value": float(value),
+        "plus5": float(value) * 1.05,
+        "plus10": float(value) * 1.10,
+    }
+    reference = metric.get("reference") or {}
+    for bound in ("low", "high"):
+        if isinstance(reference.get(bound), int | float):
+            params[bound] = float(reference[bound])
+    try:
+        return LocalizedText(ja=template.ja.format(**params), en=template.en.format(**params))
+    except KeyError:
+        # An informational metric has no reference range to quote: leave the sentence out.
+        return None

@@ -1,0 +1,23 @@
+"""The analysis stage: features.json + pose.json + video_info.json -> analysis.json."""
+
+from __future__ import annotations
+
+from formcoach.analysis.service import analyze, get_reference
+from formcoach.kit.pipeline import ANALYSIS, FEATURES, POSE_META, VIDEO_INFO, StageContext
+
+
+def run(ctx: StageContext) -> None:
+    features = ctx.read_json(FEATURES)
+    pose_meta = ctx.read_json(POSE_META)
+    video_info = ctx.read_json(VIDEO_INFO)
+    reference = get_reference(ctx.settings.reference_file)
+    result = analyze(
+        features,
+        pose_meta,
+        video_info,
+        ctx.options.movement,
+        ctx.options.view,
+        reference=reference,
+    )
+    ctx.write_json(ANALYSIS, result)
+    ctx.progress(1.0)

@@ -1,0 +1,272 @@
+"""Public functions of the analysis service: features + reference ranges -> metrics and findings.
+
+Judged metrics come from reference.yaml (movements.<movement>.judged); everything else is an
+informational summary with no reference. A finding is only ever raised from a metric that was
+actually measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from formcoach.analysis import messages as msg
+from formcoach.analysis import series as s
+from formcoach.analysis.classify import Detection, classify, measured_cadence, step_count
+from formcoach.analysis.reference import load_reference
+from formcoach.analysis.schemas import (
+    Analysis,
+    Evidence,
+    Finding,
+    LocalizedText,
+    Metric,
+    MetricReference,
+    RangeSpec,
+    Reference,
+    Severity,
+    Status,
+)
+from formcoach.kit.settings import get_settings
+
+GAIT = ("running", "walking")
+# Whose sign means forward/backward only when the facing direction is known.
+SIGNED_BY_FACING = frozenset({"trunk_lean_deg"})
+# Finding codes by (metric, status); other judged metrics get "<metric stem>_<status>".
+FINDING_CODE: dict[tuple[str, str], str] = {
+    ("cadence_spm", "low"): "cadence_low",
+    ("cadence_spm", "high"): "cadence_high",
+    ("trunk_lean_deg", "low"): "trunk_lean_backward",
+    ("trunk_lean_deg", "high"): "trunk_lean_excessive",
+}
+
+
+@dataclass(frozen=True)
+class Clip:
+    """The features of one clip with what every judgement needs alongside them."""
+
+    features: Mapping[str, Any]
+    times: s.FloatArray
+    frame_s: float
+    view: str
+    facing: str
+
+    def span(self) -> Evidence | None:
+        finite = self.times[np.isfinite(self.times)]
+        if not finite.size:
+            return None
+        return Evidence(
+            start_s=round(float(finite[0]), 3), end_s=round(float(finite[-1]) + self.frame_s, 3)
+        )
+
+
+def get_reference(path: Path | None = None) -> Reference:
+    """The loaded reference ranges (settings.reference_file, else the packaged reference.yaml)."""
+    return load_reference(path if path is not None else get_settings().reference_file)
+
+
+def analyze(
+    features: dict[str, Any],
+    pose_meta: dict[str, Any],
+    video_info: dict[str, Any],
+    movement: str,
+    view: str,
+    reference: Reference | None = None,
+) -> dict[str, Any]:
+    """The analysis.json structure (ARCHITECTURE.md) for one clip."""
+    ref = reference if reference is not None else get_reference()
+    requested = movement
+    detection: Detection | None = None
+    if movement == "auto":
+        detection = classify(features, ref)
+        movement = detection.movement
+    t = s.times(features)
+    proxy = video_info.get("proxy") or {}
+    clip = Clip(
+        features=features,
+        times=t,
+        frame_s=s.frame_duration((features.get("fps"), pose_meta.get("fps"), proxy.get("fps")), t),
+        view=view,
+        facing=str(features.get("facing", "unknown")),
+    )
+    profile = ref.movements.get(movement)
+    label = profile.label if profile else msg.THIS_MOVEMENT
+    judged = profile.judged if profile else {}
+
+    metrics: dict[str, Metric] = {}
+    findings: list[Finding] = []
+    if detection is not None:
+        findings.append(
+            Finding(
+                code="movement_auto_detected",
+                severity="info",
+                message=msg.movement_auto_detected(movement, label, detection.reason),
+            )
+        )
+    for key, spec in judged.items():
+        metric, finding = _judge(key, spec, clip, ref, movement)
+        metrics[key] = metric
+        if finding is not None:
+            findings.append(finding)
+    metrics.update(_summaries(movement, clip, ref, judged))
+    if not judged:
+        findings.append(
+            Finding(
+                code="detailed_checks_unavailable",
+                severity="info",
+                message=msg.detailed_checks_unavailable(movement, label),
+            )
+        )
+    result = Analysis(
+        movement=movement,
+        movement_requested=requested,
+        view=view,
+        metrics=metrics,
+        findings=findings,
+    )
+    return result.model_dump(mode="json", by_alias=True)
+
+
+def _measure(key: str, clip: Clip, ref: Reference) -> tuple[float | None, LocalizedText | None]:
+    """The value of a judged metric, or None and the reason it could not be measured."""
+    if key == "cadence_spm":
+        value = measured_cadence(clip.features, ref)
+        if value is None:
+            return None, msg.cadence_unavailable(step_count(clip.features), ref.gait.min_steps)
+        return value, None
+    # Every other judged metric is the median of the per-frame series of the same name.
+    if clip.view != "side":
+        return None, msg.NEEDS_SIDE_VIEW
+    if key in SIGNED_BY_FACING and clip.facing not in ("left", "right"):
+        return None, msg.FACING_UNKNOWN
+    value = s.median(s.series(clip.features, key))
+    return (value, None) if value is not None else (None, msg.NO_VALID_FRAMES)
+
+
+def _judge(
+    key: str, spec: RangeSpec, clip: Clip, ref: Reference, movement: str
+) -> tuple[Metric, Finding | None]:
+    value, unavailable = _measure(key, clip, ref)
+    reference = MetricReference(low=spec.low, high=spec.high, source=spec.source)
+    if value is None:
+        metric = Metric(
+            value=None,
+            unit=spec.unit,
+            label=spec.label,
+            reference=reference,
+            status="not_measurable",
+            note=unavailable,
+        )
+        return metric, None
+    status: Status = "low" if value < spec.low else "high" if value > spec.high else "ok"
+    metric = Metric(
+        value=s.round_or_none(value),
+        unit=spec.unit,
+        label=spec.label,
+        reference=reference,
+        status=status,
+        note=spec.note,
+    )
+    if status == "ok":
+        return metric, None
+    code = FINDING_CODE.get((key, status), f"{key.rsplit('_', 1)[0]}_{status}")
+    finding = Finding(
+        code=code,
+        severity=_severity(spec, value, status),
+        message=msg.out_of_range(code, spec, value, movement),
+        evidence=_evidence(key, spec, clip, ref, status),
+        metric=key,
+    )
+    return metric, finding
+
+
+def _severity(spec: RangeSpec, value: float, status: Status) -> Severity:
+    bound = spec.low if status == "low" else spec.high
+    distance = abs(value - bound)
+    if spec.severity.measure == "percent":
+        distance = 100.0 * distance / abs(bound) if bound else float("inf")
+    bands = spec.severity.below if status == "low" else spec.severity.above
+    level: Severity = bands[0].level
+    for band in sorted(bands, key=lambda b: b.beyond):
+        if distance >= band.beyond:
+            level = band.level
+    return level
+
+
+def _evidence(
+    key: str, spec: RangeSpec, clip: Clip, ref: Reference, status: Status
+) -> list[Evidence]:
+    if key == "cadence_spm":
+        # A cadence belongs to the whole analysed span, not to single frames.
+        whole = clip.span()
+        return [whole] if whole is not None else []
+    values = s.series(clip.features, key)
+    n = min(values.size, clip.times.size)
+    values = values[:n]
+    with np.errstate(invalid="ignore"):
+        flagged = values < spec.low if status == "low" else values > spec.high
+    ranges = s.spans(clip.times[:n], flagged, clip.frame_s, ref.evidence.merge_gap_s)
+    return [Evidence(start_s=round(a, 3), end_s=round(b, 3)) for a, b in ranges]
+
+
+def _summary(
+    label: LocalizedText, value: float | None, unit: str, note: LocalizedText | None = None
+) -> Metric:
+    if value is None:
+        return Metric(
+            value=None, unit=unit, label=label, status="not_measurable", note=msg.NO_VALID_FRAMES
+        )
+    return Metric(value=s.round_or_none(value), unit=unit, label=label, status="ok", note=note)
+
+
+def _summaries(
+    movement: str, clip: Clip, ref: Reference, judged: Mapping[str, RangeSpec]
+) -> dict[str, Metric]:
+    """Informational metrics: no reference, status ok (or not_measurable when absent)."""
+    out: dict[str, Metric] = {}
+    side_note = msg.NOT_SIDE_VIEW_ANGLES if clip.view != "side" else None
+    if movement in GAIT:
+        steps = step_count(clip.features)
+        out["step_count"] = _summary(
+            msg.STEP_COUNT_LABEL, float(steps) if steps is not None else None, "steps"
+        )
+    stats = {"peak": s.maximum, "min": s.minimum, "median": s.median}
+    plan = (("knee", ("peak", "min")), ("hip", ("peak", "min")), ("elbow", ("median",)))
+    for joint, wanted in plan:
+        for stat in wanted:
+            for side in ("left", "right"):
+                values = s.series(clip.features, f"{side}_{joint}_flexion_deg")
+                note = side_note or _context_note(movement, joint, stat, ref)
+                out[f"{joint}_flexion_{stat}_{side}_deg"] = _summary(
+                    msg.joint_label(joint, stat, side), stats[stat](values), "deg", note
+                )
+    if "trunk_lean_deg" not in judged:
+        facing_note = None if clip.facing in ("left", "right") else msg.FACING_UNKNOWN
+        out["trunk_lean_deg"] = _summary(
+            msg.TRUNK_LEAN_LABEL,
+            s.median(s.series(clip.features, "trunk_lean_deg")),
+            "deg",
+            side_note or facing_note,
+        )
+    if movement == "plank":
+        context = ref.context.get("plank_body_line_deg")
+        out["body_line_deg"] = _summary(
+            msg.BODY_LINE_LABEL,
+            s.median(s.series(clip.features, "body_line_deg")),
+            "deg",
+            side_note or (msg.body_line_note(context) if context else None),
+        )
+    return out
+
+
+def _context_note(movement: str, joint: str, stat: str, ref: Reference) -> LocalizedText | None:
+    if joint != "knee" or stat != "peak":
+        return None
+    if movement == "running" and "knee_flexion_peak_stance_deg" in ref.context:
+        return msg.knee_peak_running_note(ref.context["knee_flexion_peak_stance_deg"])
+    if movement == "squat" and "squat_knee_flexion_deg" in ref.context:
+        return msg.squat_depth_note(ref.context["squat_knee_flexion_deg"])
+    return None
