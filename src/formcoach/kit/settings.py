@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     drill_video_size: Literal["1280x720", "720x1280"] = "1280x720"
     drill_video_seconds: Literal["4", "8", "12"] = "8"
     video_generator: Literal["local"] = "local"
-    job_workers: int = 1
+    job_workers: int = 2
     default_language: Literal["ja", "en"] = "ja"
     # Set behind TLS so the session cookie is never sent in clear.
     secure_cookies: bool = False
