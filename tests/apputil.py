@@ -19,7 +19,9 @@ def basic(username: str, password: str) -> dict[str, str]:
 ADMIN = basic("admin", ADMIN_PW)
 
 
-def wait_for_run(client: TestClient, run_id: int, headers: dict[str, str], timeout: float = 300) -> dict[str, Any]:
+def wait_for_run(
+    client: TestClient, run_id: int, headers: dict[str, str], timeout: float = 300
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body: dict[str, Any] = client.get(f"/api/runs/{run_id}", headers=headers).json()

@@ -11,7 +11,9 @@ import numpy as np
 from formcoach.kit.video_io import H264Writer
 
 
-def gradient_clip(path: Path, seconds: float = 2.0, fps: int = 30, size: tuple[int, int] = (320, 240)) -> Path:
+def gradient_clip(
+    path: Path, seconds: float = 2.0, fps: int = 30, size: tuple[int, int] = (320, 240)
+) -> Path:
     """A moving colour gradient: a real, decodable video with no person in it."""
     width, height = size
     x = np.linspace(0, 255, width, dtype=np.float32)[None, :]
@@ -19,7 +21,11 @@ def gradient_clip(path: Path, seconds: float = 2.0, fps: int = 30, size: tuple[i
     with H264Writer(path, width, height, fps) as writer:
         for i in range(int(seconds * fps)):
             img = np.stack(
-                [(x + 3 * i) % 256 + 0 * y, (y + 2 * i) % 256 + 0 * x, np.full((height, width), 90.0)],
+                [
+                    (x + 3 * i) % 256 + 0 * y,
+                    (y + 2 * i) % 256 + 0 * x,
+                    np.full((height, width), 90.0),
+                ],
                 axis=-1,
             )
             writer.write(img.astype(np.uint8))
@@ -35,7 +41,9 @@ def long_clip(path: Path, seconds: float, frames: int = 6, size: int = 32) -> Pa
         stream.codec_context.time_base = Fraction(1, 1000)
         step = seconds * 1000 / (frames - 1)
         for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.full((size, size, 3), 40 * i % 255, np.uint8), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.full((size, size, 3), 40 * i % 255, np.uint8), format="rgb24"
+            )
             frame.pts = int(i * step)
             frame.time_base = Fraction(1, 1000)
             for packet in stream.encode(frame):

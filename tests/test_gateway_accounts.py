@@ -40,7 +40,12 @@ def test_unauthenticated_and_wrong_password_are_401_with_error_shape(
 ) -> None:
     client, _ = live_app
     assert client.get("/api/health").json()["status"] == "ok"
-    for headers in ({}, basic("admin", "wrong"), basic("nobody", "x"), {"Authorization": "Bearer nope"}):
+    for headers in (
+        {},
+        basic("admin", "wrong"),
+        basic("nobody", "x"),
+        {"Authorization": "Bearer nope"},
+    ):
         r = client.get("/api/runs", headers={**headers, "Accept-Language": "en"})
         assert r.status_code == 401
         assert r.json()["error"]["code"] == "unauthorized"
@@ -78,7 +83,9 @@ def test_users_api_and_tokens(live_app: tuple[TestClient, Settings]) -> None:
     coach_id = r.json()["id"]
     assert r.json()["language"] == "en" and not r.json()["is_admin"]
     dup = client.post(
-        "/api/users", headers=ADMIN, json={"username": "coach1", "password": "x" * 12, "language": "ja"}
+        "/api/users",
+        headers=ADMIN,
+        json={"username": "coach1", "password": "x" * 12, "language": "ja"},
     )
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "username_taken"
     bad = client.post("/api/users", headers=ADMIN, json={"username": "c2", "password": "short"})

@@ -111,7 +111,9 @@ def test_other_users_runs_are_not_found(
     live_app: tuple[TestClient, Settings], completed_runs: dict[str, dict[str, Any]]
 ) -> None:
     client, _ = live_app
-    client.post("/api/users", headers=ADMIN, json={"username": "other1", "password": "other-password-1"})
+    client.post(
+        "/api/users", headers=ADMIN, json={"username": "other1", "password": "other-password-1"}
+    )
     other = basic("other1", "other-password-1")
     run_id = completed_runs["two_people"]["id"]
     for method, url in (
@@ -137,7 +139,10 @@ def test_list_is_newest_first_and_paginated(
     assert ids == sorted(ids, reverse=True)
     second = client.get("/api/runs?per_page=1&page=2", headers=ADMIN).json()["items"][0]["id"]
     assert second == ids[1]
-    assert client.get("/api/runs?per_page=1000", headers=ADMIN).json()["error"]["code"] == "validation_error"
+    assert (
+        client.get("/api/runs?per_page=1000", headers=ADMIN).json()["error"]["code"]
+        == "validation_error"
+    )
 
 
 def test_seed_generate_and_status(
@@ -145,7 +150,12 @@ def test_seed_generate_and_status(
 ) -> None:
     client, _ = live_app
     run_id = completed_runs["single_person"]["id"]
-    body = {"run_id": run_id, "drill_text": "プランク: 体幹を鍛える基本エクササイズ...", "size": "1280x720", "seconds": "4"}
+    body = {
+        "run_id": run_id,
+        "drill_text": "プランク: 体幹を鍛える基本エクササイズ...",
+        "size": "1280x720",
+        "seconds": "4",
+    }
     r = client.post("/api/video-generation/generate", headers=ADMIN, json=body)
     assert r.status_code == 202, r.text
     job = r.json()
@@ -165,12 +175,18 @@ def test_seed_generate_and_status(
     (tmp_path / "plank.mp4").write_bytes(video.content)
     assert is_playable_h264(tmp_path / "plank.mp4")
     unknown = client.post(
-        "/api/video-generation/generate", headers=ADMIN, json={**body, "drill_text": "juggling chainsaws"}
+        "/api/video-generation/generate",
+        headers=ADMIN,
+        json={**body, "drill_text": "juggling chainsaws"},
     )
     assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_drill"
-    bad_size = client.post("/api/video-generation/generate", headers=ADMIN, json={**body, "size": "640x480"})
+    bad_size = client.post(
+        "/api/video-generation/generate", headers=ADMIN, json={**body, "size": "640x480"}
+    )
     assert bad_size.status_code == 422 and bad_size.json()["error"]["code"] == "validation_error"
-    missing = client.post("/api/video-generation/generate", headers=ADMIN, json={**body, "run_id": 99999})
+    missing = client.post(
+        "/api/video-generation/generate", headers=ADMIN, json={**body, "run_id": 99999}
+    )
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
@@ -221,7 +237,9 @@ def test_bad_fields_and_missing_file(live_app: tuple[TestClient, Settings], tmp_
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
     r = upload(client, clip, ADMIN, height_cm="tall")
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
-    r = client.post("/api/runs", headers=ADMIN, data={"movement": "running"}, files={"other": ("a", b"x")})
+    r = client.post(
+        "/api/runs", headers=ADMIN, data={"movement": "running"}, files={"other": ("a", b"x")}
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
     r = client.post("/api/runs", headers=ADMIN, json={"video": "x"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
@@ -239,7 +257,7 @@ def test_file_too_large_while_streaming(tmp_path: Path, fixture_videos: dict[str
         # Without a Content-Length the limit still holds, counted while the bytes arrive.
         def chunks() -> Any:
             boundary = b"XyZ"
-            yield b"--XyZ\r\nContent-Disposition: form-data; name=\"video\"; filename=\"a.mp4\"\r\n\r\n"
+            yield b'--XyZ\r\nContent-Disposition: form-data; name="video"; filename="a.mp4"\r\n\r\n'
             for _ in range(40):
                 yield b"\0" * 65536
             yield b"\r\n--" + boundary + b"--\r\n"
@@ -253,7 +271,9 @@ def test_file_too_large_while_streaming(tmp_path: Path, fixture_videos: dict[str
         assert not any((settings.data_dir / "tmp").iterdir())
 
 
-def test_no_person_fails_the_run_cleanly(live_app: tuple[TestClient, Settings], tmp_path: Path) -> None:
+def test_no_person_fails_the_run_cleanly(
+    live_app: tuple[TestClient, Settings], tmp_path: Path
+) -> None:
     client, _ = live_app
     clip = gradient_clip(tmp_path / "empty-scene.mp4", seconds=2)
     r = upload(client, clip, {**ADMIN, "Accept-Language": "en"}, language="en")
@@ -266,7 +286,9 @@ def test_no_person_fails_the_run_cleanly(live_app: tuple[TestClient, Settings], 
     assert report.status_code == 409 and report.json()["error"]["code"] == "run_not_ready"
 
 
-def test_delete_run_removes_files(live_app: tuple[TestClient, Settings], fixture_videos: dict[str, Path]) -> None:
+def test_delete_run_removes_files(
+    live_app: tuple[TestClient, Settings], fixture_videos: dict[str, Path]
+) -> None:
     client, settings = live_app
     r = upload(client, fixture_videos["single_person"], ADMIN, movement="squat", language="en")
     run = wait_for_run(client, r.json()["id"], ADMIN)

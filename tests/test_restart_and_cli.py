@@ -112,9 +112,23 @@ def test_cli_analyze_writes_outputs(tmp_path: Path, fixture_videos: dict[str, Pa
     out = tmp_path / "out"
     env = {**os.environ, "FORMCOACH_DATA_DIR": str(tmp_path / "unused")}
     proc = subprocess.run(
-        [sys.executable, "-m", "formcoach", "analyze", str(fixture_videos["single_person"]),
-         "--movement", "squat", "--lang", "en", "--out", str(out)],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "formcoach",
+            "analyze",
+            str(fixture_videos["single_person"]),
+            "--movement",
+            "squat",
+            "--lang",
+            "en",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
@@ -133,7 +147,9 @@ def test_cli_bad_input_exit_code(tmp_path: Path) -> None:
     bogus.write_text("hello")
     proc = subprocess.run(
         [sys.executable, "-m", "formcoach", "analyze", str(bogus), "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "not_a_video" in proc.stderr

@@ -33,7 +33,10 @@ def prepare(settings: Settings) -> str | None:
 @click.version_option(__version__)
 def cli() -> None:
     """formcoach: running and exercise form analysis."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _logging(level: int) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 @cli.command()
@@ -54,6 +57,8 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from formcoach.gateway.app import create_app
+
+    _logging(logging.INFO)
 
     settings = get_settings()
     generated = prepare(settings)
@@ -86,6 +91,9 @@ def analyze(
 ) -> None:
     """Analyse VIDEO without a server; write report.json, videos and CSVs into --out."""
     from formcoach.gateway.offline import analyze_file
+
+    # The progress bar is the output; log lines would break it up.
+    _logging(logging.WARNING)
 
     try:
         with tempfile.TemporaryDirectory(prefix="formcoach-") as tmp:
