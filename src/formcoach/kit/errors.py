@@ -105,6 +105,13 @@ CATALOGUE: dict[str, ErrorSpec] = {
         416,
         {"ja": "指定された範囲は取得できません。", "en": "The requested range cannot be served."},
     ),
+    "video_generation_failed": ErrorSpec(
+        500,
+        {
+            "ja": "ドリル動画を作成できませんでした。もう一度お試しください。",
+            "en": "The drill video could not be generated. Please try again.",
+        },
+    ),
     "internal_error": ErrorSpec(
         500,
         {

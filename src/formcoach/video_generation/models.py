@@ -1,0 +1,38 @@
+"""Database table of drill-video jobs (the durable record the job runner resumes from)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from formcoach.kit.accounts import utcnow
+from formcoach.kit.db import Base
+
+JOB_STATUSES: tuple[str, ...] = ("queued", "running", "completed", "failed")
+UNFINISHED: tuple[str, ...] = ("queued", "running")
+
+
+class VideoJob(Base):
+    __tablename__ = "video_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    drill_id: Mapped[str] = mapped_column(String(64))
+    drill_text: Mapped[str] = mapped_column(Text, default="")  # what the caller sent
+    language: Mapped[str] = mapped_column(String(2), default="ja")
+    size: Mapped[str] = mapped_column(String(16), default="1280x720")
+    seconds: Mapped[str] = mapped_column(String(4), default="8")
+    generator: Mapped[str] = mapped_column(String(32), default="local")
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    storage_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    thumbnail_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

@@ -1,0 +1,211 @@
+"""Render a drill's demonstration video: the figure doing the drill, captions, H.264 MP4.
+
+Deterministic by construction: the motion is a pure function of time, drawing has no
+randomness and the encoder runs with a fixed thread count, so the same request gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image as PILImage
+
+from formcoach.advice_generation.schemas import Drill
+from formcoach.kit.i18n import pick
+from formcoach.kit.video_io import H264Writer
+from formcoach.video_generation.captions import BadgeCache, draw_captions, font, make_layout
+from formcoach.video_generation.figure import Figure, build_figure
+from formcoach.video_generation.keyframes import Motion, Prop
+from formcoach.video_generation.motions import motion_for
+from formcoach.video_generation.scene import (
+    Camera,
+    Image,
+    draw_figure,
+    draw_shadow,
+    fit_camera,
+    make_set,
+)
+
+FPS = 30
+SIZES: dict[str, tuple[int, int]] = {"1280x720": (1280, 720), "720x1280": (720, 1280)}
+SECONDS = ("4", "8", "12")
+_AHEAD = 4  # frames drawn ahead of the encoder
+_PAD = 0.04  # free space around everything the figure reaches, body heights
+_LABELS = {
+    "hold": {"ja": "キープ", "en": "Hold"},
+    "reps": {"ja": "回数", "en": "Reps"},
+}
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    path: Path
+    thumbnail: Path
+    width: int
+    height: int
+    fps: int
+    frames: int
+    duration_s: float
+    motion: str
+    elapsed_s: float
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}")
+    return SIZES[size]
+
+
+def parse_seconds(seconds: str) -> int:
+    if seconds not in SECONDS:
+        raise ValueError(f"seconds must be one of {', '.join(SECONDS)}")
+    return int(seconds)
+
+
+def badge_text(drill: Drill, motion: Motion, language: str, t: float) -> str:
+    """The live caption: a hold timer, a rep counter, or (distance drills) the dose."""
+    if drill.kind == "hold":
+        whole = int(t + 1e-6)
+        return f"{pick(_LABELS['hold'], language)} {whole // 60}:{whole % 60:02d}"
+    if drill.kind == "reps" and motion.rep_times:
+        return f"{pick(_LABELS['reps'], language)} {motion.reps_done(t + 1e-6)}"
+    return pick(drill.dose.model_dump(), language)
+
+
+def _union_bounds(figures: list[Figure]) -> tuple[float, float, float, float]:
+    b = np.array([f.bounds() for f in figures])
+    return (
+        float(b[:, 0].min()) - _PAD,
+        float(b[:, 1].min()),
+        float(b[:, 2].max()) + _PAD,
+        float(b[:, 3].max()) + _PAD,
+    )
+
+
+def _with_props(
+    bounds: tuple[float, float, float, float], props: tuple[Prop, ...]
+) -> tuple[float, float, float, float]:
+    """The camera must also see the props: all of a step, a strip of a wall."""
+    x0, y0, x1, y1 = bounds
+    for prop in props:
+        x0 = min(x0, prop.x0 - _PAD)
+        x1 = max(x1, prop.x1 + _PAD if math.isfinite(prop.x1) else prop.x0 + 0.1)
+        if math.isfinite(prop.top):
+            y1 = max(y1, prop.top + _PAD)
+    return x0, y0, x1, y1
+
+
+def _thumbnail_index(motion: Motion, frames: int) -> int:
+    # The second key is the drill's working position (top of the bridge, the reach, the knee
+    # drive), the clearest single picture of it.
+    at = motion.keys[1].t if len(motion.keys) > 1 else 0.0
+    return min(round(at * FPS), frames - 1)
+
+
+@dataclass
+class Clip:
+    """Everything needed to draw any frame of a drill video; the static parts drawn once."""
+
+    motion: Motion
+    figures: list[Figure]
+    texts: list[str]
+    camera: Camera
+    background: Image
+    badges: BadgeCache
+
+    def draw(self, i: int, out: Image | None = None) -> Image:
+        img = out if out is not None else np.empty_like(self.background)
+        np.copyto(img, self.background)
+        draw_shadow(img, self.figures[i], self.camera)
+        draw_figure(img, self.figures[i], self.camera)
+        self.badges.paste(img, self.texts[i])
+        return img
+
+
+def prepare_clip(drill: Drill, language: str, size: str, seconds: str) -> Clip:
+    width, height = parse_size(size)
+    frames = parse_seconds(seconds) * FPS
+    motion = motion_for(drill)
+    # Motions loop over a whole number of frames, so each distinct pose is built only once.
+    period = motion.loop * FPS
+    period_frames = round(period) if abs(period - round(period)) < 1e-9 else frames
+    unique = [build_figure(motion.pose_at(k / FPS)) for k in range(min(period_frames, frames))]
+    figures = [unique[i % period_frames] for i in range(frames)]
+    texts = [badge_text(drill, motion, language, i / FPS) for i in range(frames)]
+    title = pick(drill.name.model_dump(), language)
+    cues = pick(drill.cues.model_dump(), language)
+    layout = make_layout(
+        width, height, title, cues[0] if cues else "", max(texts, key=font(40).getlength)
+    )
+    bounds = _with_props(_union_bounds(figures), motion.props)
+    camera = fit_camera(bounds, layout.figure_box)
+    background = draw_captions(make_set(width, height, camera, motion.props), layout)
+    return Clip(motion, figures, texts, camera, background, BadgeCache(background, layout))
+
+
+def render_drill_video(
+    drill: Drill,
+    language: str,
+    size: str,
+    seconds: str,
+    out: Path,
+    thumbnail: Path | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> RenderResult:
+    """Write the drill's MP4 (30 fps, H.264 yuv420p, faststart) and a JPEG thumbnail.
+
+    ``thumbnail`` defaults to ``out`` with a .jpg suffix. Raises ValueError for a size or
+    length the generator does not offer.
+    """
+    started = time.perf_counter()
+    width, height = parse_size(size)
+    clip = prepare_clip(drill, language, size, seconds)
+    frames = len(clip.figures)
+    thumb_path = thumbnail if thumbnail is not None else out.with_suffix(".jpg")
+    thumb_at = _thumbnail_index(clip.motion, frames)
+    buffer = np.empty_like(clip.background)  # reused: a fresh 2.7 MB array per frame is slow
+
+    def draw(i: int) -> tuple[NDArray[np.uint8], Image | None]:
+        img = clip.draw(i, buffer)
+        yuv = np.asarray(cv2.cvtColor(img, cv2.COLOR_RGB2YUV_I420), dtype=np.uint8)
+        return yuv, img.copy() if i == thumb_at else None
+
+    # Frames are drawn one thread ahead of the encoder (which releases the GIL), in order, by a
+    # single worker sharing one buffer; the output is the same as drawing them inline.
+    # Diamond search and the cheapest sub-pixel refinement: a third less encoding time for
+    # about 15% more bytes on flat-shaded frames.
+    writer = H264Writer(out, width, height, FPS, x264_params="me=dia:subme=1")
+    with writer, ThreadPoolExecutor(1, thread_name_prefix="drill-draw") as pool:
+        ahead: deque[Future[tuple[NDArray[np.uint8], Image | None]]] = deque(
+            pool.submit(draw, i) for i in range(min(_AHEAD, frames))
+        )
+        for i in range(frames):
+            yuv, still = ahead.popleft().result()
+            if i + _AHEAD < frames:
+                ahead.append(pool.submit(draw, i + _AHEAD))
+            writer.write_yuv420(yuv)
+            if still is not None:
+                PILImage.fromarray(still).save(thumb_path, format="JPEG", quality=88)
+            if progress is not None and (i % FPS == FPS - 1 or i == frames - 1):
+                progress((i + 1) / frames)
+    return RenderResult(
+        path=out,
+        thumbnail=thumb_path,
+        width=width,
+        height=height,
+        fps=FPS,
+        frames=frames,
+        duration_s=frames / FPS,
+        motion=clip.motion.id,
+        elapsed_s=time.perf_counter() - started,
+    )

@@ -1,0 +1,57 @@
+"""Schemas of the video_generation service: the seed's generate request and status views."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+Size = Literal["1280x720", "720x1280"]
+Seconds = Literal["4", "8", "12"]
+ViewStatus = Literal["queued", "running", "success", "failed"]
+
+
+class GenerateRequest(BaseModel):
+    """The seed's request: {"run_id", "drill_text", "size", "seconds"}; language is optional.
+
+    Size and length default to the server's settings; language defaults to the run's.
+    """
+
+    run_id: int = Field(ge=1)
+    drill_text: str = Field(min_length=1, max_length=2000)
+    size: Size | None = None
+    seconds: Seconds | None = None
+    language: Literal["ja", "en"] | None = None
+
+    @field_validator("seconds", mode="before")
+    @classmethod
+    def _seconds_as_text(cls, value: Any) -> Any:
+        # The seed sends "4"; a client sending the number 4 means the same thing.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class JobOut(BaseModel):
+    run_id: int
+    job_id: int
+    status: ViewStatus
+    message: str
+    video_url: str | None
+    error: JobError | None
+    drill_id: str
+    size: str
+    seconds: str
+    language: str
+    thumbnail_url: str | None
+
+
+class RunVideosOut(JobOut):
+    """The latest job of the run (the seed's status shape) plus every job of the run."""
+
+    jobs: list[JobOut]

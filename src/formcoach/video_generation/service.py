@@ -1,0 +1,306 @@
+"""Public functions of the video_generation service: drill-video jobs and their views.
+
+A job row is created (and committed by the caller) before any work starts; the job runner,
+or the pipeline stage, then calls process_job with the id. process_job is idempotent: a
+finished job is left alone, and an interrupted one ("running" at start-up) is simply done
+again, since its outputs are written atomically under keys derived from its id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from formcoach.advice_generation.service import get_drill, list_drills, match_drill
+from formcoach.gateway.models import Run
+from formcoach.gateway.service import get_run_for_user
+from formcoach.kit.accounts import utcnow
+from formcoach.kit.db import session_scope
+from formcoach.kit.errors import AppError, render_message
+from formcoach.kit.i18n import pick
+from formcoach.kit.settings import Settings
+from formcoach.kit.storage import LocalStorage, Storage
+from formcoach.video_generation.models import UNFINISHED, VideoJob
+from formcoach.video_generation.render import SECONDS, SIZES, RenderResult, render_drill_video
+from formcoach.video_generation.schemas import JobError, JobOut, RunVideosOut
+
+__all__ = [
+    "RenderResult",
+    "create_job",
+    "delete_videos_for_run",
+    "ensure_pipeline_job",
+    "get_job_for_user",
+    "job_view",
+    "pending_job_ids",
+    "process_job",
+    "render_drill_video",
+    "run_videos_view",
+    "thumbnail_path",
+    "video_path",
+]
+
+log = logging.getLogger(__name__)
+
+GENERATOR = "local"
+URL_PREFIX = "/api/video-generation/videos"
+# The seed's status words: "success" is what its clients look for when a video is ready.
+VIEW_STATUS = {"queued": "queued", "running": "running", "completed": "success", "failed": "failed"}
+MESSAGES: dict[str, dict[str, str]] = {
+    "queued": {"ja": "動画の生成を待っています", "en": "Video generation queued"},
+    "running": {"ja": "動画を生成しています", "en": "Video generation in progress"},
+    "completed": {"ja": "動画の生成が完了しました", "en": "Video generation completed"},
+    "failed": {"ja": "動画の生成に失敗しました", "en": "Video generation failed"},
+}
+
+
+def video_key(job_id: int) -> str:
+    return f"videos/{job_id}/drill.mp4"
+
+
+def thumbnail_key(job_id: int) -> str:
+    return f"videos/{job_id}/thumbnail.jpg"
+
+
+def _set_status(job: VideoJob, status: str) -> None:
+    job.status = status
+    job.message = pick(MESSAGES[status], job.language)
+    job.updated_at = utcnow()
+
+
+def _check_format(size: str, seconds: str, language: str) -> None:
+    if size not in SIZES:
+        raise AppError("validation_error", detail=f"size: one of {', '.join(SIZES)}")
+    if seconds not in SECONDS:
+        raise AppError("validation_error", detail=f"seconds: one of {', '.join(SECONDS)}")
+    if language not in ("ja", "en"):
+        raise AppError("validation_error", detail="language: ja or en")
+
+
+def _suggestion_names(ids: list[str], language: str) -> str:
+    names: list[str] = []
+    for drill_id in ids:
+        try:
+            names.append(pick(get_drill(drill_id).name.model_dump(), language))
+        except KeyError:
+            continue
+    if not names:  # nothing close: offer the start of the library instead of an empty list
+        names = [pick(d.name.model_dump(), language) for d in list_drills()[:3]]
+    return ", ".join(names) if language == "en" else "、".join(names)
+
+
+def create_job(
+    session: Session,
+    user_id: int,
+    run_id: int,
+    drill_text: str,
+    size: str,
+    seconds: str,
+    language: str | None = None,
+) -> VideoJob:
+    """A queued job for the drill that ``drill_text`` names, on one of the user's runs.
+
+    Raises not_found (not the user's run), unknown_drill (with suggestions), validation_error.
+    The caller commits, then hands the id to the job runner.
+    """
+    run = get_run_for_user(session, user_id, run_id)
+    lang = language or run.language
+    _check_format(size, seconds, lang)
+    match = match_drill(drill_text)
+    if match.drill is None:
+        raise AppError("unknown_drill", suggestions=_suggestion_names(match.suggestions, lang))
+    job = VideoJob(
+        run_id=run.id,
+        user_id=user_id,
+        drill_id=match.drill.id,
+        drill_text=drill_text,
+        language=lang,
+        size=size,
+        seconds=seconds,
+        generator=GENERATOR,
+    )
+    _set_status(job, "queued")
+    session.add(job)
+    session.flush()
+    return job
+
+
+def ensure_pipeline_job(
+    settings: Settings, run_id: int, drill_id: str, size: str, seconds: str, language: str
+) -> int:
+    """The job for this run/drill/format, created if missing; a failed one is queued again.
+
+    Re-running the pipeline stage therefore reuses finished videos instead of duplicating them.
+    """
+    with session_scope(settings.db_url) as session:
+        job = session.scalars(
+            select(VideoJob)
+            .where(
+                VideoJob.run_id == run_id,
+                VideoJob.drill_id == drill_id,
+                VideoJob.size == size,
+                VideoJob.seconds == seconds,
+                VideoJob.language == language,
+                VideoJob.generator == GENERATOR,
+            )
+            .order_by(VideoJob.id.desc())
+            .limit(1)
+        ).first()
+        if job is None:
+            run = session.get(Run, run_id)
+            if run is None:
+                raise AppError("not_found")
+            job = VideoJob(
+                run_id=run_id,
+                user_id=run.user_id,
+                drill_id=drill_id,
+                drill_text=drill_id,
+                language=language,
+                size=size,
+                seconds=seconds,
+                generator=GENERATOR,
+            )
+            _set_status(job, "queued")
+            session.add(job)
+        elif job.status == "failed":
+            job.error_code = job.error_message = None
+            _set_status(job, "queued")
+        session.flush()
+        return job.id
+
+
+def _failure(exc: Exception, language: str) -> tuple[str, str]:
+    if isinstance(exc, AppError):
+        return exc.code, exc.message(language)
+    if isinstance(exc, KeyError):  # the drill left the library after the job was queued
+        names = _suggestion_names([], language)
+        return "unknown_drill", render_message("unknown_drill", language, suggestions=names)
+    return "video_generation_failed", render_message("video_generation_failed", language)
+
+
+def process_job(
+    job_id: int, settings: Settings, progress: Callable[[float], None] | None = None
+) -> None:
+    """Render the job's video into storage and record the outcome (the job runner's handler).
+
+    Completed and failed jobs are left as they are; failures are recorded on the row, never
+    raised, so one bad drill cannot take a worker or the pipeline down.
+    """
+    with session_scope(settings.db_url) as session:
+        job = session.get(VideoJob, job_id)
+        if job is None or job.status not in UNFINISHED:
+            return
+        _set_status(job, "running")
+        drill_id, language, size, seconds = job.drill_id, job.language, job.size, job.seconds
+    storage = LocalStorage(settings.files_dir)
+    try:
+        drill = get_drill(drill_id)
+        with (
+            storage.writer(video_key(job_id), suffix=".mp4") as video_tmp,
+            storage.writer(thumbnail_key(job_id), suffix=".jpg") as thumb_tmp,
+        ):
+            result = render_drill_video(
+                drill, language, size, seconds, video_tmp, thumbnail=thumb_tmp, progress=progress
+            )
+    except Exception as exc:
+        code, message = _failure(exc, language)
+        log.exception("drill video job %s failed (%s)", job_id, code)
+        with session_scope(settings.db_url) as session:
+            failed = session.get(VideoJob, job_id)
+            if failed is not None:
+                failed.error_code, failed.error_message = code, message
+                _set_status(failed, "failed")
+        return
+    log.info("drill video job %s: %s rendered in %.2f s", job_id, drill_id, result.elapsed_s)
+    with session_scope(settings.db_url) as session:
+        done = session.get(VideoJob, job_id)
+        if done is not None:
+            done.storage_key, done.thumbnail_key = video_key(job_id), thumbnail_key(job_id)
+            done.error_code = done.error_message = None
+            _set_status(done, "completed")
+
+
+def pending_job_ids(settings: Settings) -> list[int]:
+    """Jobs not finished (queued, or running when the process stopped): to resume at start-up."""
+    with session_scope(settings.db_url) as session:
+        rows = session.scalars(
+            select(VideoJob.id).where(VideoJob.status.in_(UNFINISHED)).order_by(VideoJob.id)
+        )
+        return list(rows)
+
+
+def job_view(job: VideoJob, language: str | None = None) -> dict[str, Any]:
+    """The seed's status shape {run_id, job_id, status, message, video_url, error}, plus details.
+
+    Texts are in ``language`` (default: the job's). video_url is formcoach's own URL.
+    """
+    lang = language or job.language
+    done = job.status == "completed"
+    error = None
+    if job.status == "failed":
+        code = job.error_code or "internal_error"
+        same = lang == job.language and job.error_message
+        message = job.error_message if same else render_message(code, lang)
+        error = JobError(code=code, message=message or "")
+    view = JobOut(
+        run_id=job.run_id,
+        job_id=job.id,
+        status=VIEW_STATUS[job.status],
+        message=pick(MESSAGES[job.status], lang),
+        video_url=f"{URL_PREFIX}/{job.id}" if done else None,
+        error=error,
+        drill_id=job.drill_id,
+        size=job.size,
+        seconds=job.seconds,
+        language=job.language,
+        thumbnail_url=f"{URL_PREFIX}/{job.id}/thumbnail" if done else None,
+    )
+    return view.model_dump()
+
+
+def run_videos_view(
+    session: Session, user_id: int, run_id: int, language: str | None = None
+) -> dict[str, Any]:
+    """The latest job of the user's run in the seed's shape, with all its jobs under "jobs"."""
+    get_run_for_user(session, user_id, run_id)
+    jobs = list(
+        session.scalars(select(VideoJob).where(VideoJob.run_id == run_id).order_by(VideoJob.id))
+    )
+    if not jobs:
+        raise AppError("not_found")
+    views = [job_view(job, language) for job in jobs]
+    return RunVideosOut(**views[-1], jobs=views).model_dump()
+
+
+def get_job_for_user(session: Session, user_id: int, job_id: int) -> VideoJob:
+    """The job if its run belongs to the user; otherwise not_found (never reveal others' ids)."""
+    job = session.get(VideoJob, job_id)
+    if job is None:
+        raise AppError("not_found")
+    get_run_for_user(session, user_id, job.run_id)
+    return job
+
+
+def video_path(storage: LocalStorage, job: VideoJob) -> Path:
+    if job.status != "completed" or not job.storage_key or not storage.exists(job.storage_key):
+        raise AppError("not_found")
+    return storage.local_path(job.storage_key)
+
+
+def thumbnail_path(storage: LocalStorage, job: VideoJob) -> Path:
+    key = job.thumbnail_key
+    if job.status != "completed" or not key or not storage.exists(key):
+        raise AppError("not_found")
+    return storage.local_path(key)
+
+
+def delete_videos_for_run(session: Session, storage: Storage, run_id: int) -> None:
+    """Remove a run's drill videos and job rows (called when the run is deleted)."""
+    for job in session.scalars(select(VideoJob).where(VideoJob.run_id == run_id)):
+        storage.delete_prefix(f"videos/{job.id}")
+        session.delete(job)
+    session.flush()
