@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean browser services
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,15 +22,29 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: install lint
+# The browser tests drive Debian's Chromium (never a downloaded browser); Japanese pages need
+# a CJK font for readable screenshots.
+browser: install
+	test -x /usr/bin/chromium -a -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk)
+
+# The scaled-out tests start their own redis-server beside the machine's one.
+services:
+	command -v redis-server >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
+
+test: install lint browser services
 	$(BIN)/pytest
 
 format: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# Benchmarks are run by hand; each prints a table and writes JSON under bench/results/.
 bench: install
-	$(BIN)/python bench/pipeline_bench.py
+	$(BIN)/python bench/pose_bench.py
+	$(BIN)/python bench/drill_video_bench.py
+	$(BIN)/python bench/workers_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

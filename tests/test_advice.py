@@ -256,7 +256,7 @@ def test_unchecked_movements_do_not_claim_that_nothing_is_wrong() -> None:
 
 
 def test_unknown_finding_codes_are_skipped() -> None:
-    result = advise(analysis(finding("pelvic_drop", "major")))
+    result = advise(analysis(finding("made_up_code", "major")))
     check_advice(result)
     assert result["advice"][0]["drills"] == ["plank"]
 

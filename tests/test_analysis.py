@@ -173,18 +173,16 @@ def test_walking_uses_the_walking_cadence_range() -> None:
     assert finding(slow, "cadence_low")["severity"] == "moderate"
 
 
-@pytest.mark.parametrize("movement", ["squat", "plank", "lunge"])
+@pytest.mark.parametrize("movement", ["other", "swimming"])
 def test_other_movements_get_summaries_and_an_unavailable_note(movement: str) -> None:
-    result = run(
-        make_features(cadence=None, trunk=150.0 if movement == "plank" else 10.0), movement
-    )
+    result = run(make_features(cadence=None, trunk=10.0), movement)
     assert result["movement"] == movement and result["movement_requested"] == movement
     found = finding(result, "detailed_checks_unavailable")
     assert found["severity"] == "info" and found["message"]["ja"] and found["message"]["en"]
     assert "cadence_spm" not in result["metrics"]
     assert result["metrics"]["knee_flexion_peak_left_deg"]["status"] == "ok"
-    assert ("body_line_deg" in result["metrics"]) == (movement == "plank")
-    label = {"squat": "スクワット", "plank": "プランク", "lunge": "この動き"}[movement]
+    assert "body_line_deg" not in result["metrics"]
+    label = {"other": "特定の種目", "swimming": "この動き"}[movement]
     assert found["message"]["ja"].startswith(label)
 
 
@@ -215,7 +213,8 @@ def test_auto_recognises_a_plank() -> None:
     assert auto["severity"] == "info" and "プランク" in auto["message"]["ja"]
     assert "plank" in auto["message"]["en"]
     assert "body_line_deg" in result["metrics"]
-    assert "detailed_checks_unavailable" in codes(result)
+    assert result["metrics"]["plank_line_deviation_deg"]["status"] == "ok"
+    assert "detailed_checks_unavailable" not in codes(result)
 
 
 def test_auto_recognises_running_and_walking() -> None:
@@ -236,6 +235,8 @@ def test_auto_recognises_a_squat_and_falls_back_to_other() -> None:
         trunk=20.0,
         hip_height_norm=[0.55 - 0.2 * (1 - math.cos(i / 8)) for i in range(n)],
         left_knee_flexion_deg=[5 + 50 * (1 - math.cos(i / 8)) for i in range(n)],
+        left_hip_flexion_deg=[5 + 45 * (1 - math.cos(i / 8)) for i in range(n)],
+        right_hip_flexion_deg=[5 + 45 * (1 - math.cos(i / 8)) for i in range(n)],
     )
     assert run(squat, movement="auto")["movement"] == "squat"
     still = make_features(cadence=None, steps=0, trunk=3.0)
@@ -312,3 +313,14 @@ def test_reference_file_can_be_overridden(tmp_path: Path) -> None:
     unsourced.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ValueError):
         load_reference(unsourced)
+
+
+def test_cadence_says_how_many_steps_it_rests_on() -> None:
+    few = run(make_features(cadence=150.0, steps=10))
+    metric = few["metrics"]["cadence_spm"]
+    assert metric["samples"] == 10 and metric["confidence"] == "low"
+    assert "low confidence" in finding(few, "cadence_low")["message"]["en"]
+    assert "信頼度" in finding(few, "cadence_low")["message"]["ja"]
+    many = run(make_features(cadence=150.0, steps=20))["metrics"]["cadence_spm"]
+    assert many["samples"] == 20 and many["confidence"] is None
+    assert run(make_features())["scores"]["efficiency"]["value"] == 100

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from formcoach.cli import prepare
 from formcoach.gateway.app import create_app
+from formcoach.kit.pipeline import MOVEMENTS
 from formcoach.kit.settings import Settings
 from formcoach.kit.video_io import is_playable_h264
 from tests.apputil import ADMIN, basic, upload, wait_for_run
@@ -25,7 +26,7 @@ def check_report_contract(report: dict[str, Any], run_id: int) -> None:
     assert report["schema"] == "formcoach.report/1"
     assert report["run_id"] == run_id
     assert report["language"] in ("ja", "en")
-    assert report["movement"] in ("running", "walking", "squat", "plank", "other")
+    assert report["movement"] in (*MOVEMENTS, "other") and report["movement"] != "auto"
     video = report["video"]
     assert video["fps"] > 0 and video["frames"] > 0 and video["duration_s"] > 0
     assert video["width"] > 0 and video["height"] > 0

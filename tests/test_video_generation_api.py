@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 import formcoach.gateway.models  # noqa: F401  (registers the runs tables)
+from formcoach.advice_generation.service import list_drills
 from formcoach.gateway.models import Run
 from formcoach.kit.accounts import User, hash_password
 from formcoach.kit.api import install_error_handlers
@@ -134,3 +135,37 @@ def test_errors_have_codes(app_and_runs: tuple[TestClient, JobRunner, dict[str, 
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert client.get(f"{PREFIX}/status/{runs['alice']}", headers=headers).status_code == 404
     assert client.get(f"{PREFIX}/videos/999", headers=headers).status_code == 404
+
+
+def test_the_same_request_is_answered_from_the_cache(
+    app_and_runs: tuple[TestClient, JobRunner, dict[str, int]],
+) -> None:
+    client, runner, runs = app_and_runs
+    body = {**SEED_REQUEST, "run_id": runs["alice"]}
+    first = client.post(f"{PREFIX}/generate", json=body, headers=auth("alice")).json()
+    assert runner.wait_idle(timeout=120)
+    # Bob asks for the same drill, size, length and language: the stored video, at once.
+    again = {**body, "run_id": runs["bob"], "language": "en"}
+    cached = client.post(f"{PREFIX}/generate", json=again, headers=auth("bob"))
+    assert cached.status_code == 202 and cached.json()["status"] == "success"
+    mine = client.get(f"{PREFIX}/videos/{first['job_id']}", headers=auth("alice")).content
+    theirs = client.get(cached.json()["video_url"], headers=auth("bob")).content
+    assert theirs == mine and len(mine) > 10_000
+    # A different language is a different video (the captions differ).
+    other = client.post(f"{PREFIX}/generate", json={**again, "language": "ja"}, headers=auth("bob"))
+    assert other.json()["status"] in ("queued", "running")
+    assert runner.wait_idle(timeout=120)
+
+
+def test_drills_lists_what_can_be_generated(
+    app_and_runs: tuple[TestClient, JobRunner, dict[str, int]],
+) -> None:
+    client, _, _ = app_and_runs
+    assert client.get(f"{PREFIX}/drills").status_code == 401
+    drills = client.get(f"{PREFIX}/drills?lang=ja", headers=auth("alice")).json()
+    by_id = {d["drill_id"]: d for d in drills}
+    assert len(drills) == len(list_drills()) and by_id["plank"]["name"] == "プランク"
+    assert by_id["plank"]["own_motion"] is True and by_id["plank"]["motion"] == "plank"
+    assert by_id["plank"]["sizes"] == ["1280x720", "720x1280"]
+    assert by_id["plank"]["seconds"] == ["4", "8", "12"]
+    assert by_id["plank"]["generators"] == ["local"]

@@ -15,6 +15,7 @@ from formcoach.advice_generation.service import get_drill
 from formcoach.kit.video_io import is_playable_h264
 from formcoach.video_generation.captions import font, font_path, wrap
 from formcoach.video_generation.render import prepare_clip, render_drill_video
+from formcoach.video_generation.yuv_frames import YuvFrames, to_i420
 
 
 def _frame_count(path: Path) -> tuple[int, int, int, float]:
@@ -77,9 +78,29 @@ def test_japanese_captions_are_drawn() -> None:
 
 def test_hold_timer_counts_seconds_and_reps_counter_counts_reps() -> None:
     hold = prepare_clip(get_drill("plank"), "ja", "1280x720", "4")
-    assert hold.texts[0] == "キープ 0:00" and hold.texts[-1] == "キープ 0:03"
-    reps = prepare_clip(get_drill("glute_bridge"), "en", "1280x720", "8")
-    assert reps.texts[0] == "Reps 0" and reps.texts[-1] == "Reps 2"
+    # Half a second of title card, three seconds of demonstration, half a second of end card.
+    assert (hold.demo_start, hold.demo_end, len(hold.texts)) == (15, 105, 120)
+    assert hold.texts[hold.demo_start] == "キープ 0:00"
+    assert hold.texts[hold.demo_end - 1] == "キープ 0:02"
+    reps = prepare_clip(get_drill("glute_bridge"), "en", "1280x720", "12")
+    assert reps.texts[reps.demo_start] == "Reps 0" and reps.texts[reps.demo_end - 1] == "Reps 2"
+
+
+def test_title_card_cues_in_turn_and_end_card() -> None:
+    drill = get_drill("glute_bridge")
+    clip = prepare_clip(drill, "en", "1280x720", "8")
+    # Every cue of the drill gets its turn, in order, each up for at least 1.5 s.
+    shown = [clip.cue_of[i] for i in range(clip.demo_start, clip.demo_end)]
+    assert shown == sorted(shown) and set(shown) == set(range(len(drill.cues.en)))
+    assert min(shown.count(c) for c in set(shown)) >= 45
+    first, second = clip.backgrounds[0].astype(int), clip.backgrounds[1].astype(int)
+    assert np.abs(first[32:140] - second[32:140]).sum() > 50_000  # the cue line changed
+    title, demo, end = clip.draw(0), clip.draw(60), clip.draw(clip.demo_end)
+    # The cards dim the scene behind a large centred text; the demonstration is bright.
+    assert title.mean() < demo.mean() - 40 and end.mean() < demo.mean() - 40
+    assert not np.array_equal(title, end)
+    middle = title[250:470, 200:1080]
+    assert (middle.min(axis=2) > 230).sum() > 2_000  # the big white title
 
 
 def test_wrapping_breaks_words_in_english_and_characters_in_japanese() -> None:
@@ -116,7 +137,10 @@ def test_every_library_drill_renders_in_both_orientations() -> None:
                 assert px[:, 1].min() >= 0 and px[:, 1].max() <= height, drill.id
 
 
-def test_renders_faster_than_real_time(tmp_path: Path) -> None:
-    # The target is four times real time; the bound here leaves room for a busy test machine.
-    result = render_drill_video(get_drill("plank"), "en", "1280x720", "12", tmp_path / "p.mp4")
-    assert result.elapsed_s < 12.0
+@pytest.mark.parametrize("drill_id", ["plank", "step_down", "strides", "clamshell"])
+@pytest.mark.parametrize("size", ["1280x720", "720x1280"])
+def test_partial_redraw_gives_the_full_frame_bytes(drill_id: str, size: str) -> None:
+    clip = prepare_clip(get_drill(drill_id), "ja", size, "4")
+    frames = YuvFrames(clip)
+    for i in (0, clip.demo_start, 40, 77, clip.demo_end - 1, clip.demo_end):
+        assert np.array_equal(frames.frame(i), to_i420(clip.draw(i))), (drill_id, i)

@@ -1,4 +1,4 @@
-"""Command line: `formcoach analyze` (no server needed), `serve`, `migrate`, `create-admin`."""
+"""Command line: `formcoach analyze` (no server needed), `serve`, `worker`, `migrate`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 
 from formcoach import __version__
 from formcoach.kit.errors import AppError
+from formcoach.kit.pipeline import MOVEMENTS, VIEWS
 from formcoach.kit.settings import Settings, get_settings
 
 
@@ -37,6 +38,8 @@ def cli() -> None:
 
 def _logging(level: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Alembic narrates every plugin at INFO; the URL and admin login must stay visible.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @cli.command()
@@ -49,20 +52,44 @@ def migrate() -> None:
         click.echo(f"admin login: admin / {generated}")
 
 
+SERVICE_CHOICES = (
+    "gateway",
+    "video_processing",
+    "pose_estimation",
+    "feature_extraction",
+    "analysis",
+    "advice_generation",
+    "video_generation",
+)
+
+
 @cli.command()
 @click.option("--host", default=None, help="Interface to listen on (default from settings).")
-@click.option("--port", type=int, default=None, help="Port (default FORMCOACH_PORT or 8000).")
-def serve(host: str | None, port: int | None) -> None:
-    """Migrate, then run the web app, API and job runner in one process."""
+@click.option("--port", type=int, default=None, help="Port (default: the service's seed port).")
+@click.option(
+    "--service",
+    type=click.Choice(SERVICE_CHOICES),
+    default="gateway",
+    show_default=True,
+    help="Run one service on its own (the gateway serves the web app and routes to the rest).",
+)
+def serve(host: str | None, port: int | None, service: str) -> None:
+    """Migrate, then run the web app and API (by default everything in one process)."""
     import uvicorn
 
-    from formcoach.gateway.app import create_app
+    from formcoach.gateway.app import DEFAULT_PORTS, create_app, create_service_app
 
     _logging(logging.INFO)
 
     settings = get_settings()
-    generated = prepare(settings)
     host = host or settings.host
+    if service != "gateway":
+        # Services share the gateway's database; the gateway (or `migrate`) migrates it.
+        port = port or DEFAULT_PORTS[service]
+        click.echo(f"formcoach {__version__} {service} on http://{host}:{port}/")
+        uvicorn.run(create_service_app(service, settings), host=host, port=port, log_level="info")
+        return
+    generated = prepare(settings)
     port = port or settings.port
     click.echo(f"formcoach {__version__} on http://{host}:{port}/")
     if generated:
@@ -75,14 +102,67 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--queues",
+    default=None,
+    help="Comma-separated queues to take (default: every queue). "
+    "video_processing, pose_estimation, feature_extraction, analysis, advice_generation, "
+    "video_generation.",
+)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--name", default=None, help="Celery node name (default: formcoach-<pid>@<host>).")
+@click.option(
+    "--restart/--no-restart",
+    default=True,
+    show_default=True,
+    help="Start the Celery worker again whenever it stops on its own.",
+)
+def worker(queues: str | None, concurrency: int, name: str | None, restart: bool) -> None:
+    """Run a Celery worker for background stages (needs FORMCOACH_BROKER_URL)."""
+    import os
+
+    from formcoach.gateway.jobs import QUEUES, celery_worker_app
+    from formcoach.kit.celery_app import supervise
+
+    settings = get_settings()
+    if not settings.broker_url:
+        raise click.UsageError("FORMCOACH_BROKER_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+    chosen = [q.strip() for q in (queues or ",".join(QUEUES)).split(",") if q.strip()]
+    unknown = sorted(set(chosen) - set(QUEUES))
+    if unknown:
+        raise click.UsageError(
+            f"unknown queue(s): {', '.join(unknown)}; one of {', '.join(QUEUES)}"
+        )
+    node = name or f"formcoach-{os.getpid()}@%h"
+    if restart:
+        # Celery stops for good on some broker failures (e.g. Redis restarting while a late-ack
+        # task runs); a child process restarted here keeps a hand-started worker serving.
+        args = ["worker", "--no-restart", f"--queues={','.join(chosen)}"]
+        args += [f"--concurrency={concurrency}", f"--name={node}"]
+        sys.exit(supervise([sys.executable, "-m", "formcoach", *args]))
+    app = celery_worker_app(settings)
+    app.worker_main(
+        [
+            "worker",
+            f"--queues={','.join(chosen)}",
+            f"--concurrency={concurrency}",
+            f"--hostname={node}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@cli.command()
 @click.argument("video", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--movement",
-    type=click.Choice(["running", "walking", "squat", "plank", "auto"]),
+    type=click.Choice(MOVEMENTS),
     default="auto",
     show_default=True,
 )
-@click.option("--view", type=click.Choice(["side", "front", "rear"]), default="side")
+@click.option("--view", type=click.Choice(VIEWS), default="side")
 @click.option("--height-cm", type=click.FloatRange(50, 250), default=None)
 @click.option("--lang", type=click.Choice(["ja", "en"]), default="ja", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)

@@ -81,11 +81,20 @@ class RuleBook(BaseModel):
 # --- advice.json ----------------------------------------------------------------------------
 
 
+class RuleText(BaseModel):
+    title: LocalizedText
+    text: LocalizedText
+
+
 class AdviceItem(BaseModel):
     title: LocalizedText
     text: LocalizedText
     finding_codes: list[str]
     drills: list[str]
+    # The rules' own wording, kept when an LLM reworded title and text.
+    rule_text: RuleText | None = None
+    # The personalised sentence inside `text`, kept while focus points are merged.
+    detail: LocalizedText | None = Field(default=None, exclude=True)
 
 
 class PrescribedDrill(BaseModel):
@@ -101,3 +110,6 @@ class Advice(BaseModel):
     schema_id: str = Field(default="formcoach.advice/1", alias="schema")
     advice: list[AdviceItem]
     drills: list[PrescribedDrill]
+    # The model that reworded the advice (None: the rule text), and why rewording was not used.
+    rewritten_by: str | None = None
+    llm_error: str | None = None

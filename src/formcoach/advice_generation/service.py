@@ -101,7 +101,19 @@ def advise(analysis: dict[str, Any], rules: RuleBook | None = None) -> dict[str,
         item = _item(variant, [code], drills, metric, library)
         candidates.append((-SEVERITY_RANK.get(severity, 0), rule.priority, item))
     candidates.sort(key=lambda c: (c[0], c[1]))
-    items = [item for _, _, item in candidates]
+    items: list[AdviceItem] = []
+    for _, _, item in candidates:
+        same = next((i for i in items if item.drills and i.drills == item.drills), None)
+        if same is None:
+            items.append(item)
+            continue
+        # One fault seen twice (a shallow squat and its short reps) is one thing to work on:
+        # a coach gives one focus point with its drills, and keeps the slot for the next fault.
+        same.finding_codes.extend(item.finding_codes)
+        if item.detail is not None:
+            same.text = LocalizedText(
+                ja=f"{same.text.ja}{item.detail.ja}", en=f"{same.text.en} {item.detail.en}"
+            )
 
     if not any(item.drills for item in items):
         # Every report gets something to practise, and a drill video to watch.
@@ -141,7 +153,9 @@ def _item(
     detail = _detail(variant.detail, metric)
     if detail is not None:
         text = LocalizedText(ja=f"{text.ja}{detail.ja}", en=f"{text.en} {detail.en}")
-    return AdviceItem(title=variant.title, text=text, finding_codes=codes, drills=known)
+    return AdviceItem(
+        title=variant.title, text=text, finding_codes=codes, drills=known, detail=detail
+    )
 
 
 def _detail(

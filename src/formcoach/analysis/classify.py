@@ -1,22 +1,28 @@
 """Recognising the movement when the user chose "auto".
 
-The rule is deliberately simple and its thresholds live in reference.yaml (classification):
+The rules are checked in order and the first that matches wins; thresholds live in
+reference.yaml (classification):
 
-1. plank   - the trunk is near horizontal (|trunk lean| median >= plank_min_trunk_from_vertical_deg)
-             and shoulder-hip-ankle is nearly straight (body line median >= plank_min_body_line_deg);
-2. gait    - feature extraction found a cadence from alternating ankles with enough steps:
-             running when the cadence >= running_min_cadence_spm, else walking;
-3. squat   - the hip height swings (p10-p90 of hip_height_norm >= squat_min_hip_range) while the
-             knees bend deeply (p90 of the more bent knee >= squat_min_knee_flexion_deg);
-4. other   - none of these: only the angle summaries are reported.
+1. glute bridge - lying on the back (trunk near horizontal), knees bent, the hip swinging;
+2. push-up / plank - trunk near horizontal with shoulder-hip-ankle nearly straight: a push-up
+   when the elbows swing, else a plank;
+3. gait - feature extraction found a cadence from enough alternating steps: running at or
+   above running_min_cadence_spm, else walking;
+4. lunge / squat - the hip height swings while the knees bend deeply: a lunge when the two
+   hips differ a lot at the deepest frames (split stance), else a squat;
+5. other - none of these, and none nearly: only the angle summaries are reported.
 
-Flight phases are not detected yet, so a slow jog under the cadence boundary reads as walking.
+Every measure is compared with its threshold as a relative clearance. A rule whose weakest
+measure clears by less than `uncertain_margin`, or a rule missed by less than that before the
+winner, makes the clip uncertain: the analysis then stops with movement_uncertain instead of
+guessing. Side planks and single-leg squats are only analysed when chosen explicitly.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,11 +30,27 @@ import numpy as np
 from formcoach.analysis import series as s
 from formcoach.analysis.schemas import LocalizedText, Reference
 
+LABELS: dict[str, tuple[str, str]] = {
+    "glute_bridge": ("グルートブリッジ", "glute bridge"),
+    "push_up": ("腕立て伏せ", "push-up"),
+    "plank": ("プランク", "plank"),
+    "running": ("ランニング", "running"),
+    "walking": ("ウォーキング", "walking"),
+    "lunge": ("ランジ", "lunge"),
+    "squat": ("スクワット", "squat"),
+}
+
 
 @dataclass(frozen=True)
 class Detection:
     movement: str
     reason: LocalizedText
+    # Movements the clip came close to, when the movement is "uncertain".
+    candidates: list[str] = field(default_factory=list)
+
+    @property
+    def uncertain(self) -> bool:
+        return self.movement == "uncertain"
 
 
 def step_count(features: Mapping[str, Any]) -> int | None:
@@ -47,65 +69,177 @@ def measured_cadence(features: Mapping[str, Any], reference: Reference) -> float
     return float(value)
 
 
-def classify(features: Mapping[str, Any], reference: Reference) -> Detection:
+def clearance(value: float | None, threshold: float, at_least: bool = True) -> float:
+    """How far a measure clears its threshold, relative to it; -inf when not measured."""
+    if value is None or not math.isfinite(value):
+        return -math.inf
+    scale = abs(threshold) or 1.0
+    return (value - threshold) / scale if at_least else (threshold - value) / scale
+
+
+@dataclass(frozen=True)
+class Rule:
+    movement: str
+    clearances: tuple[float, ...]
+    reason: LocalizedText
+
+    @property
+    def weakest(self) -> float:
+        return min(self.clearances)
+
+
+def _deepest_hip_gap(features: Mapping[str, Any], knees: s.FloatArray) -> float | None:
+    """Median |left - right| hip flexion over the frames where the knees bend most."""
+    left = s.series(features, "left_hip_flexion_deg")
+    right = s.series(features, "right_hip_flexion_deg")
+    n = min(left.size, right.size, knees.size)
+    deep = s.percentile(knees, 90)
+    if n == 0 or deep is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        frames = knees[:n] >= deep
+    return s.median(np.abs(left[:n] - right[:n])[frames])
+
+
+def rules(features: Mapping[str, Any], reference: Reference) -> list[Rule]:
+    """The rules in checking order, each with its measures' clearances and its reason."""
     rule = reference.classification
     trunk = s.median(np.abs(s.series(features, "trunk_lean_deg")))
     body_line = s.median(s.series(features, "body_line_deg"))
-    if (
-        trunk is not None
-        and body_line is not None
-        and trunk >= rule.plank_min_trunk_from_vertical_deg
-        and body_line >= rule.plank_min_body_line_deg
-    ):
-        return Detection(
-            "plank",
-            LocalizedText(
-                ja=f"体幹がほぼ水平（鉛直から {trunk:.0f}°）で、肩・腰・足首がほぼ一直線"
-                f"（{body_line:.0f}°）のまま保たれていたため",
-                en=f"the trunk stayed near horizontal ({trunk:.0f}° from vertical) with "
-                f"shoulder, hip and ankle nearly in line ({body_line:.0f}°)",
-            ),
-        )
-
-    cadence = measured_cadence(features, reference)
-    if cadence is not None:
-        running = cadence >= rule.running_min_cadence_spm
-        limit = rule.running_min_cadence_spm
-        return Detection(
-            "running" if running else "walking",
-            LocalizedText(
-                ja=f"左右の足が交互に周期的に動き、1分あたり {cadence:.0f} 歩"
-                f"（{limit:.0f} 歩{'以上' if running else '未満'}）だったため",
-                en=f"the feet alternated periodically at {cadence:.0f} steps/min "
-                f"({'at or above' if running else 'below'} {limit:.0f})",
-            ),
-        )
-
-    hip_range = s.spread(s.series(features, "hip_height_norm"))
     knees = s.pairwise_max(
         s.series(features, "left_knee_flexion_deg"), s.series(features, "right_knee_flexion_deg")
     )
-    knee_peak = s.percentile(knees, 90)
-    if (
-        hip_range is not None
-        and knee_peak is not None
-        and hip_range >= rule.squat_min_hip_range
-        and knee_peak >= rule.squat_min_knee_flexion_deg
-    ):
-        return Detection(
-            "squat",
-            LocalizedText(
-                ja=f"腰の高さが大きく上下し（変化 {hip_range:.2f}）、膝が {knee_peak:.0f}° まで"
-                "曲がっていたため",
-                en=f"the hips moved up and down markedly (range {hip_range:.2f}) with the knees "
-                f"bending to {knee_peak:.0f}°",
-            ),
+    knee_median, knee_peak = s.median(knees), s.percentile(knees, 90)
+    hip_swing = s.spread(
+        s.pairwise_max(
+            s.series(features, "left_hip_flexion_deg"), s.series(features, "right_hip_flexion_deg")
         )
+    )
+    elbow_swing = s.spread(
+        s.pairwise_max(
+            s.series(features, "left_elbow_flexion_deg"),
+            s.series(features, "right_elbow_flexion_deg"),
+        )
+    )
+    hip_range = s.spread(s.series(features, "hip_height_norm"))
+    hip_gap = _deepest_hip_gap(features, knees)
+    cadence = measured_cadence(features, reference)
+    lying = 90.0 - rule.bridge_max_trunk_from_horizontal_deg
 
+    def f(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
+    prone = (
+        clearance(trunk, rule.plank_min_trunk_from_vertical_deg),
+        clearance(body_line, rule.plank_min_body_line_deg),
+    )
+    legs = (
+        clearance(hip_range, rule.squat_min_hip_range),
+        clearance(knee_peak, rule.squat_min_knee_flexion_deg),
+    )
+    gait = (
+        "running" if cadence is not None and cadence >= rule.running_min_cadence_spm else "walking"
+    )
+    return [
+        Rule(
+            "glute_bridge",
+            (
+                clearance(trunk, lying),
+                clearance(knee_median, rule.squat_min_knee_flexion_deg),
+                clearance(hip_swing, rule.bridge_min_hip_swing_deg),
+            ),
+            LocalizedText(
+                ja=f"仰向けで膝を曲げ（{f(knee_median)}°）、股関節が {f(hip_swing)}° 動いていたため",
+                en=f"the person lay on the back with bent knees ({f(knee_median)}°) and the hips "
+                f"moving through {f(hip_swing)}°",
+            ),
+        ),
+        Rule(
+            "push_up",
+            (*prone, clearance(elbow_swing, rule.pushup_min_elbow_swing_deg)),
+            LocalizedText(
+                ja=f"体が水平に近い一直線（{f(body_line)}°）のまま、肘が {f(elbow_swing)}° "
+                "曲げ伸ばしされていたため",
+                en=f"the body stayed near horizontal and straight ({f(body_line)}°) while the "
+                f"elbows bent through {f(elbow_swing)}°",
+            ),
+        ),
+        Rule(
+            "plank",
+            (*prone, clearance(elbow_swing, rule.pushup_min_elbow_swing_deg, at_least=False)),
+            LocalizedText(
+                ja=f"体幹がほぼ水平（鉛直から {f(trunk)}°）で、肩・腰・足首がほぼ一直線"
+                f"（{f(body_line)}°）のまま保たれていたため",
+                en=f"the trunk stayed near horizontal ({f(trunk)}° from vertical) with "
+                f"shoulder, hip and ankle nearly in line ({f(body_line)}°)",
+            ),
+        ),
+        Rule(
+            gait,
+            (
+                math.inf if cadence is not None else -math.inf,
+                clearance(cadence, rule.running_min_cadence_spm, at_least=gait == "running"),
+            ),
+            LocalizedText(
+                ja=f"左右の足が交互に周期的に動き、1分あたり {f(cadence)} 歩"
+                f"（{rule.running_min_cadence_spm:.0f} 歩{'以上' if gait == 'running' else '未満'}）"
+                "だったため",
+                en=f"the feet alternated periodically at {f(cadence)} steps/min "
+                f"({'at or above' if gait == 'running' else 'below'} "
+                f"{rule.running_min_cadence_spm:.0f})",
+            ),
+        ),
+        Rule(
+            "lunge",
+            (*legs, clearance(hip_gap, rule.lunge_min_hip_gap_deg)),
+            LocalizedText(
+                ja=f"脚を前後に開いたまま（左右の股関節の差 {f(hip_gap)}°）、膝が {f(knee_peak)}° "
+                "まで曲がっていたため",
+                en=f"the legs stayed split (hips {f(hip_gap)}° apart) while the knees bent to "
+                f"{f(knee_peak)}°",
+            ),
+        ),
+        Rule(
+            "squat",
+            (*legs, clearance(hip_gap, rule.lunge_min_hip_gap_deg, at_least=False)),
+            LocalizedText(
+                ja=f"腰の高さが大きく上下し（変化 {hip_range or 0:.2f}）、膝が {f(knee_peak)}° まで"
+                "曲がっていたため",
+                en=f"the hips moved up and down markedly (range {hip_range or 0:.2f}) with the "
+                f"knees bending to {f(knee_peak)}°",
+            ),
+        ),
+    ]
+
+
+def classify(features: Mapping[str, Any], reference: Reference) -> Detection:
+    margin = reference.classification.uncertain_margin
+    near: list[str] = []
+    for rule in rules(features, reference):
+        if rule.weakest >= margin:
+            if near:
+                # An earlier rule was nearly met: taking this one would be a guess.
+                near.append(rule.movement)
+                break
+            return Detection(rule.movement, rule.reason)
+        if rule.weakest > -margin:
+            near.append(rule.movement)
+            if rule.weakest >= 0:
+                break
+    if near:
+        names = dict.fromkeys(near)
+        return Detection(
+            "uncertain",
+            LocalizedText(
+                ja="、".join(LABELS[m][0] for m in names), en=", ".join(LABELS[m][1] for m in names)
+            ),
+            candidates=list(names),
+        )
     return Detection(
         "other",
         LocalizedText(
-            ja="ランニング・ウォーキング・スクワット・プランクのどの特徴にも当てはまらなかったため",
-            en="the clip matched none of running, walking, squat or plank",
+            ja="ランニング・ウォーキング・スクワット・ランジ・腕立て伏せ・ブリッジ・プランクの"
+            "どの特徴にも当てはまらなかったため",
+            en="the clip matched none of running, walking, squat, lunge, push-up, bridge or plank",
         ),
     )

@@ -133,6 +133,13 @@ def cadence_unavailable(steps: int | None, min_steps: int) -> LocalizedText:
     )
 
 
+def few_steps(steps: int, needed: int) -> LocalizedText:
+    return LocalizedText(
+        ja=f"検出した歩数が {steps} 歩と少ないため（目安 {needed} 歩以上）、信頼度は低めです。",
+        en=f"Only {steps} steps were detected (≥{needed} recommended): low confidence.",
+    )
+
+
 NO_VALID_FRAMES = LocalizedText(
     ja="この値を測れるフレームがありませんでした（関節が隠れていたか、検出できませんでした）。",
     en="No frame allowed this value to be measured (the joints were hidden or not detected).",
@@ -174,8 +181,7 @@ def squat_depth_note(context: ContextValue) -> LocalizedText:
 def body_line_note(context: ContextValue) -> LocalizedText:
     return LocalizedText(
         ja=f"180° で肩・腰・足首が一直線です。{context.low:.0f}° 以上が目安です"
-        f"（{context.source}）。腰が落ちているか上がっているかは、この版ではまだ判定しません。",
+        f"（{context.source}）。",
         en="180° means shoulder, hip and ankle in one line; "
-        f"{context.low:.0f}° or more is the usual tolerance ({context.source}). "
-        "Sagging and piking are not told apart in this version.",
+        f"{context.low:.0f}° or more is the usual tolerance ({context.source}).",
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,31 @@ FINDING_CODES = (
     "trunk_lean_backward",
     "detailed_checks_unavailable",
     "movement_auto_detected",
+    "reps_not_found",
+    # Exercise profiles (reference.yaml `findings` of each judged metric).
+    "squat_shallow",
+    "squat_partial_reps",
+    "squat_trunk_forward",
+    "squat_knees_forward",
+    "pushup_shallow",
+    "pushup_partial_reps",
+    "pushup_sag",
+    "pushup_pike",
+    "pushup_out_of_line",
+    "bridge_incomplete",
+    "bridge_partial_reps",
+    "lunge_shallow",
+    "lunge_partial_reps",
+    "lunge_trunk_lean",
+    "lunge_front_shin",
+    "single_leg_squat_shallow",
+    "single_leg_squat_partial_reps",
+    "plank_sag",
+    "plank_pike",
+    "plank_out_of_line",
+    "plank_unsteady",
+    "side_plank_out_of_line",
+    "side_plank_unsteady",
 )
 
 
@@ -46,6 +71,14 @@ class SeverityScale(BaseModel):
     source: SourceText
 
 
+class FindingSpec(BaseModel):
+    """The finding a metric raises on one side of its range, with its one-line explanation."""
+
+    model_config = _STRICT
+    code: str = Field(pattern=r"^[a-z0-9_]+$")
+    explain: LocalizedText
+
+
 class RangeSpec(BaseModel):
     """One judged metric: the typical range, where it comes from and how far out is how bad."""
 
@@ -57,17 +90,56 @@ class RangeSpec(BaseModel):
     source: SourceText
     note: LocalizedText | None = None
     severity: SeverityScale
+    # Score area (analysis/SCORES.md); exercise metrics name their finding per side here.
+    area: str | None = None
+    findings: dict[Literal["low", "high"], FindingSpec] = {}
+
+
+class RepRule(BaseModel):
+    """Rep counting by a hysteresis state machine on one flexion angle (biomechanics.md)."""
+
+    model_config = _STRICT
+    signal: Literal["knee", "elbow", "hip"]
+    # How the left and right series become one signal.
+    combine: Literal["max", "mean"]
+    # A rep leaves the start zone (flexion beyond start_deg), is full when it passes target_deg
+    # and ends back in the start zone; target < start means the rep extends the joint.
+    start_deg: float
+    target_deg: float
+    first_phase: Literal["eccentric", "concentric"]
+    min_rep_s: float = Field(ge=0)
+    min_swing_deg: float = Field(ge=0)
+    # Frames within this many degrees of the turning point count as the pause.
+    pause_band_deg: float = Field(ge=0)
+    # Fewer measured reps than this make averages low-confidence.
+    min_reps_confident: int = Field(ge=1)
+    source: SourceText
+
+
+class HoldRule(BaseModel):
+    """A static hold judged by shoulder-hip-ankle alignment."""
+
+    model_config = _STRICT
+    tolerance_deg: float = Field(ge=0)
+    min_hold_s: float = Field(ge=0)
+    source: SourceText
 
 
 class MovementProfile(BaseModel):
     model_config = _STRICT
     label: LocalizedText
     judged: dict[str, RangeSpec] = {}
+    reps: RepRule | None = None
+    hold: HoldRule | None = None
+    # Camera views the profile's angles can be measured from (empty: any view).
+    views: list[str] = []
 
 
 class GaitSettings(BaseModel):
     model_config = _STRICT
     min_steps: int = Field(ge=1)
+    # Fewer steps than this make a cadence judgement low-confidence.
+    confident_steps: int = Field(ge=1)
     source: SourceText
 
 
@@ -84,7 +156,27 @@ class ClassificationSettings(BaseModel):
     running_min_cadence_spm: float
     squat_min_hip_range: float
     squat_min_knee_flexion_deg: float
+    # Exercise recognition (push-up, bridge, lunge) and the margin that makes a match certain.
+    pushup_min_elbow_swing_deg: float
+    bridge_max_trunk_from_horizontal_deg: float
+    bridge_min_hip_swing_deg: float
+    lunge_min_hip_gap_deg: float
+    uncertain_margin: float
     source: SourceText
+
+
+class ScoringSettings(BaseModel):
+    """Points a metric earns by the severity of its deviation (analysis/SCORES.md)."""
+
+    model_config = _STRICT
+    info: float
+    minor: float
+    moderate: float
+    major: float
+    source: SourceText
+
+    def points(self, level: Severity) -> float:
+        return float(getattr(self, level))
 
 
 class ContextValue(BaseModel):
@@ -102,7 +194,10 @@ class Reference(BaseModel):
     gait: GaitSettings
     evidence: EvidenceSettings
     classification: ClassificationSettings
+    scoring: ScoringSettings
     context: dict[str, ContextValue] = {}
+    # Smallest detectable differences, read by analysis/compare.py (its own schema).
+    sdd: dict[str, Any] | None = None
 
 
 # --- analysis.json --------------------------------------------------------------------------
@@ -121,6 +216,17 @@ class Metric(BaseModel):
     reference: MetricReference | None = None
     status: Status = "ok"
     note: LocalizedText | None = None
+    # How many reps/steps an average rests on, and whether that is too few to trust.
+    samples: int | None = None
+    confidence: Literal["normal", "low"] | None = None
+
+
+class Score(BaseModel):
+    """0-100 per area (analysis/SCORES.md); None when no metric of the area was measured."""
+
+    label: LocalizedText
+    value: float | None
+    metrics: list[str]
 
 
 class Evidence(BaseModel):
@@ -145,3 +251,4 @@ class Analysis(BaseModel):
     view: str
     metrics: dict[str, Metric]
     findings: list[Finding]
+    scores: dict[str, Score] = {}

@@ -8,7 +8,6 @@ actually measured.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,8 @@ import numpy as np
 from formcoach.analysis import messages as msg
 from formcoach.analysis import series as s
 from formcoach.analysis.classify import Detection, classify, measured_cadence, step_count
+from formcoach.analysis.judge import Clip, severity
+from formcoach.analysis.profiles import run_profile
 from formcoach.analysis.reference import load_reference
 from formcoach.analysis.schemas import (
     Analysis,
@@ -27,9 +28,10 @@ from formcoach.analysis.schemas import (
     MetricReference,
     RangeSpec,
     Reference,
-    Severity,
     Status,
 )
+from formcoach.analysis.scores import compute_scores
+from formcoach.kit.errors import AppError
 from formcoach.kit.settings import get_settings
 
 GAIT = ("running", "walking")
@@ -42,25 +44,6 @@ FINDING_CODE: dict[tuple[str, str], str] = {
     ("trunk_lean_deg", "low"): "trunk_lean_backward",
     ("trunk_lean_deg", "high"): "trunk_lean_excessive",
 }
-
-
-@dataclass(frozen=True)
-class Clip:
-    """The features of one clip with what every judgement needs alongside them."""
-
-    features: Mapping[str, Any]
-    times: s.FloatArray
-    frame_s: float
-    view: str
-    facing: str
-
-    def span(self) -> Evidence | None:
-        finite = self.times[np.isfinite(self.times)]
-        if not finite.size:
-            return None
-        return Evidence(
-            start_s=round(float(finite[0]), 3), end_s=round(float(finite[-1]) + self.frame_s, 3)
-        )
 
 
 def get_reference(path: Path | None = None) -> Reference:
@@ -82,6 +65,9 @@ def analyze(
     detection: Detection | None = None
     if movement == "auto":
         detection = classify(features, ref)
+        if detection.uncertain:
+            # The ids are what the user picks from, in either language.
+            raise AppError("movement_uncertain", candidates=", ".join(detection.candidates))
         movement = detection.movement
     t = s.times(features)
     proxy = video_info.get("proxy") or {}
@@ -98,6 +84,7 @@ def analyze(
 
     metrics: dict[str, Metric] = {}
     findings: list[Finding] = []
+    repeated: set[str] = set()
     if detection is not None:
         findings.append(
             Finding(
@@ -106,11 +93,16 @@ def analyze(
                 message=msg.movement_auto_detected(movement, label, detection.reason),
             )
         )
-    for key, spec in judged.items():
-        metric, finding = _judge(key, spec, clip, ref, movement)
-        metrics[key] = metric
-        if finding is not None:
-            findings.append(finding)
+    if profile is not None and (profile.reps is not None or profile.hold is not None):
+        exercise_metrics, exercise_findings, repeated = run_profile(movement, profile, clip, ref)
+        metrics.update(exercise_metrics)
+        findings.extend(exercise_findings)
+    else:
+        for key, spec in judged.items():
+            metric, finding = _judge(key, spec, clip, ref, movement)
+            metrics[key] = metric
+            if finding is not None:
+                findings.append(finding)
     metrics.update(_summaries(movement, clip, ref, judged))
     if not judged:
         findings.append(
@@ -126,6 +118,7 @@ def analyze(
         view=view,
         metrics=metrics,
         findings=findings,
+        scores=compute_scores(metrics, judged, ref.scoring, repeated),
     )
     return result.model_dump(mode="json", by_alias=True)
 
@@ -162,38 +155,37 @@ def _judge(
         )
         return metric, None
     status: Status = "low" if value < spec.low else "high" if value > spec.high else "ok"
+    steps = step_count(clip.features) if key == "cadence_spm" else None
+    few = msg.few_steps(steps, ref.gait.confident_steps) if steps is not None else None
+    if steps is not None and steps >= ref.gait.confident_steps:
+        few = None
+    note = spec.note
+    if few is not None:
+        note = few if note is None else LocalizedText(ja=note.ja + few.ja, en=f"{note.en} {few.en}")
     metric = Metric(
         value=s.round_or_none(value),
         unit=spec.unit,
         label=spec.label,
         reference=reference,
         status=status,
-        note=spec.note,
+        note=note,
+        samples=steps,
+        confidence="low" if few is not None else None,
     )
     if status == "ok":
         return metric, None
     code = FINDING_CODE.get((key, status), f"{key.rsplit('_', 1)[0]}_{status}")
+    message = msg.out_of_range(code, spec, value, movement)
+    if few is not None:
+        message = LocalizedText(ja=message.ja + few.ja, en=f"{message.en} {few.en}")
     finding = Finding(
         code=code,
-        severity=_severity(spec, value, status),
-        message=msg.out_of_range(code, spec, value, movement),
+        severity=severity(spec, value, status),
+        message=message,
         evidence=_evidence(key, spec, clip, ref, status),
         metric=key,
     )
     return metric, finding
-
-
-def _severity(spec: RangeSpec, value: float, status: Status) -> Severity:
-    bound = spec.low if status == "low" else spec.high
-    distance = abs(value - bound)
-    if spec.severity.measure == "percent":
-        distance = 100.0 * distance / abs(bound) if bound else float("inf")
-    bands = spec.severity.below if status == "low" else spec.severity.above
-    level: Severity = bands[0].level
-    for band in sorted(bands, key=lambda b: b.beyond):
-        if distance >= band.beyond:
-            level = band.level
-    return level
 
 
 def _evidence(

@@ -6,15 +6,19 @@ multi-channel signal (e.g. a landmark's x and y) counts as present only when eve
 
 from __future__ import annotations
 
+import warnings
 from itertools import pairwise
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 from scipy.signal import butter, filtfilt
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
+# Scales a median absolute deviation to a standard deviation for Gaussian noise.
+_MAD_TO_SIGMA = 1.4826
 # Keep the cut-off safely inside the digital band: at 10 fps a 6 Hz cut-off is not realisable.
 _MAX_NYQUIST_FRACTION = 0.8
 
@@ -33,6 +37,31 @@ def segments(mask: BoolArray) -> list[tuple[int, int]]:
     padded = np.concatenate(([False], mask.astype(bool), [False]))
     edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def hampel(signal: FloatArray, half_window: int, n_sigma: float, floor: float) -> FloatArray:
+    """Outliers removed (set to NaN): samples further than ``n_sigma`` robust deviations from
+    the median of the 2*half_window+1 samples around them.
+
+    ``floor`` is the smallest deviation ever called an outlier, so a perfectly steady stretch
+    (MAD = 0) does not turn its sub-pixel jitter into gaps. A sample of a multi-channel signal
+    is removed whole when any channel is an outlier (a landmark is wrong, not its x alone).
+    """
+    out = np.array(signal, dtype=np.float64, copy=True)
+    flat = _as_2d(out)
+    if half_window < 1 or flat.shape[0] < 3:
+        return out
+    padded = np.pad(flat, ((half_window, half_window), (0, 0)), constant_values=np.nan)
+    windows = sliding_window_view(padded, 2 * half_window + 1, axis=0)  # (N, C, W)
+    with warnings.catch_warnings():
+        # All-NaN windows (long gaps) legitimately have no median.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(windows, axis=2)
+        mad = np.nanmedian(np.abs(windows - median[:, :, None]), axis=2)
+    limit = np.maximum(n_sigma * _MAD_TO_SIGMA * np.nan_to_num(mad), floor)
+    outlier = (np.abs(flat - median) > limit).any(axis=1)
+    flat[outlier] = np.nan
+    return out
 
 
 def fill_short_gaps(signal: FloatArray, times: FloatArray, max_gap_s: float) -> FloatArray:
@@ -101,6 +130,11 @@ def clean(
     max_gap_s: float,
     cutoff_hz: float,
     order: int,
+    hampel_half_window: int = 0,
+    hampel_n_sigma: float = 3.0,
+    hampel_floor: float = 0.0,
 ) -> FloatArray:
-    """Short gaps filled, then low-passed per segment (the order Sports2D uses)."""
+    """Outliers removed, short gaps filled, then low-passed per segment (Sports2D's order)."""
+    if hampel_half_window > 0:
+        signal = hampel(signal, hampel_half_window, hampel_n_sigma, hampel_floor)
     return lowpass(fill_short_gaps(signal, times, max_gap_s), fps, cutoff_hz, order)

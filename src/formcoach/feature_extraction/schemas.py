@@ -12,6 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from formcoach.feature_extraction.angles import JOINT_SERIES, SEGMENT_SERIES
+
 SCHEMA: Literal["formcoach.features/1"] = "formcoach.features/1"
 Facing = Literal["left", "right", "unknown"]
 
@@ -25,6 +27,8 @@ SERIES_NAMES: tuple[str, ...] = (
     "trunk_lean_deg",
     "body_line_deg",
     "hip_height_norm",
+    *JOINT_SERIES,
+    *SEGMENT_SERIES,
 )
 # Angles to 0.001° and normalised heights to 1e-3 of body size are far below keypoint noise.
 _SERIES_DIGITS = 3
@@ -49,6 +53,14 @@ class FeatureSummary(BaseModel):
     stats: dict[str, SeriesStats]
 
 
+class GaitEvents(BaseModel):
+    """Initial contacts per foot (Zeni's rule) and what is measured at them."""
+
+    initial_contacts_s: dict[str, list[float]] = {}
+    cadence_from_contacts_spm: float | None = None
+    knee_angle_at_contact_deg: dict[str, float | None] = {}
+
+
 class FeaturesDocument(BaseModel):
     """features.json; other services can parse it with ``FeaturesDocument.model_validate``."""
 
@@ -61,6 +73,13 @@ class FeaturesDocument(BaseModel):
     facing: Facing
     series: dict[str, list[float | None]]
     summary: FeatureSummary
+    # Added after formcoach.features/1 was first published; older files get the defaults.
+    facing_segments: list[dict[str, Any]] = []
+    scale: dict[str, Any] | None = None
+    distances_cm: dict[str, float | None] = {}
+    gait: GaitEvents = GaitEvents()
+    subject_frames: int | None = None
+    conventions: str = "src/formcoach/feature_extraction/ANGLES.md"
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)
@@ -68,6 +87,10 @@ class FeaturesDocument(BaseModel):
 
 def _json_float(value: float, digits: int) -> float | None:
     return None if not math.isfinite(value) else round(float(value), digits)
+
+
+def _round_opt(value: float | None, digits: int) -> float | None:
+    return None if value is None else _json_float(value, digits)
 
 
 def series_stats(values: NDArray[np.float64]) -> SeriesStats:
@@ -103,6 +126,13 @@ class FeatureResult:
     step_events_s: list[float] = field(default_factory=list)
     step_times_s: list[float] = field(default_factory=list)
     cadence_spm: float | None = None
+    facing_segments: list[dict[str, Any]] = field(default_factory=list)
+    contacts_s: dict[str, list[float]] = field(default_factory=dict)
+    cadence_from_contacts_spm: float | None = None
+    knee_at_contact_deg: dict[str, float | None] = field(default_factory=dict)
+    distances_cm: dict[str, float | None] = field(default_factory=dict)
+    scale: dict[str, Any] | None = None
+    subject_frames: int | None = None
 
     @property
     def step_count(self) -> int:
@@ -124,6 +154,19 @@ class FeatureResult:
                 step_times_s=[round(t, 4) for t in self.step_times_s],
                 stats={name: series_stats(self.series[name]) for name in SERIES_NAMES},
             ),
+            facing_segments=self.facing_segments,
+            scale=self.scale,
+            distances_cm={k: _round_opt(v, 1) for k, v in self.distances_cm.items()},
+            gait=GaitEvents(
+                initial_contacts_s={
+                    k: [round(t, 4) for t in v] for k, v in self.contacts_s.items()
+                },
+                cadence_from_contacts_spm=_round_opt(self.cadence_from_contacts_spm, 2),
+                knee_angle_at_contact_deg={
+                    k: _round_opt(v, 2) for k, v in self.knee_at_contact_deg.items()
+                },
+            ),
+            subject_frames=self.subject_frames,
         )
 
     def to_json(self) -> dict[str, Any]:

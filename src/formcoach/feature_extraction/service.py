@@ -10,15 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.signal import find_peaks
 
+from formcoach.feature_extraction.angles import joint_angles, segment_angles
+from formcoach.feature_extraction.facing import facing_per_frame, facing_segments
 from formcoach.feature_extraction.filters import FloatArray, clean, segments
+from formcoach.feature_extraction.gait import initial_contacts, value_at
+from formcoach.feature_extraction.scale import Scale, estimate_scale
 from formcoach.feature_extraction.schemas import Facing, FeatureResult
 from formcoach.kit.settings import Settings
 from formcoach.pose_estimation.schemas import LANDMARK_INDEX, VISIBILITY, PoseResult
 
 __all__ = [
+    "CleanPose",
     "clean_keypoints",
+    "compute_all",
     "compute_features",
     "detect_facing",
     "detect_steps",
@@ -37,6 +44,13 @@ _MIN_STEP_INTERVAL_S = 0.25
 # and the small ankle sway of squats and planks.
 _STEP_PROMINENCE_LEGS = 0.25
 _MIN_STEPS_FOR_CADENCE = 4
+_HAMPEL_FLOOR = 0.03
+
+
+@dataclass(frozen=True)
+class CleanPose:
+    xy: FloatArray  # (N, 33, 2) cleaned px
+    scale: Scale
 
 
 def _lm(xy: FloatArray, name: str) -> FloatArray:
@@ -67,6 +81,8 @@ def clean_keypoints(pose: PoseResult, settings: Settings, fps: float | None = No
     xy = pose.keypoints[:, :, :2].astype(np.float64)
     unreliable = ~(pose.keypoints[:, :, VISIBILITY] >= settings.keypoint_min_visibility)
     xy[unreliable] = np.nan
+    size, _ = body_scale(xy)
+    half_window = round(settings.hampel_half_window_s * fps) if fps > 0 else 0
     for j in range(xy.shape[1]):
         xy[:, j, :] = clean(
             xy[:, j, :],
@@ -75,6 +91,10 @@ def clean_keypoints(pose: PoseResult, settings: Settings, fps: float | None = No
             max_gap_s=settings.max_gap_s,
             cutoff_hz=settings.filter_cutoff_hz,
             order=settings.filter_order,
+            hampel_half_window=max(half_window, 1 if fps > 0 else 0),
+            hampel_n_sigma=settings.hampel_n_sigma,
+            # Deviations under a few % of body size are ordinary jitter, whatever the MAD says.
+            hampel_floor=_HAMPEL_FLOOR * size if np.isfinite(size) else 0.0,
         )
     return xy
 
@@ -216,14 +236,45 @@ def detect_steps(xy: FloatArray, times: FloatArray, fps: float, leg_length: floa
     return Steps(events, step_times, cadence)
 
 
+def _forward(per_frame: NDArray[np.int8], facing: Facing) -> FloatArray:
+    # Unknown frames fall back to the clip's facing, then to "right" (the image's +x).
+    clip = -1.0 if facing == "left" else 1.0
+    return np.where(per_frame == 0, clip, per_frame.astype(np.float64))
+
+
+def _distances_cm(xy: FloatArray, scale: Scale) -> dict[str, float | None]:
+    """Report distances in cm: hip bounce (p90 - p10 of mid-hip height) and stature used."""
+    out: dict[str, float | None] = {"stature_cm": scale.height_cm}
+    hip = scale.to_metres(_mid(xy, "hip")[:, None, :])[:, 0, 1]
+    hip = hip[np.isfinite(hip)]
+    out["hip_vertical_range_cm"] = (
+        float(np.percentile(hip, 90) - np.percentile(hip, 10)) * 100.0 if hip.size else None
+    )
+    out["hip_height_median_cm"] = float(np.median(hip)) * 100.0 if hip.size else None
+    return out
+
+
 def compute_features(
-    pose: PoseResult, settings: Settings, fps: float | None = None
+    pose: PoseResult,
+    settings: Settings,
+    fps: float | None = None,
+    height_cm: float | None = None,
 ) -> FeatureResult:
     """All series of features.json from the keypoints of one video."""
     fps = pose.fps if fps is None else fps
+    result, _ = compute_all(pose, settings, fps, height_cm)
+    return result
+
+
+def compute_all(
+    pose: PoseResult, settings: Settings, fps: float, height_cm: float | None = None
+) -> tuple[FeatureResult, CleanPose]:
+    """Features plus the cleaned coordinates and scale the exports are written from."""
     xy = clean_keypoints(pose, settings, fps)
     scale, leg_length = body_scale(xy)
     facing = detect_facing(xy, scale)
+    per_frame = facing_per_frame(xy, scale, fps)
+    forward = _forward(per_frame, facing)
     series: dict[str, FloatArray] = {}
     for side in ("left", "right"):
         shoulder, elbow, wrist = (_lm(xy, f"{side}_{p}") for p in ("shoulder", "elbow", "wrist"))
@@ -236,8 +287,18 @@ def compute_features(
         _mid(xy, "shoulder"), _mid(xy, "hip"), _mid(xy, "ankle")
     )
     series["hip_height_norm"] = hip_height_norm(xy, scale)
+    segment_series = segment_angles(xy, forward)
+    series.update(joint_angles(segment_series))
+    series.update(segment_series)
     steps = detect_steps(xy, pose.times, fps, leg_length)
-    return FeatureResult(
+    contacts = initial_contacts(xy, pose.times, per_frame, fps, leg_length)
+    knee_at: dict[str, float | None] = {}
+    for side, at in contacts.by_side.items():
+        values = [v for v in value_at(series[f"{side}_knee_angle_deg"], pose.times, at)]
+        finite = [v for v in values if np.isfinite(v)]
+        knee_at[side] = float(np.median(finite)) if finite else None
+    metric = estimate_scale(xy, scale, height_cm, settings.default_height_cm)
+    result = FeatureResult(
         times=pose.times.astype(np.float64),
         fps=fps,
         facing=facing,
@@ -245,4 +306,12 @@ def compute_features(
         step_events_s=steps.events_s,
         step_times_s=steps.step_times_s,
         cadence_spm=steps.cadence_spm,
+        facing_segments=facing_segments(per_frame, pose.times),
+        contacts_s=contacts.by_side,
+        cadence_from_contacts_spm=contacts.cadence_spm,
+        knee_at_contact_deg=knee_at,
+        distances_cm=_distances_cm(xy, metric),
+        scale=metric.document(),
+        subject_frames=pose.frames_with_subject,
     )
+    return result, CleanPose(xy=xy, scale=metric)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -15,6 +16,7 @@ from formcoach.gateway import service
 from formcoach.gateway.report import SERVABLE, build_report
 from formcoach.gateway.schemas import (
     ErrorResponse,
+    RunComparison,
     RunCreated,
     RunOut,
     RunPage,
@@ -22,6 +24,7 @@ from formcoach.gateway.schemas import (
     TokenOut,
     UserCreate,
     UserOut,
+    UserUpdate,
 )
 from formcoach.kit.accounts import User
 from formcoach.kit.api import AdminUser, CurrentUser, DbSession, SettingsDep, StorageDep
@@ -67,12 +70,27 @@ def list_users(admin: AdminUser, session: DbSession) -> list[UserOut]:
 
 @router.delete("/users/{user_id}", status_code=204, tags=["accounts"])
 def delete_user(
-    user_id: int, admin: AdminUser, session: DbSession, storage: StorageDep
+    user_id: int, admin: AdminUser, session: DbSession, storage: StorageDep, settings: SettingsDep
 ) -> Response:
     if user_id == admin.id:
         raise AppError("validation_error", detail="an administrator cannot delete themselves")
-    service.delete_user(session, storage, user_id)
+    service.delete_user(session, storage, user_id, settings)
     return Response(status_code=204)
+
+
+@router.patch("/users/{user_id}", response_model=UserOut, tags=["accounts"])
+def update_user(user_id: int, body: UserUpdate, user: CurrentUser, session: DbSession) -> UserOut:
+    """Administrators change any field; every user may change their own language."""
+    admin_fields = body.model_fields_set - {"language"}
+    if not user.is_admin and (user_id != user.id or admin_fields):
+        raise AppError("forbidden")
+    if user_id == user.id and (body.is_active is False or body.is_admin is False):
+        # An administrator locking themselves out would leave nobody to undo it.
+        raise AppError("validation_error", detail="you cannot disable or demote yourself")
+    updated = service.update_user(session, user_id, **body.model_dump(exclude_unset=True))
+    # Committed before answering: a page reloading after the change must see it.
+    session.commit()
+    return _user_out(updated)
 
 
 @router.get("/me", response_model=UserOut, tags=["accounts"])
@@ -84,6 +102,14 @@ def me(user: CurrentUser) -> UserOut:
 def create_token(body: TokenCreate, user: CurrentUser, session: DbSession) -> TokenOut:
     row, plain = service.create_token(session, user, body.name)
     return TokenOut(id=row.id, name=row.name, created_at=row.created_at, token=plain)
+
+
+@router.get("/tokens", response_model=list[TokenOut], tags=["accounts"])
+def list_tokens(user: CurrentUser, session: DbSession) -> list[TokenOut]:
+    return [
+        TokenOut(id=t.id, name=t.name, created_at=t.created_at, last_used_at=t.last_used_at)
+        for t in service.list_tokens(session, user)
+    ]
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["accounts"])
@@ -108,6 +134,7 @@ UPLOAD_SCHEMA: dict[str, Any] = {
                         "view": {"type": "string", "enum": list(VIEWS), "default": "side"},
                         "height_cm": {"type": "number", "minimum": 50, "maximum": 250},
                         "language": {"type": "string", "enum": ["ja", "en"]},
+                        "subject": {"type": "integer", "minimum": 1},
                     },
                 }
             }
@@ -134,7 +161,17 @@ def _options(fields: dict[str, str], user: User) -> RunOptions:
             raise AppError("validation_error", detail="height_cm must be a number") from None
         if not 50 <= height <= 250:
             raise AppError("validation_error", detail="height_cm must be between 50 and 250")
-    return RunOptions(movement=movement, view=view, height_cm=height, language=language)
+    subject: int | None = None
+    if fields.get("subject"):
+        try:
+            subject = int(fields["subject"])
+        except ValueError:
+            raise AppError("validation_error", detail="subject must be a track id") from None
+        if subject < 1:
+            raise AppError("validation_error", detail="subject must be a track id (1 or more)")
+    return RunOptions(
+        movement=movement, view=view, height_cm=height, language=language, subject=subject
+    )
 
 
 @router.post(
@@ -170,6 +207,7 @@ async def create_run(
             raise AppError("empty_file")
         await run_in_threadpool(probe, dest, settings)
         run = service.create_run(session, user, options, result.filename, result.file_bytes)
+        run.subject = options.subject
         key = run_key(run.id, UPLOAD)
         move_into(storage, key, dest)
         try:
@@ -190,8 +228,23 @@ def list_runs(
     session: DbSession,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    movement: Annotated[str | None, Query(description="requested movement")] = None,
+    person: Annotated[
+        str | None, Query(max_length=100, description="part of the original file name")
+    ] = None,
+    date_from: Annotated[date | None, Query(description="created on or after (UTC)")] = None,
+    date_to: Annotated[date | None, Query(description="created on or before (UTC)")] = None,
 ) -> RunPage:
-    runs, total = service.list_runs(session, user, page, per_page)
+    runs, total = service.list_runs_filtered(
+        session,
+        user,
+        page,
+        per_page,
+        movement=movement or None,
+        person=person or None,
+        date_from=service.day_start(date_from),
+        date_to=service.day_start(date_to, 1),
+    )
     return RunPage(
         items=[service.run_view(r) for r in runs], page=page, per_page=per_page, total=total
     )
@@ -203,9 +256,11 @@ def get_run(run_id: int, user: CurrentUser, session: DbSession) -> RunOut:
 
 
 @router.delete("/runs/{run_id}", status_code=204, tags=["runs"])
-def delete_run(run_id: int, user: CurrentUser, session: DbSession, storage: StorageDep) -> Response:
+def delete_run(
+    run_id: int, user: CurrentUser, session: DbSession, storage: StorageDep, settings: SettingsDep
+) -> Response:
     run = service.get_run_for_user(session, user.id, run_id)
-    service.delete_run(session, storage, run)
+    service.delete_run(session, storage, run, settings)
     return Response(status_code=204)
 
 
@@ -236,4 +291,19 @@ def get_file(
         media_type=media_type,
         filename=name,
         content_disposition_type="inline",
+    )
+
+
+@router.get("/runs/{run_id}/compare/{other_id}", response_model=RunComparison, tags=["runs"])
+def compare_runs(
+    run_id: int,
+    other_id: int,
+    user: CurrentUser,
+    session: DbSession,
+    storage: StorageDep,
+    lang: Annotated[str | None, Query(pattern="^(ja|en)$")] = None,
+) -> RunComparison:
+    """Per-metric change from run_id (before) to other_id (after), with the noise judgement."""
+    return service.compare_runs(
+        session, storage, user, run_id, other_id, lang or str(user.language)
     )

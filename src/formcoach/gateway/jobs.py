@@ -3,6 +3,11 @@
 Stage rows in the database record what is done. A run picked up again after a crash skips
 the stages marked done and re-runs the one that was interrupted (every stage overwrites its
 own outputs, so a second execution gives the same artifacts).
+
+Two ways to drive it, same stage code: ``process_run`` takes a run through every stage in one
+thread (the one-process default); with a broker, each stage is a Celery task on its service's
+queue that takes the run id and sends the next stage when it is done (``register_tasks``).
+Marking a stage done is a compare-and-set, so a redelivered stage never chains twice.
 """
 
 from __future__ import annotations
@@ -11,8 +16,12 @@ import importlib
 import logging
 import time
 from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from formcoach.gateway.models import STAGES, Run, RunStage
@@ -21,7 +30,12 @@ from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.pipeline import RunOptions, StageContext
 from formcoach.kit.settings import Settings
-from formcoach.kit.storage import LocalStorage
+from formcoach.kit.storage import Storage, get_storage
+
+if TYPE_CHECKING:
+    from celery import Celery, Task
+
+    from formcoach.kit.celery_app import CeleryBackend, Route
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +61,32 @@ STAGE_WEIGHTS: dict[str, float] = {
     "drill_videos": 16,
 }
 
+# Each stage runs on the queue of the service that owns it; pose estimation dominates.
+STAGE_QUEUES: dict[str, str] = {
+    "probe": "video_processing",
+    "pose": "pose_estimation",
+    "features": "feature_extraction",
+    "annotate": "video_processing",
+    "analysis": "analysis",
+    "advice": "advice_generation",
+    "drill_videos": "video_generation",
+}
+QUEUES: tuple[str, ...] = (
+    "video_processing",
+    "pose_estimation",
+    "feature_extraction",
+    "analysis",
+    "advice_generation",
+    "video_generation",
+)
+DRILL_VIDEO_TASK = "formcoach.drill_video"
+DRILL_VIDEO_QUEUE = "video_generation"
+
 ProgressHook = Callable[[str, float], None]
+
+
+def stage_task_name(stage: str) -> str:
+    return f"formcoach.stage.{stage}"
 
 
 def stage_function(stage: str) -> Callable[[StageContext], None]:
@@ -99,70 +138,119 @@ class _ProgressWriter:
             run.progress = overall_progress({**self.base, self.stage: fraction})
 
 
-def process_run(run_id: int, settings: Settings, hook: ProgressHook | None = None) -> None:
-    """Job handler: take the run through every stage not yet done."""
-    storage = LocalStorage(settings.files_dir)
+@dataclass(frozen=True)
+class RunState:
+    options: RunOptions
+    language: str
+    done: dict[str, float]
+
+
+def load_run(settings: Settings, run_id: int) -> RunState | None:
+    """Mark the run running; None when it is gone or already finished."""
     with session_scope(settings.db_url) as session:
         run = session.get(Run, run_id)
         if run is None or run.status in ("completed", "failed"):
-            return
+            return None
         run.status = "running"
         run.started_at = run.started_at or utcnow()
-        options = RunOptions(run.movement, run.view, run.height_cm, run.language)
+        options = RunOptions(run.movement, run.view, run.height_cm, run.language, run.subject)
         done = {s.name: 1.0 for s in run.stages if s.status == "done"}
-        language = run.language
+        return RunState(options, run.language, done)
 
-    for stage in STAGES:
-        if done.get(stage) == 1.0:
-            continue
-        with session_scope(settings.db_url) as session:
-            row = _stage_row(session, run_id, stage)
-            run = session.get(Run, run_id)
-            if row is None or run is None:
-                return  # deleted while running
-            row.status = "running"
-            row.attempts += 1
-            row.started_at = utcnow()
-            row.progress = 0.0
-            run.stage = stage
-        progress = _ProgressWriter(settings, run_id, stage, done)
-        progress.hook = hook
-        ctx = StageContext(run_id, options, storage, settings, progress)
-        started = time.monotonic()
-        try:
-            stage_function(stage)(ctx)
-        except AppError as exc:
-            _fail(settings, run_id, stage, exc.code, exc.message(language))
-            return
-        except Exception:
-            log.exception("run %s: stage %s crashed", run_id, stage)
-            _fail(
-                settings,
-                run_id,
-                stage,
-                "internal_error",
-                render_message("internal_error", language),
-            )
-            return
-        log.info("run %s: stage %s done in %.2f s", run_id, stage, time.monotonic() - started)
-        done[stage] = 1.0
-        with session_scope(settings.db_url) as session:
-            row = _stage_row(session, run_id, stage)
-            run = session.get(Run, run_id)
-            if row is None or run is None:
-                return
-            row.status = "done"
-            row.progress = 1.0
-            row.finished_at = utcnow()
-            run.progress = overall_progress(done)
 
+def first_pending_stage(settings: Settings, run_id: int) -> str | None:
+    """The stage the run waits for; None when the run is gone, finished or all done."""
     with session_scope(settings.db_url) as session:
         run = session.get(Run, run_id)
-        if run is not None:
+        if run is None or run.status in ("completed", "failed"):
+            return None
+        return next((s.name for s in run.stages if s.status != "done"), None)
+
+
+def execute_stage(
+    settings: Settings,
+    run_id: int,
+    stage: str,
+    state: RunState,
+    storage: Storage,
+    hook: ProgressHook | None = None,
+    transient: tuple[type[BaseException], ...] = (),
+) -> bool:
+    """Run one stage and record the outcome; True when it succeeded.
+
+    Exceptions listed in ``transient`` propagate (the Celery task retries them); any other
+    failure is recorded on the run, which then stops.
+    """
+    with session_scope(settings.db_url) as session:
+        row = _stage_row(session, run_id, stage)
+        run = session.get(Run, run_id)
+        if row is None or run is None:
+            return False  # deleted while running
+        row.status = "running"
+        row.attempts += 1
+        row.started_at = utcnow()
+        row.progress = 0.0
+        run.stage = stage
+    progress = _ProgressWriter(settings, run_id, stage, state.done)
+    progress.hook = hook
+    ctx = StageContext(run_id, state.options, storage, settings, progress)
+    started = time.monotonic()
+    try:
+        stage_function(stage)(ctx)
+    except AppError as exc:
+        _fail(settings, run_id, stage, exc.code, exc.message(state.language))
+        return False
+    except transient:
+        raise
+    except Exception:
+        log.exception("run %s: stage %s crashed", run_id, stage)
+        message = render_message("internal_error", state.language)
+        _fail(settings, run_id, stage, "internal_error", message)
+        return False
+    log.info("run %s: stage %s done in %.2f s", run_id, stage, time.monotonic() - started)
+    return True
+
+
+def finish_stage(settings: Settings, run_id: int, stage: str, done: dict[str, float]) -> bool:
+    """Mark the stage done; True only for the one execution that did (a compare-and-set), so
+    a stage run twice (a redelivered message) is recorded once and chains the next stage once.
+    The last stage also completes the run."""
+    with session_scope(settings.db_url) as session:
+        changed = session.execute(
+            update(RunStage)
+            .where(RunStage.run_id == run_id, RunStage.name == stage, RunStage.status != "done")
+            .values(status="done", progress=1.0, finished_at=utcnow())
+        )
+        if getattr(changed, "rowcount", 0) != 1:
+            return False
+        run = session.get(Run, run_id)
+        if run is None:
+            return False
+        done = {**done, stage: 1.0}
+        run.progress = overall_progress(done)
+        if all(s.status == "done" or s.name == stage for s in run.stages):
             run.status = "completed"
             run.stage = None
             run.progress = 100.0
             run.finished_at = utcnow()
+        return True
+
+
+def process_run(run_id: int, settings: Settings, hook: ProgressHook | None = None) -> None:
+    """Job handler of the thread runner: take the run through every stage not yet done."""
+    state = load_run(settings, run_id)
+    if state is None:
+        return
+    storage = get_storage(settings)
+    done = dict(state.done)
+    for stage in STAGES:
+        if done.get(stage) == 1.0:
+            continue
+        if not execute_stage(settings, run_id, stage, state, storage, hook):
+            return
+        finish_stage(settings, run_id, stage, done)
+        done[stage] = 1.0
+        state = RunState(state.options, state.language, done)
 
 
 def _stage_row(session: Session, run_id: int, stage: str) -> RunStage | None:
@@ -182,3 +270,150 @@ def _fail(settings: Settings, run_id: int, stage: str, code: str, message: str) 
             run.error_code = code
             run.error_message = message
             run.finished_at = utcnow()
+
+
+# --- Celery ---------------------------------------------------------------------------------
+
+
+def _transient() -> tuple[type[BaseException], ...]:
+    """Failures of the infrastructure, not of the video: worth a retry with backoff."""
+    from botocore.exceptions import BotoCoreError
+    from redis import RedisError
+
+    return (
+        OperationalError,
+        InterfaceError,
+        ConnectionError,
+        TimeoutError,
+        BotoCoreError,
+        RedisError,
+    )
+
+
+def run_route(settings: Settings, run_id: int) -> Route | None:
+    from formcoach.kit.celery_app import Route
+
+    stage = first_pending_stage(settings, run_id)
+    return None if stage is None else Route(stage_task_name(stage), STAGE_QUEUES[stage])
+
+
+def video_route(_job_id: int) -> Route:
+    from formcoach.kit.celery_app import Route
+
+    return Route(DRILL_VIDEO_TASK, DRILL_VIDEO_QUEUE)
+
+
+def pending_video_job_ids(settings: Settings) -> list[int]:
+    """Unfinished drill-video jobs of finished runs; a running run's drill_videos stage renders
+    its own jobs, so the watchdog must not send those a second time."""
+    from formcoach.video_generation.models import UNFINISHED, VideoJob
+
+    with session_scope(settings.db_url) as session:
+        rows = session.scalars(
+            select(VideoJob.id)
+            .join(Run, Run.id == VideoJob.run_id)
+            .where(VideoJob.status.in_(UNFINISHED), Run.status.in_(("completed", "failed")))
+            .order_by(VideoJob.id)
+        )
+        return list(rows)
+
+
+def build_celery_backend(settings: Settings) -> CeleryBackend:
+    from formcoach.kit.celery_app import CeleryBackend, Leases, create_celery
+
+    app = create_celery(settings, QUEUES)
+    backend = CeleryBackend(app, Leases.from_settings(settings), settings.watchdog_interval_s)
+    backend.register(
+        "run", lambda run_id: run_route(settings, run_id), lambda: pending_run_ids(settings)
+    )
+    backend.register("drill_video", video_route, lambda: pending_video_job_ids(settings))
+    return backend
+
+
+def _retry(task: Task[Any, Any], settings: Settings, exc: BaseException) -> BaseException:
+    countdown = settings.job_retry_backoff_s * 2 ** int(task.request.retries or 0)
+    log.warning("transient failure (%s); retry in %.1f s", exc, countdown)
+    retry: BaseException = task.retry(exc=exc, countdown=countdown)
+    return retry
+
+
+def run_stage_task(task: Task[Any, Any], settings: Settings, stage: str, run_id: int) -> None:
+    """Body of the stage tasks: one stage of one run, then send the run's next stage."""
+    from formcoach.kit.celery_app import Leases, Route, send
+
+    leases = Leases.from_settings(settings)
+    try:
+        first = first_pending_stage(settings, run_id)
+        if first != stage:
+            # Done already: the earlier delivery may have died between its commit and sending
+            # the next stage, so send it, but only from the stage just before it.
+            position = STAGES.index(stage) + 1
+            if first is not None and position < len(STAGES) and STAGES[position] == first:
+                route = Route(stage_task_name(first), STAGE_QUEUES[first])
+                send(task.app, leases, "run", run_id, route)
+            return
+        state = load_run(settings, run_id)
+        if state is None:
+            return
+        with leases.held("run", run_id, settings.job_heartbeat_s):
+            ok = execute_stage(
+                settings, run_id, stage, state, get_storage(settings), transient=_transient()
+            )
+            won = ok and finish_stage(settings, run_id, stage, state.done)
+            nxt = first_pending_stage(settings, run_id) if won else None
+            if nxt is not None:
+                send(
+                    task.app, leases, "run", run_id, Route(stage_task_name(nxt), STAGE_QUEUES[nxt])
+                )
+    except _transient() as exc:
+        with suppress(Exception):
+            leases.mark_queued("run", run_id)  # the retry is a message too
+        if task.request.retries >= settings.job_max_retries:
+            log.error("run %s: stage %s gave up after %s retries", run_id, stage, exc)
+            _fail(settings, run_id, stage, "internal_error", render_message("internal_error", "en"))
+            return
+        raise _retry(task, settings, exc) from exc
+
+
+def run_video_task(task: Task[Any, Any], settings: Settings, job_id: int) -> None:
+    from formcoach.kit.celery_app import Leases
+    from formcoach.video_generation.service import process_job
+
+    leases = Leases.from_settings(settings)
+    try:
+        with leases.held("drill_video", job_id, settings.job_heartbeat_s):
+            process_job(job_id, settings)
+    except _transient() as exc:
+        if task.request.retries >= settings.job_max_retries:
+            return
+        raise _retry(task, settings, exc) from exc
+
+
+def register_tasks(app: Celery, settings: Settings) -> None:
+    """One task per stage (routed to its service's queue) and the drill-video task."""
+    from formcoach.kit.celery_app import task_options
+
+    options = task_options(settings)
+    for stage in STAGES:
+
+        def body(task: Task[Any, Any], run_id: int, stage: str = stage) -> None:
+            run_stage_task(task, settings, stage, run_id)
+
+        app.task(name=stage_task_name(stage), bind=True, **options)(body)
+
+    def video(task: Task[Any, Any], job_id: int) -> None:
+        run_video_task(task, settings, job_id)
+
+    app.task(name=DRILL_VIDEO_TASK, bind=True, **options)(video)
+    app.conf.task_routes = {
+        **{stage_task_name(s): {"queue": q} for s, q in STAGE_QUEUES.items()},
+        DRILL_VIDEO_TASK: {"queue": DRILL_VIDEO_QUEUE},
+    }
+
+
+def celery_worker_app(settings: Settings) -> Celery:
+    from formcoach.kit.celery_app import create_celery
+
+    app = create_celery(settings, QUEUES)
+    register_tasks(app, settings)
+    return app

@@ -33,6 +33,8 @@ class Run(Base):
     view: Mapped[str] = mapped_column(String(8), default="side")
     height_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
     language: Mapped[str] = mapped_column(String(2), default="ja")
+    # Track id of the person to analyse (pose.json "tracks"); None = the most prominent one.
+    subject: Mapped[int | None] = mapped_column(Integer, nullable=True)
     original_filename: Mapped[str] = mapped_column(String(255), default="")
     upload_bytes: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)

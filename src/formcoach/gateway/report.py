@@ -24,6 +24,12 @@ DOWNLOADS: dict[str, str] = {
     "advice_json": art.ADVICE,
     "pose_json": art.POSE_META,
     "video_info_json": art.VIDEO_INFO,
+    "keypoints_json": art.KEYPOINTS_JSON,
+    "keypoints_metric_csv": art.KEYPOINTS_M_CSV,
+    "markers_px_trc": art.MARKERS_TRC_PX,
+    "markers_m_trc": art.MARKERS_TRC_M,
+    "angles_mot": art.ANGLES_MOT,
+    "tracks_jpg": art.TRACKS_JPG,
 }
 SERVABLE = frozenset(DOWNLOADS.values())
 
@@ -83,6 +89,12 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
             }
             for f in analysis["findings"]
         ],
+        "scores": {
+            area: {field: _text(value, lang) for field, value in score.items()}
+            for area, score in analysis.get("scores", {}).items()
+        },
+        "advice_rewritten_by": advice.get("rewritten_by"),
+        "advice_llm_error": advice.get("llm_error"),
         "advice": [
             {
                 "title": _text(a["title"], lang),

@@ -86,3 +86,35 @@ class RunPage(BaseModel):
     page: int
     per_page: int
     total: int
+
+
+class UserUpdate(BaseModel):
+    """Fields an administrator (or, for language only, the user) may change; omitted = unchanged."""
+
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=10, max_length=256)
+    language: Literal["ja", "en"] | None = None
+    is_admin: bool | None = None
+
+
+class MetricChange(BaseModel):
+    key: str
+    label: str
+    unit: str
+    before: float | None
+    after: float | None
+    change: float | None
+    sdd: float | None = Field(description="Smallest detectable difference, same unit")
+    sdd_source: str | None
+    within_noise: bool | None = Field(
+        description="True when |change| < SDD; null when no SDD is known or a value is missing"
+    )
+
+
+class RunComparison(BaseModel):
+    before_id: int
+    after_id: int
+    movement_before: str
+    movement_after: str
+    same_movement: bool
+    metrics: list[MetricChange]

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import secrets
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from formcoach.gateway.models import STAGES, Run, RunStage
-from formcoach.gateway.schemas import ErrorDetail, RunOut, StageOut
+from formcoach.gateway.schemas import (
+    ErrorDetail,
+    MetricChange,
+    RunComparison,
+    RunOut,
+    StageOut,
+)
 from formcoach.kit.accounts import ApiToken, User, hash_password, hash_token, new_token
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import RunOptions
+from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
 
 
@@ -55,12 +63,14 @@ def create_user(
     return user
 
 
-def delete_user(session: Session, storage: Storage, user_id: int) -> None:
+def delete_user(
+    session: Session, storage: Storage, user_id: int, settings: Settings | None = None
+) -> None:
     user = session.get(User, user_id)
     if user is None:
         raise AppError("not_found")
     for run in session.scalars(select(Run).where(Run.user_id == user_id)):
-        delete_run(session, storage, run)
+        delete_run(session, storage, run, settings)
     session.delete(user)
 
 
@@ -110,10 +120,13 @@ def list_runs(session: Session, user: User, page: int, per_page: int) -> tuple[l
     return list(rows), int(total or 0)
 
 
-def delete_run(session: Session, storage: Storage, run: Run) -> None:
+def delete_run(
+    session: Session, storage: Storage, run: Run, settings: Settings | None = None
+) -> None:
+    """Remove the run, its files and its drill videos (cancelling paid cloud jobs, given settings)."""
     from formcoach.video_generation.service import delete_videos_for_run
 
-    delete_videos_for_run(session, storage, run.id)
+    delete_videos_for_run(session, storage, run.id, settings)
     storage.delete_prefix(f"runs/{run.id}")
     session.delete(run)
 
@@ -160,4 +173,104 @@ def run_view(run: Run) -> RunOut:
         ],
         error=error,
         report_url=f"{url}/report" if run.status == "completed" else None,
+    )
+
+
+# --- web app additions: user administration, run filters --------------------------------------
+
+
+def update_user(
+    session: Session,
+    user_id: int,
+    *,
+    is_active: bool | None = None,
+    password: str | None = None,
+    language: str | None = None,
+    is_admin: bool | None = None,
+) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise AppError("not_found")
+    if is_active is not None:
+        user.is_active = is_active
+    if password is not None:
+        user.password_hash = hash_password(password)
+    if language is not None:
+        if language not in ("ja", "en"):
+            raise AppError("validation_error", detail="language must be ja or en")
+        user.language = language
+    if is_admin is not None:
+        user.is_admin = is_admin
+    session.flush()
+    return user
+
+
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def day_start(day: date | None, days_after: int = 0) -> datetime | None:
+    """Midnight UTC of the day (plus days_after): date filters compare with created_at."""
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=days_after), time.min, tzinfo=UTC)
+
+
+def list_runs_filtered(
+    session: Session,
+    user: User,
+    page: int,
+    per_page: int,
+    *,
+    movement: str | None = None,
+    person: str | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+) -> tuple[list[Run], int]:
+    """Newest first. `person` matches the original file name: runs carry no person label yet."""
+    where = [Run.user_id == user.id]
+    if movement:
+        where.append(Run.movement == movement)
+    if person:
+        escaped = person.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Run.original_filename.ilike(f"%{escaped}%", escape="\\"))
+    if date_from is not None:
+        where.append(Run.created_at >= date_from)
+    if date_to is not None:
+        where.append(Run.created_at < date_to)
+    total = session.scalar(select(func.count()).select_from(Run).where(*where))
+    rows = session.scalars(
+        select(Run)
+        .where(*where)
+        .order_by(Run.created_at.desc(), Run.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(rows), int(total or 0)
+
+
+def compare_runs(
+    session: Session, storage: Storage, user: User, before_id: int, after_id: int, lang: str
+) -> RunComparison:
+    """Per-metric change between two completed runs of the user (before -> after)."""
+    from formcoach.analysis.compare import compare_analyses
+    from formcoach.kit.pipeline import ANALYSIS, run_key
+
+    runs = [get_run_for_user(session, user.id, i) for i in (before_id, after_id)]
+    for run in runs:
+        if run.status != "completed":
+            raise AppError("run_not_ready", status=run.status)
+    before, after = (json.loads(storage.get_bytes(run_key(r.id, ANALYSIS))) for r in runs)
+    changes = compare_analyses(before, after, lang)
+    return RunComparison(
+        before_id=before_id,
+        after_id=after_id,
+        movement_before=str(before["movement"]),
+        movement_after=str(after["movement"]),
+        same_movement=before["movement"] == after["movement"],
+        metrics=[MetricChange(**c) for c in changes],
     )

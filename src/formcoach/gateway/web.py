@@ -1,103 +1,38 @@
-"""Server-rendered web pages: sign-in, upload and run pages (ja/en), on a signed session cookie."""
+"""Server-rendered web pages (ja/en) on a signed session cookie: sign-in, language, new
+analysis and history. Run, compare, print and admin pages live in web_runs and web_admin."""
 
 from __future__ import annotations
 
-import hmac
 import secrets
-from pathlib import Path
-from typing import Any
+from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
+from fastapi.staticfiles import StaticFiles
 
-from formcoach.gateway import service
-from formcoach.gateway.report import build_report
-from formcoach.kit.accounts import User, authenticate_password
-from formcoach.kit.api import DbSession, StorageDep
-from formcoach.kit.errors import AppError
-from formcoach.kit.i18n import parse_accept_language
+from formcoach.gateway import service, web_admin, web_runs
+from formcoach.gateway.web_common import STATIC_DIR, csrf_ok, render, safe_next, session_user
+from formcoach.gateway.web_text import TEXT
+from formcoach.kit.accounts import authenticate_password
+from formcoach.kit.api import DbSession
+from formcoach.kit.pipeline import MOVEMENTS, VIEWS
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-TEXT: dict[str, dict[str, str]] = {
-    "title": {"ja": "formcoach フォーム分析", "en": "formcoach form analysis"},
-    "sign_in": {"ja": "サインイン", "en": "Sign in"},
-    "sign_out": {"ja": "サインアウト", "en": "Sign out"},
-    "username": {"ja": "ユーザー名", "en": "Username"},
-    "password": {"ja": "パスワード", "en": "Password"},
-    "bad_login": {
-        "ja": "ユーザー名またはパスワードが違います。",
-        "en": "Wrong username or password.",
-    },
-    "new_analysis": {"ja": "新しい分析", "en": "New analysis"},
-    "video": {"ja": "動画ファイル", "en": "Video file"},
-    "movement": {"ja": "種目", "en": "Movement"},
-    "view": {"ja": "撮影方向", "en": "Camera view"},
-    "height": {"ja": "身長 (cm、任意)", "en": "Height (cm, optional)"},
-    "language": {"ja": "レポートの言語", "en": "Report language"},
-    "upload": {"ja": "アップロードして分析", "en": "Upload and analyse"},
-    "film_tip": {
-        "ja": "撮影のコツ: 3〜5 m 離れて真横から、全身が入るように、できれば 60 fps で撮影してください。",
-        "en": "Filming tip: from the side, 3–5 m away, whole body in frame, 60 fps if possible.",
-    },
-    "history": {"ja": "分析履歴", "en": "History"},
-    "status": {"ja": "状態", "en": "Status"},
-    "progress": {"ja": "進捗", "en": "Progress"},
-    "stage": {"ja": "段階", "en": "Stage"},
-    "report": {"ja": "レポート", "en": "Report"},
-    "annotated": {"ja": "解析動画", "en": "Annotated video"},
-    "metrics": {"ja": "計測値", "en": "Metrics"},
-    "findings": {"ja": "所見", "en": "Findings"},
-    "advice": {"ja": "アドバイス", "en": "Advice"},
-    "drills": {"ja": "ドリル", "en": "Drills"},
-    "dose": {"ja": "回数・時間", "en": "Dose"},
-    "reference": {"ja": "基準", "en": "Reference"},
-    "failed": {"ja": "分析に失敗しました", "en": "The analysis failed"},
-    "no_runs": {"ja": "まだ分析はありません。", "en": "No analyses yet."},
-    "downloads": {"ja": "ダウンロード", "en": "Downloads"},
-}
+router.include_router(web_runs.router)
+router.include_router(web_admin.router)
 
 
-def _lang(request: Request, user: User | None) -> str:
-    lang = request.query_params.get("lang")
-    if lang in ("ja", "en"):
-        return lang
-    if user is not None:
-        return user.language
-    return parse_accept_language(request.headers.get("accept-language"))
-
-
-def _csrf(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not token:
-        token = request.session["csrf"] = secrets.token_urlsafe(24)
-    return str(token)
-
-
-def _session_user(request: Request, session: Session) -> User | None:
-    user_id = request.session.get("user_id")
-    if user_id is None:
-        return None
-    user = session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
-
-
-def _page(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
-    lang = _lang(request, user)
-    t = {key: value[lang] for key, value in TEXT.items()}
-    return templates.TemplateResponse(
-        request,
-        name,
-        {"t": t, "lang": lang, "user": user, "csrf": _csrf(request), **context},
-    )
+def static_files() -> StaticFiles:
+    """The stylesheet and script of the pages (mounted at /static by the app)."""
+    return StaticFiles(directory=str(STATIC_DIR))
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
-    return _page(request, "login.html", None, error=None)
+    return render(
+        request, "login.html", None, error=None, next=safe_next(request.query_params.get("next"))
+    )
 
 
 @router.post("/login", response_model=None)
@@ -107,45 +42,115 @@ def login(
     username: str = Form(""),
     password: str = Form(""),
     csrf: str = Form(""),
+    next: str = Form("/"),
 ) -> Response:
-    expected = str(request.session.get("csrf", ""))
-    user = None
-    if expected and hmac.compare_digest(csrf, expected):
-        user = authenticate_password(session, username, password)
+    user = authenticate_password(session, username, password) if csrf_ok(request, csrf) else None
     if user is None:
-        response = _page(request, "login.html", None, error=TEXT["bad_login"])
-        response.status_code = 401
-        return response
+        return render(
+            request, "login.html", None, status_code=401, error=TEXT["bad_login"], next=next
+        )
+    lang = request.session.get("lang")
     request.session.clear()
-    request.session["user_id"] = user.id
-    request.session["csrf"] = secrets.token_urlsafe(24)
-    return RedirectResponse("/", status_code=303)
+    # A new CSRF token at sign-in: a token planted before sign-in must not carry over.
+    request.session.update({"user_id": user.id, "csrf": secrets.token_urlsafe(24)})
+    if lang in ("ja", "en") and lang != user.language:
+        # A language picked on the sign-in page is an explicit choice: remember it on the user.
+        request.session["lang"] = lang
+        service.update_user(session, user.id, language=str(lang))
+        session.commit()
+    return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form("")) -> RedirectResponse:
-    if hmac.compare_digest(csrf, str(request.session.get("csrf", ""))):
+    if csrf_ok(request, csrf):
         request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
 
+@router.post("/language")
+def set_language(
+    request: Request,
+    session: DbSession,
+    lang: str = Form(""),
+    csrf: str = Form(""),
+    next: str = Form("/"),
+) -> RedirectResponse:
+    """Remembered on the user when signed in, else for this browser session."""
+    if lang in ("ja", "en") and csrf_ok(request, csrf):
+        request.session["lang"] = lang
+        user = session_user(request, session)
+        if user is not None:
+            service.update_user(session, user.id, language=lang)
+            # Committed before the redirect: the next page must already read the new language.
+            session.commit()
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
 @router.get("/", response_class=HTMLResponse, response_model=None)
 def home(request: Request, session: DbSession) -> Response:
-    user = _session_user(request, session)
+    user = session_user(request, session)
     if user is None:
-        return RedirectResponse("/login", status_code=303)
-    runs, _ = service.list_runs(session, user, 1, 50)
-    return _page(request, "home.html", user, runs=runs)
+        return _to_login(request)
+    runs, _ = service.list_runs(session, user, 1, 5)
+    return render(
+        request,
+        "home.html",
+        user,
+        nav="new",
+        runs=runs,
+        movements=MOVEMENTS,
+        views=VIEWS,
+    )
 
 
-@router.get("/runs/{run_id}", response_class=HTMLResponse, response_model=None)
-def run_page(run_id: int, request: Request, session: DbSession, storage: StorageDep) -> Response:
-    user = _session_user(request, session)
-    if user is None:
-        return RedirectResponse("/login", status_code=303)
+def _day(value: str) -> date | None:
+    """The filter form sends empty fields; an empty or malformed date means no bound."""
     try:
-        run = service.get_run_for_user(session, user.id, run_id)
-    except AppError:
-        return _page(request, "missing.html", user)
-    report = build_report(run, storage, _lang(request, user)) if run.status == "completed" else None
-    return _page(request, "run.html", user, run=service.run_view(run), report=report)
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/history", response_class=HTMLResponse, response_model=None)
+def history(
+    request: Request,
+    session: DbSession,
+    movement: Annotated[str, Query(max_length=16)] = "",
+    person: Annotated[str, Query(max_length=100)] = "",
+    date_from: Annotated[str, Query(max_length=10)] = "",
+    date_to: Annotated[str, Query(max_length=10)] = "",
+) -> Response:
+    user = session_user(request, session)
+    if user is None:
+        return _to_login(request)
+    runs, total = service.list_runs_filtered(
+        session,
+        user,
+        1,
+        100,
+        movement=movement or None,
+        person=person.strip() or None,
+        date_from=service.day_start(_day(date_from)),
+        date_to=service.day_start(_day(date_to), 1),
+    )
+    filters = {
+        "movement": movement,
+        "person": person,
+        "date_from": _day(date_from),
+        "date_to": _day(date_to),
+    }
+    return render(
+        request,
+        "history.html",
+        user,
+        nav="history",
+        runs=runs,
+        total=total,
+        filters=filters,
+        movements=MOVEMENTS,
+    )

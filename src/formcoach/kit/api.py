@@ -11,16 +11,17 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from formcoach import __version__
 from formcoach.kit.accounts import User, authenticate_password, authenticate_token
-from formcoach.kit.db import get_sessionmaker
+from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError, error_body, render_message
 from formcoach.kit.i18n import parse_accept_language
 from formcoach.kit.settings import Settings, get_settings
-from formcoach.kit.storage import LocalStorage
+from formcoach.kit.storage import Storage, get_storage
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -34,26 +35,21 @@ SettingsDep = Annotated[Settings, Depends(settings_dep)]
 
 
 def db_session(settings: SettingsDep) -> Iterator[Session]:
-    """A request-scoped session; committed when the route returns without error."""
-    session = get_sessionmaker(settings.db_url)()
-    try:
+    """A session around the route; committed when the route returns without error."""
+    with session_scope(settings.db_url) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
-DbSession = Annotated[Session, Depends(db_session)]
+# scope="function": commit before the response is sent, so a page reloaded right after a
+# change never reads the old state.
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
-def storage_dep(settings: SettingsDep) -> LocalStorage:
-    return LocalStorage(settings.files_dir)
+def storage_dep(settings: SettingsDep) -> Storage:
+    return get_storage(settings)
 
 
-StorageDep = Annotated[LocalStorage, Depends(storage_dep)]
+StorageDep = Annotated[Storage, Depends(storage_dep)]
 
 
 def request_language(request: Request) -> str:
@@ -157,6 +153,14 @@ def install_error_handlers(app: FastAPI) -> None:
         lang = request_language(request)
         params: dict[str, Any] = {"detail": str(exc.detail)}
         return _error_response(request, code, render_message(code, lang, **params), exc.status_code)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # The request's transaction was rolled back (db_session), so nothing half-made stays.
+        lang = request_language(request)
+        message = render_message("database_unavailable", lang)
+        return _error_response(request, "database_unavailable", message, 503)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

@@ -60,6 +60,24 @@ CATALOGUE: dict[str, ErrorSpec] = {
             "Film the whole body in good light.",
         },
     ),
+    "subject_not_found": ErrorSpec(
+        422,
+        {
+            "ja": "指定された人物 (トラック {subject}) は動画の中に見つかりません。"
+            "見つかったトラック: {tracks}",
+            "en": "The chosen person (track {subject}) is not in the video. Tracks found: {tracks}",
+        },
+    ),
+    "movement_uncertain": ErrorSpec(
+        422,
+        {
+            "ja": "動画の動きの種類を自動で確実に判定できませんでした（候補: {candidates}）。"
+            "種目（ランニング、スクワット、プランクなど）を選んで、もう一度解析してください。",
+            "en": "The movement in the video could not be recognised with confidence "
+            "(candidates: {candidates}). Choose the movement (running, squat, plank, ...) "
+            "and analyse the clip again.",
+        },
+    ),
     "unknown_drill": ErrorSpec(
         422,
         {
@@ -110,6 +128,84 @@ CATALOGUE: dict[str, ErrorSpec] = {
         {
             "ja": "ドリル動画を作成できませんでした。もう一度お試しください。",
             "en": "The drill video could not be generated. Please try again.",
+        },
+    ),
+    "generation_budget_exceeded": ErrorSpec(
+        429,
+        {
+            "ja": "本日のクラウド動画生成の上限（{limit} 秒）に達しました。明日またはローカル生成でお試しください。",
+            "en": "Today's cloud video-generation budget ({limit} s) is used up. "
+            "Try again tomorrow or use the local generator.",
+        },
+    ),
+    "provider_not_configured": ErrorSpec(
+        503,
+        {
+            "ja": "クラウド動画生成が設定されていません（{detail}）。",
+            "en": "Cloud video generation is not configured ({detail}).",
+        },
+    ),
+    "provider_forbidden": ErrorSpec(
+        502,
+        {
+            "ja": "動画生成サービスに拒否されました（権限）: {detail}",
+            "en": "The video-generation provider refused access: {detail}",
+        },
+    ),
+    "provider_rejected": ErrorSpec(
+        502,
+        {
+            "ja": "動画生成サービスが依頼を受け付けませんでした: {detail}",
+            "en": "The video-generation provider rejected the request: {detail}",
+        },
+    ),
+    "provider_rate_limited": ErrorSpec(
+        503,
+        {
+            "ja": "動画生成サービスが混み合っています。しばらくしてから再度お試しください。",
+            "en": "The video-generation provider is rate limiting requests. Try again later.",
+        },
+    ),
+    "provider_unavailable": ErrorSpec(
+        503,
+        {
+            "ja": "動画生成サービスに接続できません。しばらくしてから再度お試しください。",
+            "en": "The video-generation provider is unavailable. Try again later.",
+        },
+    ),
+    "provider_failed": ErrorSpec(
+        502,
+        {
+            "ja": "動画生成サービスで生成に失敗しました: {detail}",
+            "en": "The video-generation provider could not make the video: {detail}",
+        },
+    ),
+    "provider_content_expired": ErrorSpec(
+        502,
+        {
+            "ja": "生成された動画の保存期限が切れていたため取得できませんでした。",
+            "en": "The generated video had expired at the provider before it could be downloaded.",
+        },
+    ),
+    "provider_bad_content": ErrorSpec(
+        502,
+        {
+            "ja": "動画生成サービスから受け取ったファイルが動画ではありませんでした。",
+            "en": "The file received from the video-generation provider is not a video.",
+        },
+    ),
+    "database_unavailable": ErrorSpec(
+        503,
+        {
+            "ja": "データベースに接続できません。しばらくしてから再度お試しください（何も保存されていません）。",
+            "en": "The database is unavailable. Please try again shortly (nothing was saved).",
+        },
+    ),
+    "service_unavailable": ErrorSpec(
+        503,
+        {
+            "ja": "サービス {service} に接続できません。しばらくしてから再度お試しください。",
+            "en": "The {service} service is unavailable. Please try again shortly.",
         },
     ),
     "internal_error": ErrorSpec(

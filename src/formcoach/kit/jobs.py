@@ -1,4 +1,4 @@
-"""In-process job runner for the one-process deployment.
+"""Job backends: the in-process runner of the one-process deployment (Celery: celery_app.py).
 
 The database rows are the durable record of every job; this runner only holds ids. At start-up
 each registered kind lists its unfinished ids (``pending``) and they are queued again, so a
@@ -12,8 +12,17 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 log = logging.getLogger(__name__)
+
+
+class JobBackend(Protocol):
+    """What the web routes see as ``app.state.jobs``: enqueue after the commit, that is all."""
+
+    def enqueue(self, kind: str, job_id: int) -> None: ...
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 5.0) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -24,8 +33,10 @@ class JobKind:
 
 
 class JobRunner:
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, resume: bool = True) -> None:
         self._workers = max(1, workers)
+        # A service process run beside a gateway leaves resuming to the gateway.
+        self._resume = resume
         self._kinds: dict[str, JobKind] = {}
         self._queue: queue.Queue[tuple[str, int] | None] = queue.Queue()
         self._active: set[tuple[str, int]] = set()
@@ -52,6 +63,8 @@ class JobRunner:
             thread = threading.Thread(target=self._loop, name=f"formcoach-job-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if not self._resume:
+            return
         for kind in self._kinds.values():
             for job_id in kind.pending():
                 log.info("resuming %s %s", kind.name, job_id)

@@ -24,12 +24,32 @@ POSE_META = "pose.json"
 KEYPOINTS_CSV = "keypoints.csv"
 FEATURES = "features.json"
 ANGLES_CSV = "angles.csv"
+# Exports of the features stage: OpenSim markers (px and m), angles as a motion file, and the
+# cleaned keypoints with time, confidence, px and metres.
+MARKERS_TRC_PX = "markers_px.trc"
+MARKERS_TRC_M = "markers_m.trc"
+ANGLES_MOT = "angles.mot"
+KEYPOINTS_JSON = "keypoints.json"
+KEYPOINTS_M_CSV = "keypoints_m.csv"
+# The pose stage's contact sheet: one thumbnail per tracked person, captioned with its id.
+TRACKS_JPG = "tracks.jpg"
 ANNOTATED = "annotated.mp4"
 ANALYSIS = "analysis.json"
 ADVICE = "advice.json"
 DRILL_VIDEOS = "drill_videos.json"
 
-MOVEMENTS = ("running", "walking", "squat", "plank", "auto")
+MOVEMENTS = (
+    "running",
+    "walking",
+    "squat",
+    "plank",
+    "side_plank",
+    "push_up",
+    "glute_bridge",
+    "lunge",
+    "single_leg_squat",
+    "auto",
+)
 VIEWS = ("side", "front", "rear")
 
 
@@ -39,6 +59,8 @@ class RunOptions:
     view: str = "side"
     height_cm: float | None = None
     language: str = "ja"
+    # Track id of the person to analyse (see pose.json "tracks"); None = the most prominent.
+    subject: int | None = None
 
 
 def _no_progress(_fraction: float) -> None:

@@ -36,15 +36,95 @@ class Settings(BaseSettings):
     pose_min_detection_confidence: float = 0.5
     pose_min_tracking_confidence: float = 0.5
     keypoint_min_visibility: float = 0.3
+    # People looked for in each frame (one MediaPipe graph each); 1 = single-person mode.
+    pose_max_people: int = 2
+    # Mean visibility of the body-outline landmarks below which a detection is a ghost.
+    pose_min_person_quality: float = 0.5
+    # How long an extra graph that found nobody rests before looking again (s). 0 = every
+    # frame: resting makes one-person clips cheaper but, on the two-people fixture, picked
+    # people up late and split a track, so it is off by default.
+    pose_search_every_s: float = 0.0
+    # Clips at least this long run pose estimation in two processes (two halves, both cores).
+    pose_workers: int = 2
+    pose_parallel_min_s: float = 30.0
+    # The second half starts this much earlier, unkept, so its trackers are warm at the seam.
+    pose_chunk_overlap_s: float = 1.0
+    # A detection joins a track when its landmarks lie within this many body sizes of the
+    # track's last position (per second of gap, plus a base allowance).
+    track_max_distance: float = 0.35
+    track_max_distance_per_s: float = 2.0
+    # Tracks lost for longer than this end; a new one may later be merged back by continuity.
+    track_max_lost_s: float = 2.0
+    # Tracks shorter than this are dropped as false detections.
+    track_min_duration_s: float = 0.5
+    # Hampel outlier rejection on keypoint coordinates: window half-width and threshold.
+    hampel_half_window_s: float = 0.1
+    hampel_n_sigma: float = 3.0
+    # Price, in body sizes of limb movement, of relabelling one frame's left/right limbs: the
+    # model's labels stand unless swapping them makes the motion smoother by more than this.
+    swap_prior: float = 0.15
     filter_cutoff_hz: float = 6.0
     filter_order: int = 4
     max_gap_s: float = 0.25
+    # Stature used for pixel -> metre scaling when the run gives no height_cm (noted in output).
+    default_height_cm: float = 170.0
     reference_file: Path | None = None
     drill_library_file: Path | None = None
     drill_video_size: Literal["1280x720", "720x1280"] = "1280x720"
     drill_video_seconds: Literal["4", "8", "12"] = "8"
-    video_generator: Literal["local"] = "local"
+    video_generator: Literal["local", "openai-videos"] = "local"
+    # The /v1/videos protocol (OpenAI's, or a gateway that copies it); the key has no default.
+    openai_videos_base_url: str = "https://api.openai.com/v1"
+    openai_videos_api_key: str | None = None
+    openai_videos_model: str = "sora-2"
+    # Paid cloud seconds per UTC day, summed over every job that reached the provider.
+    video_budget_seconds_per_day: int = 120
+    # Per HTTP request; a create that times out is looked up, never blindly re-sent.
+    cloud_request_timeout_s: float = 60.0
+    cloud_poll_interval_s: float = 5.0
+    # Longest wait for a provider job to finish before the job is marked provider_unavailable.
+    cloud_max_wait_s: float = 1800.0
+    # Attempts per provider call (create, look-up, download) before giving up.
+    cloud_attempts: int = 4
+    # Base of the exponential backoff between attempts; Retry-After wins when it is longer.
+    cloud_backoff_s: float = 2.0
+    # A Retry-After longer than this is not waited for: the job fails provider_rate_limited.
+    cloud_max_retry_after_s: float = 120.0
+    # Optional LLM rewriting of the rule-based advice through any OpenAI-compatible chat
+    # endpoint; off unless base URL and model are set. The key has no default.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout_s: float = 30.0
     job_workers: int = 2
+    # Celery broker (Redis); unset means the in-process thread runner of the one-process default.
+    broker_url: str | None = None
+    # Longer than the slowest stage, or Redis hands a running pose job to a second worker.
+    broker_visibility_timeout_s: int = 7200
+    # A running task refreshes its lease this often; a lease silent for job_lease_s is dead.
+    job_heartbeat_s: float = 5.0
+    job_lease_s: float = 30.0
+    # How often the gateway looks for unfinished runs whose work was lost (e.g. Redis restart).
+    watchdog_interval_s: float = 15.0
+    # Retries of a stage after a transient failure (database, broker, storage), with backoff.
+    job_max_retries: int = 6
+    job_retry_backoff_s: float = 2.0
+    # s3://bucket/prefix puts every file in S3-compatible object storage; unset = files_dir.
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    # Where S3 objects are downloaded for stages that need a local file.
+    storage_cache_dir: Path | None = None
+    # Base URL of each service run as its own process; unset = served inside the gateway.
+    video_processing_url: str | None = None
+    pose_estimation_url: str | None = None
+    feature_extraction_url: str | None = None
+    analysis_url: str | None = None
+    advice_generation_url: str | None = None
+    video_generation_url: str | None = None
+    proxy_timeout_s: float = 300.0
     default_language: Literal["ja", "en"] = "ja"
     # Set behind TLS so the session cookie is never sent in clear.
     secure_cookies: bool = False

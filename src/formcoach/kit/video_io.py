@@ -14,6 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 RGB = NDArray[np.uint8]
+# Time base used when frames come with their own timestamps (variable frame rate): 90 kHz, the
+# MPEG clock, represents every common frame interval (1/24 .. 1/240 s, NTSC rates) exactly.
+VFR_TIME_BASE = Fraction(1, 90000)
 
 
 @dataclass(frozen=True)
@@ -81,17 +84,31 @@ class H264Writer:
         self._stream.codec_context.options = options
         self._stream.codec_context.thread_count = 2
         self.frames = 0
+        self._last_pts = -1
 
-    def write(self, image: RGB) -> None:
+    def write(self, image: RGB, time_s: float | None = None) -> None:
+        """Write one RGB frame; ``time_s`` (for every frame or none) keeps real timestamps."""
         if image.shape[0] != self.height or image.shape[1] != self.width:
             image = np.ascontiguousarray(image[: self.height, : self.width])
         # OpenCV's SIMD RGB->I420 (BT.601, like swscale's default) is many times faster than
         # PyAV's per-frame swscale conversion.
-        self.write_yuv420(np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), dtype=np.uint8))
+        yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), dtype=np.uint8)
+        self.write_yuv420(yuv, time_s)
 
-    def write_yuv420(self, yuv: NDArray[np.uint8]) -> None:
-        """Write one planar I420 frame (shape height*3/2 x width)."""
+    def write_yuv420(self, yuv: NDArray[np.uint8], time_s: float | None = None) -> None:
+        """Write one planar I420 frame (shape height*3/2 x width), optionally at ``time_s``."""
         frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        if time_s is not None:
+            if self.frames == 0:
+                # The codec opens on the first frame: a fine time base set now keeps variable
+                # frame intervals exact instead of rounding them to the nominal rate.
+                self._stream.codec_context.time_base = VFR_TIME_BASE
+                self._stream.time_base = VFR_TIME_BASE
+            # Encoders need strictly increasing timestamps; a repeated one moves up a tick.
+            pts = max(round(time_s / VFR_TIME_BASE), self._last_pts + 1)
+            self._last_pts = pts
+            frame.pts = pts
+            frame.time_base = VFR_TIME_BASE
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
         self.frames += 1

@@ -10,7 +10,9 @@ def run(ctx: StageContext) -> None:
     """Idempotent: every output is rewritten atomically from the proxy."""
     video = ctx.storage.local_path(ctx.key(PROXY))
     # Pose inference is nearly all of the stage's time; the writes share the last 5 %.
-    result = estimate(video, ctx.settings, lambda f: ctx.progress(0.95 * f))
+    result = estimate(
+        video, ctx.settings, lambda f: ctx.progress(0.95 * f), subject=ctx.options.subject
+    )
     with ctx.storage.writer(ctx.key(POSE), suffix=".npz") as tmp:
         result.save(tmp)
     with ctx.storage.writer(ctx.key(KEYPOINTS_CSV), suffix=".csv") as tmp:

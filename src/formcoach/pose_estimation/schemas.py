@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,18 @@ X, Y, Z, VISIBILITY = 0, 1, 2, 3
 CSV_FIELDS: tuple[str, ...] = ("x_px", "y_px", "z", "visibility")
 
 
+class TrackInfo(BaseModel):
+    """One person seen in the clip; ``box`` is x0, y0, x1, y1 px in the frame ``best_frame``."""
+
+    id: int
+    start_s: float
+    end_s: float
+    frames: int
+    prominence: float
+    best_frame: int
+    box: list[float]
+
+
 class PoseMeta(BaseModel):
     """pose.json."""
 
@@ -70,6 +83,11 @@ class PoseMeta(BaseModel):
     width: int
     height: int
     fps: float
+    # Added in the multi-person version; absent from older pose.json files.
+    subject: int | None = None
+    subject_requested: int | None = None
+    tracks: list[TrackInfo] = []
+    left_right_swaps_fixed: int = 0
 
 
 def _cell(value: float, digits: int) -> str:
@@ -91,6 +109,12 @@ class PoseResult:
     width: int
     height: int
     fps: float
+    subject: int | None = None
+    subject_requested: int | None = None
+    tracks: list[TrackInfo] = field(default_factory=list)
+    left_right_swaps_fixed: int = 0
+    # Contact sheet of the tracks (RGB), kept in pose.npz; the features stage writes tracks.jpg.
+    thumbnails: NDArray[np.uint8] | None = None
 
     def __post_init__(self) -> None:
         n = self.times.shape[0]
@@ -122,6 +146,10 @@ class PoseResult:
             width=self.width,
             height=self.height,
             fps=round(self.fps, 3),
+            subject=self.subject,
+            subject_requested=self.subject_requested,
+            tracks=self.tracks,
+            left_right_swaps_fixed=self.left_right_swaps_fixed,
         ).model_dump()
 
     def landmark(self, name: str) -> NDArray[np.float32]:
@@ -130,8 +158,10 @@ class PoseResult:
 
     def save(self, path: Path) -> None:
         """Write pose.npz; ``path`` should end in .npz or NumPy appends it."""
+        extra = {} if self.thumbnails is None else {"thumbnails": self.thumbnails}
         np.savez_compressed(
             path,
+            **extra,
             times=self.times.astype(np.float64),
             keypoints=self.keypoints.astype(np.float32),
             detected=self.detected.astype(np.bool_),
@@ -139,6 +169,17 @@ class PoseResult:
             width=np.int64(self.width),
             height=np.int64(self.height),
             fps=np.float64(self.fps),
+            subject=np.int64(-1 if self.subject is None else self.subject),
+            # The tracking summary rides along as JSON text (no pickling needed to read it).
+            tracking=np.array(
+                json.dumps(
+                    {
+                        "subject_requested": self.subject_requested,
+                        "tracks": [t.model_dump() for t in self.tracks],
+                        "left_right_swaps_fixed": self.left_right_swaps_fixed,
+                    }
+                )
+            ),
         )
 
     @classmethod
@@ -150,7 +191,26 @@ class PoseResult:
             width = int(data["width"]) if "width" in data.files else 0
             height = int(data["height"]) if "height" in data.files else 0
             fps = float(data["fps"]) if "fps" in data.files else fps_from_times(times)
-        return cls(times, keypoints, detected, width, height, fps)
+            subject = int(data["subject"]) if "subject" in data.files else -1
+            tracking = json.loads(str(data["tracking"])) if "tracking" in data.files else {}
+            sheet = (
+                np.asarray(data["thumbnails"], dtype=np.uint8)
+                if "thumbnails" in data.files
+                else None
+            )
+        return cls(
+            times,
+            keypoints,
+            detected,
+            width,
+            height,
+            fps,
+            None if subject < 0 else subject,
+            tracking.get("subject_requested"),
+            [TrackInfo.model_validate(t) for t in tracking.get("tracks", [])],
+            int(tracking.get("left_right_swaps_fixed", 0)),
+            sheet,
+        )
 
     def write_csv(self, path: Path) -> None:
         """keypoints.csv: frame, time_s, detected, then x_px, y_px, z, visibility per landmark."""

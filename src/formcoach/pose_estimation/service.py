@@ -1,104 +1,140 @@
-"""MediaPipe Pose on every frame of a video -> PoseResult."""
+"""Every person in every frame -> tracks -> the subject's keypoints (PoseResult)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-import av
+import cv2
 import numpy as np
-from mediapipe.python.solutions import pose as mp_pose
-from numpy.typing import NDArray
 
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import Settings
-from formcoach.kit.video_io import iter_frames
-from formcoach.pose_estimation.schemas import N_LANDMARKS, PoseResult, fps_from_times
+from formcoach.kit.video_io import RGB
+from formcoach.pose_estimation.detect import CROP_HEIGHT, FrameDetections, detect_video
+from formcoach.pose_estimation.schemas import N_LANDMARKS, PoseResult, TrackInfo, fps_from_times
+from formcoach.pose_estimation.sides import fix_left_right_swaps
+from formcoach.pose_estimation.tracking import Track, choose_subject, track_people
 
-__all__ = ["PoseResult", "check_detection", "estimate", "load_pose"]
+_CAPTION = 28  # px below each thumbnail for its id
 
-# Progress callbacks update a database row: every few frames is plenty.
-_PROGRESS_EVERY = 10
-
-
-def _expected_frames(video: Path) -> int:
-    """Frame count for progress reporting only; containers may not record it exactly."""
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        if stream.frames:
-            return int(stream.frames)
-        if stream.duration is not None and stream.time_base is not None and stream.average_rate:
-            return max(1, int(float(stream.duration * stream.time_base * stream.average_rate)))
-        return 0
+__all__ = [
+    "PoseResult",
+    "check_detection",
+    "contact_sheet",
+    "estimate",
+    "load_pose",
+    "select_subject",
+]
 
 
-def _new_estimator(settings: Settings) -> mp_pose.Pose:
-    # Tracking mode (static_image_mode=False) follows the person found first, so the
-    # keypoints stay on one subject when a second person walks through the frame.
-    return mp_pose.Pose(
-        static_image_mode=False,
-        model_complexity=settings.pose_model_complexity,
-        smooth_landmarks=True,
-        enable_segmentation=False,
-        min_detection_confidence=settings.pose_min_detection_confidence,
-        min_tracking_confidence=settings.pose_min_tracking_confidence,
+def _best(track: Track, sampled: set[int]) -> int:
+    """Index in the track of its thumbnail: seen largest and most clearly, among sampled frames."""
+    candidates = [i for i, f in enumerate(track.frames) if f in sampled] or list(
+        range(len(track.frames))
     )
+    return max(candidates, key=lambda i: track.sizes[i] * track.people[i].quality)
+
+
+def _track_info(track: Track, n_frames: int, best: int) -> TrackInfo:
+    return TrackInfo(
+        id=track.id,
+        start_s=round(track.times[0], 4),
+        end_s=round(track.times[-1], 4),
+        frames=len(track.frames),
+        prominence=round(track.prominence(n_frames), 2),
+        best_frame=track.frames[best],
+        box=[round(v, 1) for v in track.people[best].box],
+    )
+
+
+def select_subject(
+    detections: list[FrameDetections],
+    width: int,
+    height: int,
+    settings: Settings,
+    subject: int | None = None,
+) -> PoseResult:
+    """Tracks from the detections, then the subject's keypoints (NaN where they are not seen).
+
+    Frames without the subject stay empty even when someone else is visible: filling them
+    with another person's keypoints would mix two bodies in one set of angles.
+    """
+    tracks = track_people(detections, settings)
+    n = len(detections)
+    sampled = {d.index for d in detections if d.crops is not None}
+    best = {t.id: _best(t, sampled) for t in tracks}
+    chosen = choose_subject(tracks, n, subject)
+    if subject is not None and chosen is None:
+        raise AppError("subject_not_found", subject=subject, tracks=[t.id for t in tracks])
+    keypoints = np.full((n, N_LANDMARKS, 4), np.nan, dtype=np.float32)
+    detected = np.zeros(n, dtype=np.bool_)
+    if chosen is not None:
+        rows = np.asarray(chosen.frames, dtype=np.int64)
+        keypoints[rows] = np.stack([p.keypoints for p in chosen.people])
+        detected[rows] = True
+    keypoints, swaps = fix_left_right_swaps(keypoints, detected, settings.swap_prior)
+    times = np.array([d.time_s for d in detections], dtype=np.float64)
+    return PoseResult(
+        times=times,
+        keypoints=keypoints,
+        detected=detected,
+        width=width,
+        height=height,
+        fps=fps_from_times(times),
+        subject=None if chosen is None else chosen.id,
+        subject_requested=subject,
+        tracks=[_track_info(t, n, best[t.id]) for t in tracks],
+        left_right_swaps_fixed=swaps,
+        thumbnails=contact_sheet(detections, tracks, best, chosen),
+    )
+
+
+def contact_sheet(
+    detections: list[FrameDetections],
+    tracks: list[Track],
+    best: dict[int, int],
+    subject: Track | None,
+) -> RGB | None:
+    """One picture per track side by side, each captioned "ID n" (the subject's underlined):
+    what a user looks at to pick ``subject``."""
+    tiles: list[RGB] = []
+    for track in tracks:
+        frame = detections[track.frames[best[track.id]]]
+        if frame.crops is None:
+            continue
+        person = track.people[best[track.id]]
+        crop = frame.crops[next(i for i, p in enumerate(frame.people) if p is person)]
+        tile = np.full((CROP_HEIGHT + _CAPTION, max(crop.shape[1], 72), 3), 24, dtype=np.uint8)
+        tile[:CROP_HEIGHT, : crop.shape[1]] = crop
+        colour = (255, 221, 87) if track is subject else (235, 235, 235)
+        cv2.putText(
+            tile, f"ID {track.id}", (4, CROP_HEIGHT + 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2
+        )
+        if track is subject:
+            cv2.line(tile, (4, CROP_HEIGHT + 25), (60, CROP_HEIGHT + 25), colour, 2)
+        tiles.append(tile)
+        tiles.append(np.zeros((CROP_HEIGHT + _CAPTION, 4, 3), dtype=np.uint8))
+    return np.ascontiguousarray(np.hstack(tiles[:-1])) if tiles else None
 
 
 def estimate(
     video: Path,
     settings: Settings,
     progress: Callable[[float], None] = lambda _f: None,
+    subject: int | None = None,
 ) -> PoseResult:
-    """Keypoints of the tracked person in every frame, frames streamed one at a time.
+    """Keypoints of the subject in every frame, frames streamed one at a time.
 
-    Raises AppError("no_person_detected") when the person is found in fewer than
-    ``settings.min_detection_rate`` of the frames.
+    Raises AppError("no_person_detected") when the subject is found in fewer than
+    ``settings.min_detection_rate`` of the frames, AppError("subject_not_found") when
+    ``subject`` names no track.
     """
-    expected = _expected_frames(video)
-    times: list[float] = []
-    rows: list[NDArray[np.float32]] = []
-    detected: list[bool] = []
-    width = height = 0
-    missing = np.full((N_LANDMARKS, 4), np.nan, dtype=np.float32)
-    with _new_estimator(settings) as estimator:
-        for frame in iter_frames(video):
-            height, width = frame.image.shape[:2]
-            result = estimator.process(frame.image)
-            landmarks = result.pose_landmarks
-            if landmarks is None:
-                rows.append(missing)
-                detected.append(False)
-            else:
-                values = np.array(
-                    [(lm.x, lm.y, lm.z, lm.visibility) for lm in landmarks.landmark],
-                    dtype=np.float32,
-                )
-                # MediaPipe gives x, y as fractions of the image size.
-                values[:, 0] *= width
-                values[:, 1] *= height
-                rows.append(values)
-                detected.append(True)
-            times.append(frame.time_s)
-            if expected and len(times) % _PROGRESS_EVERY == 0:
-                progress(min(len(times) / expected, 0.99))
-    time_arr = np.asarray(times, dtype=np.float64)
-    keypoints = (
-        np.stack(rows).astype(np.float32)
-        if rows
-        else np.empty((0, N_LANDMARKS, 4), dtype=np.float32)
-    )
-    result_obj = PoseResult(
-        times=time_arr,
-        keypoints=keypoints,
-        detected=np.asarray(detected, dtype=np.bool_),
-        width=int(width),
-        height=int(height),
-        fps=fps_from_times(time_arr),
-    )
+    detections, width, height = detect_video(video, settings, progress)
+    result = select_subject(detections, width, height, settings, subject)
     progress(1.0)
-    check_detection(result_obj, settings)
-    return result_obj
+    check_detection(result, settings)
+    return result
 
 
 def check_detection(result: PoseResult, settings: Settings) -> None:

@@ -20,7 +20,7 @@ from formcoach.kit.api import (
     service_info,
 )
 from formcoach.video_generation import service
-from formcoach.video_generation.schemas import GenerateRequest, JobOut, RunVideosOut
+from formcoach.video_generation.schemas import DrillOut, GenerateRequest, JobOut, RunVideosOut
 
 router = APIRouter()
 
@@ -44,6 +44,9 @@ def generate(
     """Queue a demonstration video of the drill that ``drill_text`` names, for one of your runs.
 
     Answers 202 at once with the job's status; poll GET /status/{run_id} until "success".
+    An identical video made before (same drill, size, seconds, language, generator, figure)
+    is returned at once, already "success". Cloud generators answer 429
+    generation_budget_exceeded when the day's paid seconds are used up.
     """
     job = service.create_job(
         session,
@@ -53,11 +56,19 @@ def generate(
         body.size or settings.drill_video_size,
         body.seconds or settings.drill_video_seconds,
         body.language,
+        settings=settings,
     )
     # The worker reads the row from its own session: it must be committed before the id is queued.
     session.commit()
-    request.app.state.jobs.enqueue(JOB_KIND, job.id)
+    if job.status != "completed":
+        request.app.state.jobs.enqueue(JOB_KIND, job.id)
     return service.job_view(job, request_language(request))
+
+
+@router.get("/drills", response_model=list[DrillOut])
+def drills(request: Request, user: CurrentUser, settings: SettingsDep) -> list[dict[str, Any]]:
+    """Every drill that can be generated, with its sizes, lengths, languages and generators."""
+    return service.drills_view(settings, request_language(request))
 
 
 @router.get("/status/{run_id}", response_model=RunVideosOut)

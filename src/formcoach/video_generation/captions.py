@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -197,8 +197,58 @@ class BadgeCache:
         )
         return np.asarray(PILImage.alpha_composite(base, overlay).convert("RGB")).copy()
 
-    def paste(self, frame: Image, text: str) -> None:
+    def patch(self, text: str) -> Image:
         patch = self._cache.get(text)
         if patch is None:
             patch = self._cache[text] = self._render(text)
-        frame[self._y0 : self._y1, self._x0 : self._x1] = patch
+        return patch
+
+    def box(self) -> tuple[int, int, int, int]:
+        """Pixel rectangle (x0, y0, x1, y1) the badge covers."""
+        return self._x0, self._y0, self._x1, self._y1
+
+    def origin(self) -> tuple[int, int]:
+        return self._x0, self._y0
+
+    def paste(self, frame: Image, text: str) -> None:
+        frame[self._y0 : self._y1, self._x0 : self._x1] = self.patch(text)
+
+
+def with_cue(layout: Layout, cue: str) -> Layout:
+    """The same layout (panel size kept, so the figure never moves) showing another cue."""
+    pad = round(18 * layout.unit)
+    text_width = layout.width - 2 * layout.margin - 2 * pad
+    return replace(layout, cue_lines=tuple(wrap(cue, font(layout.cue_size), text_width)))
+
+
+def draw_card(scene: Image, unit: float, title: str, lines: list[str]) -> Image:
+    """A title or end card: the scene dimmed, the drill's name large and centred, lines below."""
+    height, width = scene.shape[:2]
+    base = PILImage.fromarray(scene).convert("RGBA")
+    overlay = PILImage.new("RGBA", base.size, (*CAPTION_BG, round(255 * 0.78)))
+    draw = ImageDraw.Draw(overlay)
+    margin = round(48 * unit)
+    title_size, line_size = round(64 * unit), round(34 * unit)
+    title_lines = wrap(title, font(title_size), width - 2 * margin)
+    body = [part for line in lines for part in wrap(line, font(line_size), width - 2 * margin)]
+    total = len(title_lines) * round(title_size * 1.25) + round(24 * unit)
+    total += len(body) * round(line_size * 1.4)
+    y = (height - total) / 2.0
+    for line in title_lines:
+        draw.text(
+            (width / 2.0, y),
+            line,
+            font=font(title_size),
+            fill=(*CAPTION_TEXT, 255),
+            anchor="ma",
+            stroke_width=1,
+            stroke_fill=(*CAPTION_TEXT, 255),
+        )
+        y += round(title_size * 1.25)
+    y += round(24 * unit)
+    for line in body:
+        draw.text(
+            (width / 2.0, y), line, font=font(line_size), fill=(*CAPTION_ACCENT, 255), anchor="ma"
+        )
+        y += round(line_size * 1.4)
+    return np.asarray(PILImage.alpha_composite(base, overlay).convert("RGB")).copy()

@@ -32,6 +32,18 @@ class VideoJob(Base):
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     storage_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     thumbnail_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # "standard" proportions, or a tag of the user's own; part of the cache key.
+    figure: Mapped[str] = mapped_column(String(32), default="standard")
+    # Same key = same video (drill, size, seconds, language, generator, figure): reused at once.
+    cache_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # Cloud jobs. The marker goes into the prompt and is committed before the provider is
+    # called, so a create whose answer was lost is found again instead of being sent twice.
+    request_marker: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    provider_job_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    provider_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Seconds counted against the daily budget (0 for local videos and refused requests).
+    billed_seconds: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -8,6 +8,7 @@ from functools import cache
 from formcoach.advice_generation.schemas import Drill
 from formcoach.video_generation import motions_floor as floor
 from formcoach.video_generation import motions_standing as standing
+from formcoach.video_generation import motions_strength as strength
 from formcoach.video_generation.keyframes import Motion
 
 MOTIONS: dict[str, Callable[[], Motion]] = {
@@ -33,6 +34,17 @@ MOTIONS: dict[str, Callable[[], Motion]] = {
     "step_down": standing.step_down,
     "arm_swing": standing.arm_swing,
     "stand": standing.stand,
+    "squat": strength.squat,
+    "box_squat": strength.box_squat,
+    "banded_squat": strength.banded_squat,
+    "split_squat": strength.split_squat,
+    "single_leg_squat": strength.single_leg_squat,
+    "single_leg_balance": strength.single_leg_balance,
+    "single_leg_calf_raise": strength.single_leg_calf_raise,
+    "butt_kicks": strength.butt_kicks,
+    "band_side_walk": strength.band_side_walk,
+    "knee_to_wall_ankle_mobilisation": strength.knee_to_wall_ankle_mobilisation,
+    "incline_push_up": strength.incline_push_up,
 }
 
 # What to show for a drill whose motion is not in the library: its starting position, alive.

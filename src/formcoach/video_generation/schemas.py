@@ -48,6 +48,7 @@ class JobOut(BaseModel):
     size: str
     seconds: str
     language: str
+    generator: str = "local"
     thumbnail_url: str | None
 
 
@@ -55,3 +56,19 @@ class RunVideosOut(JobOut):
     """The latest job of the run (the seed's status shape) plus every job of the run."""
 
     jobs: list[JobOut]
+
+
+class DrillOut(BaseModel):
+    """A drill that can be generated; ``own_motion`` is false when a posture's default stands in."""
+
+    drill_id: str
+    name: str
+    posture: str
+    kind: str
+    motion: str
+    own_motion: bool
+    sizes: list[str]
+    seconds: list[str]
+    languages: list[str]
+    generators: list[str]
+    default_generator: str

@@ -9,30 +9,48 @@ again, since its outputs are written atomically under keys derived from its id.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from formcoach.advice_generation.service import get_drill, list_drills, match_drill
 from formcoach.gateway.models import Run
 from formcoach.gateway.service import get_run_for_user
-from formcoach.kit.accounts import utcnow
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.i18n import pick
 from formcoach.kit.settings import Settings
-from formcoach.kit.storage import LocalStorage, Storage
+from formcoach.kit.storage import Storage, get_storage
+from formcoach.video_generation.cloud import is_cloud, model_of
+from formcoach.video_generation.cloud_jobs import (
+    cancel_cloud_job,
+    check_budget,
+    process_cloud_job,
+)
 from formcoach.video_generation.models import UNFINISHED, VideoJob
+from formcoach.video_generation.motions import MOTIONS, motion_for
+from formcoach.video_generation.records import (
+    MESSAGES,
+    STANDARD_FIGURE,
+    cache_key,
+    record_failure,
+    record_success,
+    set_status,
+    thumbnail_key,
+    video_key,
+)
 from formcoach.video_generation.render import SECONDS, SIZES, RenderResult, render_drill_video
-from formcoach.video_generation.schemas import JobError, JobOut, RunVideosOut
+from formcoach.video_generation.schemas import DrillOut, JobError, JobOut, RunVideosOut
 
 __all__ = [
     "RenderResult",
     "create_job",
     "delete_videos_for_run",
+    "drills_view",
     "ensure_pipeline_job",
     "get_job_for_user",
     "job_view",
@@ -50,26 +68,6 @@ GENERATOR = "local"
 URL_PREFIX = "/api/video-generation/videos"
 # The seed's status words: "success" is what its clients look for when a video is ready.
 VIEW_STATUS = {"queued": "queued", "running": "running", "completed": "success", "failed": "failed"}
-MESSAGES: dict[str, dict[str, str]] = {
-    "queued": {"ja": "動画の生成を待っています", "en": "Video generation queued"},
-    "running": {"ja": "動画を生成しています", "en": "Video generation in progress"},
-    "completed": {"ja": "動画の生成が完了しました", "en": "Video generation completed"},
-    "failed": {"ja": "動画の生成に失敗しました", "en": "Video generation failed"},
-}
-
-
-def video_key(job_id: int) -> str:
-    return f"videos/{job_id}/drill.mp4"
-
-
-def thumbnail_key(job_id: int) -> str:
-    return f"videos/{job_id}/thumbnail.jpg"
-
-
-def _set_status(job: VideoJob, status: str) -> None:
-    job.status = status
-    job.message = pick(MESSAGES[status], job.language)
-    job.updated_at = utcnow()
 
 
 def _check_format(size: str, seconds: str, language: str) -> None:
@@ -93,6 +91,64 @@ def _suggestion_names(ids: list[str], language: str) -> str:
     return ", ".join(names) if language == "en" else "、".join(names)
 
 
+def _new_job(
+    session: Session,
+    settings: Settings | None,
+    run_id: int,
+    user_id: int,
+    drill_id: str,
+    drill_text: str,
+    fmt: tuple[str, str, str],
+    generator: str,
+) -> VideoJob:
+    """A queued job row, or one completed at once from the cache of identical videos."""
+    size, seconds, language = fmt
+    model = model_of(settings) if settings is not None and is_cloud(generator) else ""
+    key = cache_key(drill_id, size, seconds, language, generator, STANDARD_FIGURE, model)
+    job = VideoJob(
+        run_id=run_id,
+        user_id=user_id,
+        drill_id=drill_id,
+        drill_text=drill_text,
+        language=language,
+        size=size,
+        seconds=seconds,
+        generator=generator,
+        figure=STANDARD_FIGURE,
+        cache_key=key,
+        billed_seconds=0,
+        request_marker=f"fc-{secrets.token_hex(12)}" if is_cloud(generator) else None,
+    )
+    hit = _cached(session, settings, key)
+    if hit is not None:
+        # Both rows point at the same files; deleting either run keeps what the other uses.
+        job.storage_key, job.thumbnail_key = hit.storage_key, hit.thumbnail_key
+        set_status(job, "completed")
+    else:
+        if settings is not None and is_cloud(generator):
+            check_budget(settings, seconds)
+        set_status(job, "queued")
+    session.add(job)
+    session.flush()
+    return job
+
+
+def _cached(session: Session, settings: Settings | None, key: str) -> VideoJob | None:
+    if settings is None:
+        return None
+    storage = get_storage(settings)
+    candidates = session.scalars(
+        select(VideoJob)
+        .where(VideoJob.cache_key == key, VideoJob.status == "completed")
+        .order_by(VideoJob.id.desc())
+        .limit(5)
+    )
+    for job in candidates:
+        if job.storage_key and job.thumbnail_key and storage.exists(job.storage_key):
+            return job
+    return None
+
+
 def create_job(
     session: Session,
     user_id: int,
@@ -101,11 +157,15 @@ def create_job(
     size: str,
     seconds: str,
     language: str | None = None,
+    settings: Settings | None = None,
 ) -> VideoJob:
-    """A queued job for the drill that ``drill_text`` names, on one of the user's runs.
+    """A job for the drill that ``drill_text`` names, on one of the user's runs.
 
-    Raises not_found (not the user's run), unknown_drill (with suggestions), validation_error.
-    The caller commits, then hands the id to the job runner.
+    With ``settings`` the configured generator is used and an identical finished video is
+    reused at once (the job is then already "completed"); without, the local generator and
+    no cache. Raises not_found (not the user's run), unknown_drill (with suggestions),
+    validation_error, generation_budget_exceeded (cloud). The caller commits, then hands the
+    id to the job runner.
     """
     run = get_run_for_user(session, user_id, run_id)
     lang = language or run.language
@@ -113,20 +173,21 @@ def create_job(
     match = match_drill(drill_text)
     if match.drill is None:
         raise AppError("unknown_drill", suggestions=_suggestion_names(match.suggestions, lang))
-    job = VideoJob(
-        run_id=run.id,
-        user_id=user_id,
-        drill_id=match.drill.id,
-        drill_text=drill_text,
-        language=lang,
-        size=size,
-        seconds=seconds,
-        generator=GENERATOR,
-    )
-    _set_status(job, "queued")
-    session.add(job)
-    session.flush()
-    return job
+    generator = settings.video_generator if settings is not None else GENERATOR
+    fmt = (size, seconds, lang)
+    return _new_job(session, settings, run.id, user_id, match.drill.id, drill_text, fmt, generator)
+
+
+def _pipeline_generator(settings: Settings, seconds: str) -> str:
+    """The configured generator; over the cloud budget the report still gets local videos."""
+    if not is_cloud(settings.video_generator):
+        return GENERATOR
+    try:
+        check_budget(settings, seconds)
+    except AppError:
+        log.warning("cloud video budget used up: drill videos of runs fall back to local")
+        return GENERATOR
+    return settings.video_generator
 
 
 def ensure_pipeline_job(
@@ -134,7 +195,8 @@ def ensure_pipeline_job(
 ) -> int:
     """The job for this run/drill/format, created if missing; a failed one is queued again.
 
-    Re-running the pipeline stage therefore reuses finished videos instead of duplicating them.
+    Re-running the pipeline stage therefore reuses finished videos instead of duplicating them;
+    a failed cloud job keeps its provider job id, so it is downloaded again, not re-generated.
     """
     with session_scope(settings.db_url) as session:
         job = session.scalars(
@@ -145,7 +207,6 @@ def ensure_pipeline_job(
                 VideoJob.size == size,
                 VideoJob.seconds == seconds,
                 VideoJob.language == language,
-                VideoJob.generator == GENERATOR,
             )
             .order_by(VideoJob.id.desc())
             .limit(1)
@@ -154,21 +215,14 @@ def ensure_pipeline_job(
             run = session.get(Run, run_id)
             if run is None:
                 raise AppError("not_found")
-            job = VideoJob(
-                run_id=run_id,
-                user_id=run.user_id,
-                drill_id=drill_id,
-                drill_text=drill_id,
-                language=language,
-                size=size,
-                seconds=seconds,
-                generator=GENERATOR,
+            generator = _pipeline_generator(settings, seconds)
+            fmt = (size, seconds, language)
+            job = _new_job(
+                session, settings, run_id, run.user_id, drill_id, drill_id, fmt, generator
             )
-            _set_status(job, "queued")
-            session.add(job)
         elif job.status == "failed":
             job.error_code = job.error_message = None
-            _set_status(job, "queued")
+            set_status(job, "queued")
         session.flush()
         return job.id
 
@@ -185,7 +239,7 @@ def _failure(exc: Exception, language: str) -> tuple[str, str]:
 def process_job(
     job_id: int, settings: Settings, progress: Callable[[float], None] | None = None
 ) -> None:
-    """Render the job's video into storage and record the outcome (the job runner's handler).
+    """Make the job's video (locally or through its cloud provider) and record the outcome.
 
     Completed and failed jobs are left as they are; failures are recorded on the row, never
     raised, so one bad drill cannot take a worker or the pipeline down.
@@ -194,9 +248,13 @@ def process_job(
         job = session.get(VideoJob, job_id)
         if job is None or job.status not in UNFINISHED:
             return
-        _set_status(job, "running")
+        set_status(job, "running")
         drill_id, language, size, seconds = job.drill_id, job.language, job.size, job.seconds
-    storage = LocalStorage(settings.files_dir)
+        cloud = is_cloud(job.generator)
+    if cloud:
+        process_cloud_job(job_id, settings)
+        return
+    storage = get_storage(settings)
     try:
         drill = get_drill(drill_id)
         with (
@@ -209,19 +267,10 @@ def process_job(
     except Exception as exc:
         code, message = _failure(exc, language)
         log.exception("drill video job %s failed (%s)", job_id, code)
-        with session_scope(settings.db_url) as session:
-            failed = session.get(VideoJob, job_id)
-            if failed is not None:
-                failed.error_code, failed.error_message = code, message
-                _set_status(failed, "failed")
+        record_failure(settings, job_id, code, message)
         return
     log.info("drill video job %s: %s rendered in %.2f s", job_id, drill_id, result.elapsed_s)
-    with session_scope(settings.db_url) as session:
-        done = session.get(VideoJob, job_id)
-        if done is not None:
-            done.storage_key, done.thumbnail_key = video_key(job_id), thumbnail_key(job_id)
-            done.error_code = done.error_message = None
-            _set_status(done, "completed")
+    record_success(settings, job_id)
 
 
 def pending_job_ids(settings: Settings) -> list[int]:
@@ -257,6 +306,7 @@ def job_view(job: VideoJob, language: str | None = None) -> dict[str, Any]:
         size=job.size,
         seconds=job.seconds,
         language=job.language,
+        generator=job.generator,
         thumbnail_url=f"{URL_PREFIX}/{job.id}/thumbnail" if done else None,
     )
     return view.model_dump()
@@ -285,22 +335,63 @@ def get_job_for_user(session: Session, user_id: int, job_id: int) -> VideoJob:
     return job
 
 
-def video_path(storage: LocalStorage, job: VideoJob) -> Path:
+def video_path(storage: Storage, job: VideoJob) -> Path:
     if job.status != "completed" or not job.storage_key or not storage.exists(job.storage_key):
         raise AppError("not_found")
     return storage.local_path(job.storage_key)
 
 
-def thumbnail_path(storage: LocalStorage, job: VideoJob) -> Path:
+def thumbnail_path(storage: Storage, job: VideoJob) -> Path:
     key = job.thumbnail_key
     if job.status != "completed" or not key or not storage.exists(key):
         raise AppError("not_found")
     return storage.local_path(key)
 
 
-def delete_videos_for_run(session: Session, storage: Storage, run_id: int) -> None:
-    """Remove a run's drill videos and job rows (called when the run is deleted)."""
-    for job in session.scalars(select(VideoJob).where(VideoJob.run_id == run_id)):
-        storage.delete_prefix(f"videos/{job.id}")
+def delete_videos_for_run(
+    session: Session, storage: Storage, run_id: int, settings: Settings | None = None
+) -> None:
+    """Remove a run's drill videos and job rows (called when the run is deleted).
+
+    Files that a cached job of another run also points at are kept. With ``settings``, cloud
+    jobs still being generated are cancelled at the provider (best effort).
+    """
+    jobs = list(session.scalars(select(VideoJob).where(VideoJob.run_id == run_id)))
+    for job in jobs:
+        shared = job.storage_key is not None and session.scalar(
+            select(func.count())
+            .select_from(VideoJob)
+            .where(VideoJob.storage_key == job.storage_key, VideoJob.run_id != run_id)
+        )
+        if not shared:
+            storage.delete_prefix(f"videos/{job.id}")
+        unfinished = job.status in UNFINISHED and job.provider_job_id is not None
+        if settings is not None and is_cloud(job.generator) and unfinished:
+            cancel_cloud_job(settings, job.provider_job_id or "")
         session.delete(job)
     session.flush()
+
+
+def drills_view(settings: Settings, language: str) -> list[dict[str, Any]]:
+    """Every drill the generators can make, with the formats on offer."""
+    generators = [GENERATOR]
+    if is_cloud(settings.video_generator):
+        generators.append(settings.video_generator)
+    out: list[dict[str, Any]] = []
+    for drill in list_drills():
+        motion = motion_for(drill)
+        view = DrillOut(
+            drill_id=drill.id,
+            name=pick(drill.name.model_dump(), language),
+            posture=drill.posture,
+            kind=drill.kind,
+            motion=motion.id,
+            own_motion=drill.motion in MOTIONS or drill.id in MOTIONS,
+            sizes=list(SIZES),
+            seconds=list(SECONDS),
+            languages=["ja", "en"],
+            generators=generators,
+            default_generator=settings.video_generator,
+        )
+        out.append(view.model_dump())
+    return out

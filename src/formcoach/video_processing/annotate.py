@@ -29,6 +29,9 @@ LEFT: Colour = (66, 135, 245)
 RIGHT: Colour = (245, 130, 48)
 CENTRE: Colour = (235, 235, 235)
 LEGEND_BG: Colour = (20, 20, 20)
+SUBJECT: Colour = (255, 221, 87)
+# Shown while the subject is out of view (the other people in the frame are not analysed).
+LOST_TEXT = "被写体なし / Subject not in view"
 PROGRESS_EVERY = 10
 
 # (series, MediaPipe landmark index, side) for the values printed beside joints.
@@ -183,6 +186,26 @@ def _joint_label(
     return (max(x, 0), max(y, 0)), _degrees(value), LEFT if side == "left" else RIGHT
 
 
+def _subject_id(path: Path) -> int | None:
+    """The subject's track id stored in pose.npz (absent from single-person files)."""
+    with np.load(path, allow_pickle=False) as data:
+        value = int(data["subject"]) if "subject" in data.files else -1
+    return value if value >= 0 else None
+
+
+def _id_label(
+    kp: NDArray[np.float32], visible: NDArray[np.bool_], subject: int, size: int
+) -> tuple[tuple[int, int], str, Colour] | None:
+    """The "ID n" tag just above the head, so the viewer sees whom the numbers belong to."""
+    head = [i for i in range(11) if visible[i]]
+    points = kp[head, :2] if head else kp[visible, :2]
+    if points.size == 0:
+        return None
+    x = int(np.min(points[:, 0]))
+    y = int(np.min(points[:, 1])) - 3 * size
+    return (max(x, 0), max(y, 0)), f"ID {subject}", SUBJECT
+
+
 def load_pose(path: Path) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
     """keypoints (N, 33, 4) and detected (N,) from pose.npz."""
     with np.load(path, allow_pickle=False) as data:
@@ -207,6 +230,7 @@ def annotate(
 ) -> None:
     """Write dst: every proxy frame with the skeleton, joint angle labels and a legend."""
     keypoints, detected = load_pose(pose_npz)
+    subject = _subject_id(pose_npz)
     series: dict[str, list[float | None]] = features.get("series", {})
     with av.open(str(proxy)) as container:
         stream = container.streams.video[0]
@@ -230,13 +254,19 @@ def annotate(
                     value = values[name]
                     if value is not None and visible[joint]:
                         labels.append(_joint_label(kp[joint], side, value, size, (width, height)))
+                tag = None if subject is None else _id_label(kp, visible, subject, size)
+                if tag is not None:
+                    labels.append(tag)
+            elif subject is not None:
+                lost = LOST_TEXT if japanese else LOST_TEXT.split(" / ")[1]
+                labels.append(((8, height - 2 * size), lost, SUBJECT))
             legend.shade(image)
             canvas = Image.fromarray(image)
             draw = ImageDraw.Draw(canvas)
             for position, text, colour in labels:
                 draw.text(position, text, fill=colour, font=font, stroke_width=2, stroke_fill=0)
             legend.draw(draw, values)
-            writer.write(np.asarray(canvas))
+            writer.write(np.asarray(canvas), frame.time_s)
             if (i + 1) % PROGRESS_EVERY == 0:
                 progress(min((i + 1) / total, 0.99))
     progress(1.0)

@@ -237,7 +237,8 @@ def make_proxy(
             elapsed = max(frame.time_s, frame.index / fps)
             if max_duration_s is not None and elapsed > max_duration_s:
                 raise AppError("video_too_long", duration=elapsed, limit=max_duration_s)
-            writer.write(_fit(frame.image, width, height))
+            # Real timestamps: a variable-frame-rate phone clip keeps its true frame times.
+            writer.write(_fit(frame.image, width, height), frame.time_s)
             count += 1
             if count % PROGRESS_EVERY == 0:
                 progress(min(count / expected, 0.99))

@@ -1,0 +1,229 @@
+"""Repetition exercises: squat, push-up, glute bridge, lunge / split squat, single-leg squat.
+
+Every profile counts reps on one flexion angle (reps.py, thresholds in reference.yaml) and
+measures the rest at the reps' turning points. Metric keys start with the profile's prefix;
+which of them are judged, against what and with which finding code is configuration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from formcoach.analysis import series as s
+from formcoach.analysis.judge import Clip, Measured
+from formcoach.analysis.messages import FACING_UNKNOWN
+from formcoach.analysis.reps import Rep, combine, detect_reps, value_at
+from formcoach.analysis.schemas import Evidence, LocalizedText, RepRule
+
+PREFIX: dict[str, str] = {
+    "squat": "squat",
+    "push_up": "pushup",
+    "glute_bridge": "bridge",
+    "lunge": "lunge",
+    "single_leg_squat": "single_leg_squat",
+}
+
+# An informational value: (value, samples, the reason when the value is None).
+Info = tuple[float | None, int | None, LocalizedText]
+
+NO_REPS = LocalizedText(
+    ja="反復動作を検出できなかったため測定できませんでした（動きが小さすぎるか、短すぎました）。",
+    en="No repetition was found, so this could not be measured (the movement was too small or "
+    "too short).",
+)
+NO_FULL_REPS = LocalizedText(
+    ja="基準の深さに達した反復がなく、すべて浅い反復でした（深さの項目を参照）。",
+    en="No repetition reached the depth threshold: all were partial (see depth).",
+)
+NEEDS_SEGMENTS = LocalizedText(
+    ja="この値に必要な体節の傾き（すね・上体）が解析データにまだないため測定できません。",
+    en="This needs segment angles (shin, trunk) that the features do not contain yet.",
+)
+NEEDS_SIGNED_HIP = LocalizedText(
+    ja="腰が落ちているか上がっているかの判定には股関節の向き付き角度が必要ですが、"
+    "解析データにまだないため測定できません。",
+    en="Telling a sag from a pike needs the signed hip angle, which the features do not "
+    "contain yet.",
+)
+NEEDS_FRONT_KNEE = LocalizedText(
+    ja="膝が内側に入る角度（FPPA）は正面からの膝の角度が必要ですが、解析データにまだありません。",
+    en="The knee's frontal-plane projection angle needs a front-view knee angle, which the "
+    "features do not contain yet.",
+)
+
+
+def spans(reps: list[Rep], frame_s: float) -> list[Evidence]:
+    return [Evidence(start_s=round(r.start_s, 3), end_s=round(r.end_s + frame_s, 3)) for r in reps]
+
+
+def _median(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.median(finite)) if finite else None
+
+
+def flexion_signal(clip: Clip, joint: str, how: str) -> s.FloatArray:
+    left = s.series(clip.features, f"left_{joint}_flexion_deg")
+    right = s.series(clip.features, f"right_{joint}_flexion_deg")
+    return combine(left, right, how)
+
+
+def signed_hip_deviation(clip: Clip) -> s.FloatArray | None:
+    """Shoulder-hip-ankle deviation from straight, negative when the hips sag (extension).
+
+    The sign comes from the signed hip angle (feature_extraction/angles.py: + flexion,
+    - extension); None when features.json does not carry it.
+    """
+    if not (clip.has("left_hip_angle_deg") or clip.has("right_hip_angle_deg")):
+        return None
+    hip = combine(
+        s.series(clip.features, "left_hip_angle_deg"),
+        s.series(clip.features, "right_hip_angle_deg"),
+        "mean",
+    )
+    deviation = 180.0 - s.series(clip.features, "body_line_deg")
+    n = min(hip.size, deviation.size)
+    return np.asarray(np.sign(hip[:n]) * deviation[:n], dtype=np.float64)
+
+
+def _tibia_forward(clip: Clip) -> s.FloatArray | None:
+    """Forward tilt of the shin from vertical (knee ahead of ankle positive), both sides' mean."""
+    if not (clip.has("left_shank_segment_deg") or clip.has("right_shank_segment_deg")):
+        return None
+    shank = combine(
+        s.series(clip.features, "left_shank_segment_deg"),
+        s.series(clip.features, "right_shank_segment_deg"),
+        "mean",
+    )
+    # The shank segment points knee -> ankle from the downward vertical, + when the ankle is
+    # ahead, so a shin leaning forward has a negative segment angle.
+    return np.asarray(-shank, dtype=np.float64)
+
+
+def _at_turns(clip: Clip, values: s.FloatArray, reps: list[Rep]) -> list[float]:
+    found = (value_at(clip.times, values, r.turn_s) for r in reps)
+    return [v for v in found if v is not None]
+
+
+def _per_rep(
+    clip: Clip, reps: list[Rep], values: s.FloatArray | None, note: LocalizedText, confident: int
+) -> Measured:
+    if values is None:
+        return Measured(None, note=note)
+    if not reps:
+        return Measured(None, note=NO_REPS)
+    at = _at_turns(clip, values, reps)
+    value = _median(at)
+    if value is None:
+        return Measured(None, note=NO_REPS)
+    return Measured(value, samples=len(at), low_confidence=len(at) < confident)
+
+
+def measure_reps(
+    movement: str, clip: Clip, rule: RepRule, limits: Callable[[str], tuple[float, float] | None]
+) -> tuple[dict[str, Measured], dict[str, Info], list[Rep]]:
+    """Judged measurements, informational values (value, samples) and the reps themselves.
+
+    `limits(key)` gives a judged metric's (low, high) so the evidence can point at the reps
+    that fall outside it.
+    """
+    prefix = PREFIX[movement]
+    signal = flexion_signal(clip, rule.signal, rule.combine)
+    reps = detect_reps(clip.times, signal, rule)
+    full = [r for r in reps if r.full]
+    partial = [r for r in reps if not r.full]
+    few = len(reps) < rule.min_reps_confident
+    measured: dict[str, Measured] = {}
+    info: dict[str, Info] = {
+        f"{prefix}_reps": (float(len(full)) if reps else None, len(reps) or None, NO_REPS),
+    }
+    # A bridge rises first: its first phase is the concentric one.
+    eccentric_first = rule.first_phase == "eccentric"
+    phases = {
+        "eccentric": [r.first_s if eccentric_first else r.second_s for r in full],
+        "pause": [r.pause_s for r in full],
+        "concentric": [r.second_s if eccentric_first else r.first_s for r in full],
+    }
+    for phase, values in phases.items():
+        info[f"{prefix}_tempo_{phase}_s"] = (_median(values), len(full) or None, NO_FULL_REPS)
+
+    depth_key = "bridge_top_hip_angle_deg" if movement == "glute_bridge" else f"{prefix}_depth_deg"
+    if reps:
+        bridge = movement == "glute_bridge"
+        extremes = [180.0 - r.extreme_deg if bridge else r.extreme_deg for r in reps]
+        bounds = limits(depth_key)
+        outside = [
+            r
+            for r, e in zip(reps, extremes, strict=True)
+            if bounds is None or not bounds[0] <= e <= bounds[1]
+        ]
+        measured[depth_key] = Measured(
+            _median(extremes),
+            evidence=spans(outside, clip.frame_s),
+            samples=len(reps),
+            low_confidence=few,
+        )
+    else:
+        measured[depth_key] = Measured(None, note=NO_REPS)
+
+    partial_key = f"{prefix}_partial_reps"
+    if full:
+        measured[partial_key] = Measured(
+            float(len(partial)), evidence=spans(partial, clip.frame_s), samples=len(reps)
+        )
+    else:
+        measured[partial_key] = Measured(None, note=NO_FULL_REPS if reps else NO_REPS)
+
+    turns = full or reps
+    if movement == "squat":
+        tibia = _tibia_forward(clip)
+        trunk = s.series(clip.features, "trunk_lean_deg")
+        diff = None
+        if tibia is not None and clip.facing in ("left", "right"):
+            n = min(trunk.size, tibia.size)
+            diff = np.asarray(trunk[:n] - tibia[:n], dtype=np.float64)
+        # The trunk lean's sign means forward only when the facing direction is known.
+        why = NEEDS_SEGMENTS if tibia is None else FACING_UNKNOWN
+        measured["squat_trunk_tibia_deg"] = _per_rep(
+            clip, turns, diff, why, rule.min_reps_confident
+        )
+    elif movement == "push_up":
+        signed = signed_hip_deviation(clip)
+        measured["pushup_hip_offset_deg"] = _per_rep(
+            clip, turns, signed, NEEDS_SIGNED_HIP, rule.min_reps_confident
+        )
+        unsigned = 180.0 - s.series(clip.features, "body_line_deg")
+        measured["pushup_line_deviation_deg"] = _per_rep(
+            clip, turns, unsigned, NO_REPS, rule.min_reps_confident
+        )
+    elif movement == "lunge":
+        trunk = np.abs(s.series(clip.features, "trunk_lean_deg"))
+        measured["lunge_trunk_lean_deg"] = _per_rep(
+            clip, turns, trunk, NO_REPS, rule.min_reps_confident
+        )
+        tibia = _max_tibia(clip)
+        measured["lunge_front_shin_deg"] = _per_rep(
+            clip, turns, tibia, NEEDS_SEGMENTS, rule.min_reps_confident
+        )
+        back = -combine(
+            -s.series(clip.features, "left_knee_flexion_deg"),
+            -s.series(clip.features, "right_knee_flexion_deg"),
+            "max",
+        )
+        at = _at_turns(clip, back, turns)
+        info["lunge_back_knee_deg"] = (_median(at), len(at) or None, NO_REPS)
+    elif movement == "single_leg_squat":
+        info["single_leg_squat_fppa_deg"] = (None, None, NEEDS_FRONT_KNEE)
+    return measured, info, reps
+
+
+def _max_tibia(clip: Clip) -> s.FloatArray | None:
+    """The more forward-leaning shin per frame: in a split stance that is the front one."""
+    if not (clip.has("left_shank_segment_deg") or clip.has("right_shank_segment_deg")):
+        return None
+    return s.pairwise_max(
+        -s.series(clip.features, "left_shank_segment_deg"),
+        -s.series(clip.features, "right_shank_segment_deg"),
+    )

@@ -1,0 +1,255 @@
+// formcoach pages: upload, live progress, video/chart sync, history, compare and account actions.
+// Plain script, no libraries; every feature starts only if its elements are on the page.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+const csrf = () => $('meta[name="csrf-token"]')?.content || "";
+const lang = () => document.documentElement.lang || "ja";
+
+async function api(method, url, body) {
+  const headers = { "X-CSRF-Token": csrf() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const sep = url.includes("?") ? "&" : "?";
+  const res = await fetch(url + sep + "lang=" + lang(), {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = res.status === 204 ? {} : await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(data.error ? data.error.message : String(res.status));
+  return data;
+}
+
+function show(el, text) { if (el) { el.textContent = text; el.hidden = !text; } }
+
+// --- new analysis ------------------------------------------------------------------------
+function initUpload() {
+  const form = $("#upload");
+  if (!form) return;
+  const input = $("#video"), zone = $("#dropzone"), msg = $("#msg");
+  const showName = () => { $("#filename").textContent = input.files[0] ? input.files[0].name : ""; };
+  input.addEventListener("change", showName);
+  ["dragenter", "dragover"].forEach((n) => zone.addEventListener(n, (e) => {
+    e.preventDefault(); zone.classList.add("over");
+  }));
+  ["dragleave", "drop"].forEach((n) => zone.addEventListener(n, () => zone.classList.remove("over")));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    if (e.dataTransfer.files.length) { input.files = e.dataTransfer.files; showName(); }
+  });
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (!input.files.length) { show(msg, form.dataset.noFile); return; }
+    const data = new FormData(form);
+    if (!data.get("height_cm")) data.delete("height_cm");
+    const xhr = new XMLHttpRequest();
+    const bar = $("#bar"), pct = $("#pct"), button = $("button[type=submit]", form);
+    $("#upstate").hidden = false; show(msg, ""); button.disabled = true;
+    xhr.upload.onprogress = (e) => {
+      if (!e.lengthComputable) return;
+      const p = Math.round(100 * e.loaded / e.total);
+      bar.value = p; pct.textContent = p + " %";
+    };
+    xhr.onload = () => {
+      let body = {};
+      try { body = JSON.parse(xhr.responseText || "{}"); } catch (_) { /* not JSON */ }
+      if (xhr.status === 202) { location.href = "/runs/" + body.id; return; }
+      button.disabled = false; $("#upstate").hidden = true;
+      show(msg, body.error ? body.error.message + " (" + body.error.code + ")" : "HTTP " + xhr.status);
+    };
+    xhr.onerror = () => { button.disabled = false; show(msg, "network error"); };
+    xhr.open("POST", "/api/runs?lang=" + lang());
+    xhr.setRequestHeader("X-CSRF-Token", csrf());
+    xhr.send(data);
+  });
+}
+
+// --- progress ----------------------------------------------------------------------------
+function initProgress() {
+  const card = $("#progress-card");
+  if (!card) return;
+  const id = card.dataset.run, labels = JSON.parse(card.dataset.labels), hints = JSON.parse(card.dataset.hints);
+  const setBadge = (el, status) => { el.className = "badge st-" + status; el.textContent = labels[status] || status; };
+  async function poll() {
+    let run;
+    try { run = await api("GET", "/api/runs/" + id); } catch (_) { setTimeout(poll, 2000); return; }
+    setBadge($("#status"), run.status);
+    $("#progress").value = run.progress;
+    $("#progress-pct").textContent = Math.round(run.progress) + " %";
+    for (const s of run.stages) {
+      const li = $('[data-stage="' + s.name + '"]');
+      if (!li) continue;
+      li.className = "stage st-" + s.status;
+      $(".state", li).textContent = labels[s.status] || s.status;
+    }
+    if (run.status === "completed") {
+      const res = await fetch("/runs/" + id + "/results", { credentials: "same-origin" });
+      $("#results").innerHTML = await res.text();
+      card.hidden = true; $("#run-actions").hidden = false;
+      initResults();
+    } else if (run.status === "failed") {
+      const box = $("#failure");
+      $("#failure-msg").textContent = run.error ? run.error.message + " (" + run.error.code + ")" : "";
+      $("#failure-hint").textContent = hints[run.error ? run.error.code : ""] || hints[""];
+      box.hidden = false;
+    } else {
+      setTimeout(poll, 1000);
+    }
+  }
+  setTimeout(poll, 800);
+}
+
+// --- results: seek from findings and charts, playhead, original follows annotated ---------
+function initResults() {
+  const video = $("#annotated");
+  if (!video) return;
+  const original = $("#original");
+  const charts = $$("svg.chart");
+  const drawPlayhead = () => {
+    for (const svg of charts) {
+      const t0 = +svg.dataset.t0, t1 = +svg.dataset.t1, x0 = +svg.dataset.x0, x1 = +svg.dataset.x1;
+      const f = Math.max(0, Math.min(1, (video.currentTime - t0) / (t1 - t0 || 1)));
+      const x = x0 + f * (x1 - x0);
+      const line = $(".playhead", svg);
+      line.setAttribute("x1", x); line.setAttribute("x2", x);
+    }
+  };
+  const seek = (t) => {
+    video.currentTime = Math.min(t, video.duration || t);
+    drawPlayhead();
+    video.scrollIntoView({ behavior: "smooth", block: "center" });
+  };
+  $$("[data-seek]").forEach((b) => b.addEventListener("click", () => seek(parseFloat(b.dataset.seek))));
+  for (const svg of charts) {
+    svg.addEventListener("click", (e) => {
+      const box = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal;
+      const scale = Math.min(box.width / vb.width, box.height / vb.height);
+      const offset = (box.width - vb.width * scale) / 2;
+      const x = (e.clientX - box.left - offset) / scale;
+      const t0 = +svg.dataset.t0, t1 = +svg.dataset.t1, x0 = +svg.dataset.x0, x1 = +svg.dataset.x1;
+      const f = Math.max(0, Math.min(1, (x - x0) / (x1 - x0)));
+      seek(t0 + f * (t1 - t0));
+    });
+  }
+  // Keyboard users step through the clip from a focused chart (arrows: 0.1 s, with Shift: 1 s).
+  for (const svg of charts) {
+    svg.addEventListener("keydown", (e) => {
+      if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+      e.preventDefault();
+      const step = (e.shiftKey ? 1 : 0.1) * (e.key === "ArrowLeft" ? -1 : 1);
+      video.currentTime = Math.max(0, video.currentTime + step);
+      drawPlayhead();
+    });
+  }
+  const tick = () => { drawPlayhead(); if (!video.paused) requestAnimationFrame(tick); };
+  video.addEventListener("timeupdate", drawPlayhead);
+  video.addEventListener("seeked", drawPlayhead);
+  video.addEventListener("play", () => requestAnimationFrame(tick));
+  if (original) {
+    video.addEventListener("play", () => { original.currentTime = video.currentTime; original.play().catch(() => {}); });
+    video.addEventListener("pause", () => original.pause());
+    video.addEventListener("seeked", () => { original.currentTime = video.currentTime; });
+    video.addEventListener("ratechange", () => { original.playbackRate = video.playbackRate; });
+  }
+}
+
+// --- history: delete with confirmation, pick two runs to compare -------------------------
+function initHistory() {
+  $$("[data-delete-run]").forEach((b) => b.addEventListener("click", async () => {
+    if (!confirm(b.dataset.confirm)) return;
+    try { await api("DELETE", "/api/runs/" + b.dataset.deleteRun); b.closest("tr").remove(); }
+    catch (e) { alert(e.message); }
+  }));
+  const form = $("#compare-form");
+  if (!form) return;
+  form.addEventListener("submit", (e) => {
+    const ids = $$('input[name="pick"]:checked', form).map((c) => +c.value).sort((x, y) => x - y);
+    if (ids.length !== 2) { e.preventDefault(); $("#compare-msg").textContent = form.dataset.pick; return; }
+    form.elements.a.value = ids[0]; form.elements.b.value = ids[1];
+    $$('input[name="pick"]', form).forEach((c) => { c.disabled = true; });
+  });
+}
+
+// --- compare: both videos play, pause and seek together ----------------------------------
+function initCompare() {
+  const vids = $$(".syncvideo");
+  if (vids.length !== 2) return;
+  const [lead, follow] = vids, button = $("#syncplay"), range = $("#syncseek");
+  const longest = () => Math.max(lead.duration || 0, follow.duration || 0);
+  button.addEventListener("click", () => {
+    const play = lead.paused;
+    for (const v of vids) { if (play) v.play().catch(() => {}); else v.pause(); }
+  });
+  range.addEventListener("input", () => {
+    const t = (range.value / 1000) * longest();
+    for (const v of vids) v.currentTime = Math.min(t, v.duration || t);
+  });
+  lead.addEventListener("timeupdate", () => {
+    if (longest()) range.value = Math.round(1000 * lead.currentTime / longest());
+    // Keep the pair within a frame or two: each element's clock drifts on its own.
+    if (!lead.paused && Math.abs(follow.currentTime - lead.currentTime) > 0.08 && lead.currentTime < (follow.duration || 0)) {
+      follow.currentTime = lead.currentTime;
+    }
+  });
+}
+
+// --- accounts: users (admin) and tokens --------------------------------------------------
+// The API may answer before its transaction is committed, so wait until a list shows the
+// change before reloading (at most ~3 s), instead of showing a page without it.
+async function settle(url, ok) {
+  for (let i = 0; i < 30; i++) {
+    try { if (ok(await api("GET", url))) return; } catch (_) { /* retry */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function initAccounts() {
+  const done = () => location.reload();
+  const fail = (e) => { const m = $("#users-msg") || $("#tokens-msg"); show(m, e.message); };
+  $$("[data-user-active]").forEach((b) => b.addEventListener("click", () =>
+    api("PATCH", "/api/users/" + b.dataset.id, { is_active: b.dataset.userActive === "true" }).then(done, fail)));
+  const dialog = $("#reset-dialog");
+  let resetId = null;
+  $$("[data-reset]").forEach((b) => b.addEventListener("click", () => {
+    resetId = b.dataset.reset; $("#reset-name").textContent = b.dataset.name;
+    $("#reset-username").value = b.dataset.name;
+    $("#reset-pw").value = ""; dialog.showModal();
+  }));
+  $("[data-close]", dialog || document)?.addEventListener("click", () => dialog.close());
+  $("#reset-form")?.addEventListener("submit", () => {
+    api("PATCH", "/api/users/" + resetId, { password: $("#reset-pw").value })
+      .then(() => show($("#users-msg"), $("#saved-text").textContent), fail);
+  });
+  $("#add-user")?.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = e.target.elements;
+    api("POST", "/api/users", {
+      username: f.username.value, password: f.password.value,
+      language: f.language.value, is_admin: f.is_admin.checked,
+    }).then((u) => settle("/api/users", (list) => list.some((x) => x.id === u.id)).then(done), fail);
+  });
+  $("#new-token")?.addEventListener("submit", (e) => {
+    e.preventDefault();
+    api("POST", "/api/tokens", { name: e.target.elements.name.value }).then((tok) => {
+      $("#token-value").textContent = tok.token; $("#token-once").hidden = false;
+    }, fail);
+  });
+  $$("[data-revoke]").forEach((b) => b.addEventListener("click", () => {
+    if (!confirm(b.dataset.confirm)) return;
+    const id = +b.dataset.revoke;
+    api("DELETE", "/api/tokens/" + id)
+      .then(() => settle("/api/tokens", (list) => !list.some((x) => x.id === id)).then(done), fail);
+  }));
+}
+
+function initCommon() {
+  $$("time.localtime").forEach((el) => {
+    const d = new Date(el.getAttribute("datetime"));
+    if (!isNaN(d)) el.textContent = d.toLocaleString(lang() === "ja" ? "ja-JP" : "en-GB", { dateStyle: "medium", timeStyle: "short" });
+  });
+  $$("[data-print]").forEach((b) => b.addEventListener("click", () => window.print()));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  initCommon(); initUpload(); initProgress(); initResults(); initHistory(); initCompare(); initAccounts();
+});

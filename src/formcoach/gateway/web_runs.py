@@ -1,0 +1,144 @@
+"""Web pages of one run (progress, results, printable report) and of a two-run comparison."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from formcoach.gateway import service
+from formcoach.gateway.models import Run
+from formcoach.gateway.report import build_report
+from formcoach.gateway.web_charts import chart_panels
+from formcoach.gateway.web_common import page_lang, render, session_user
+from formcoach.gateway.web_text import DEFAULT_HINT, FAILURE_HINTS
+from formcoach.kit.accounts import User
+from formcoach.kit.api import DbSession, StorageDep
+from formcoach.kit.errors import AppError
+from formcoach.kit.pipeline import FEATURES, run_key
+from formcoach.kit.storage import Storage
+
+router = APIRouter(include_in_schema=False)
+
+# Shown first on the metric cards: the judged metrics come before the angle summaries.
+KEY_METRICS = ("cadence_spm", "trunk_lean_deg")
+
+
+def _features(storage: Storage, run_id: int) -> dict[str, Any] | None:
+    key = run_key(run_id, FEATURES)
+    if not storage.exists(key):
+        return None
+    data: dict[str, Any] = json.loads(storage.get_bytes(key))
+    return data
+
+
+def _ordered_metrics(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    metrics: dict[str, dict[str, Any]] = report["metrics"]
+    judged = [k for k in metrics if metrics[k].get("reference")]
+    rest = [k for k in metrics if k not in judged]
+    judged.sort(key=lambda k: (k not in KEY_METRICS, k))
+    return [(k, metrics[k]) for k in judged + rest]
+
+
+def _results_context(run: Run, storage: Storage, lang: str) -> dict[str, Any]:
+    report = build_report(run, storage, lang)
+    return {
+        "report": report,
+        "metrics": _ordered_metrics(report),
+        "charts": chart_panels(_features(storage, run.id), lang),
+    }
+
+
+def _load_run(
+    request: Request, session: Session, run_id: int
+) -> tuple[User | None, Run | None, Response | None]:
+    user = session_user(request, session)
+    if user is None:
+        return None, None, RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    try:
+        return user, service.get_run_for_user(session, user.id, run_id), None
+    except AppError:
+        return user, None, render(request, "missing.html", user, status_code=404)
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse, response_model=None)
+def run_page(run_id: int, request: Request, session: DbSession, storage: StorageDep) -> Response:
+    user, run, early = _load_run(request, session, run_id)
+    if early is not None or run is None:
+        return early or Response(status_code=404)
+    lang = page_lang(request, user)
+    hints = {code: text[lang] for code, text in FAILURE_HINTS.items()} | {"": DEFAULT_HINT[lang]}
+    context: dict[str, Any] = {"run": service.run_view(run), "hint": None, "hints": hints}
+    if run.status == "completed":
+        context.update(_results_context(run, storage, lang))
+    elif run.status == "failed":
+        context["hint"] = FAILURE_HINTS.get(run.error_code or "", DEFAULT_HINT)[lang]
+    return render(request, "run.html", user, nav="history", **context)
+
+
+@router.get("/runs/{run_id}/results", response_class=HTMLResponse, response_model=None)
+def results_fragment(
+    run_id: int, request: Request, session: DbSession, storage: StorageDep
+) -> Response:
+    """The results section alone: the progress page swaps it in without reloading."""
+    user, run, early = _load_run(request, session, run_id)
+    if early is not None or run is None:
+        return early or Response(status_code=404)
+    if run.status != "completed":
+        return Response(status_code=409)
+    context = _results_context(run, storage, page_lang(request, user))
+    return render(request, "_results.html", user, run=service.run_view(run), **context)
+
+
+def _qr(url: str) -> Markup:
+    # segno writes the SVG itself from the URL; nothing user-controlled reaches the markup.
+    return Markup(segno.make(url, error="m").svg_inline(scale=2, dark="#10243e"))
+
+
+@router.get("/runs/{run_id}/print", response_class=HTMLResponse, response_model=None)
+def print_page(run_id: int, request: Request, session: DbSession, storage: StorageDep) -> Response:
+    user, run, early = _load_run(request, session, run_id)
+    if early is not None or run is None:
+        return early or Response(status_code=404)
+    if run.status != "completed":
+        return RedirectResponse(f"/runs/{run_id}", status_code=303)
+    context = _results_context(run, storage, page_lang(request, user))
+    base = str(request.base_url).rstrip("/")
+    qr = {
+        d["drill_id"]: {"url": base + d["video_url"], "svg": _qr(base + d["video_url"])}
+        for d in context["report"]["drills"]
+        if d.get("video_url")
+    }
+    return render(request, "print.html", user, run=service.run_view(run), qr=qr, **context)
+
+
+@router.get("/compare", response_class=HTMLResponse, response_model=None)
+def compare_page(
+    request: Request, session: DbSession, storage: StorageDep, a: int = 0, b: int = 0
+) -> Response:
+    user = session_user(request, session)
+    if user is None:
+        return RedirectResponse("/login?next=/compare", status_code=303)
+    lang = page_lang(request, user)
+    runs, _ = service.list_runs_filtered(session, user, 1, 100)
+    completed = [r for r in runs if r.status == "completed"]
+    context: dict[str, Any] = {"choices": completed, "a": a, "b": b, "comparison": None}
+    if a and b:
+        try:
+            context["comparison"] = service.compare_runs(session, storage, user, a, b, lang)
+        except AppError as exc:
+            context["error"] = exc.message(lang)
+        else:
+            context["reports"] = [
+                build_report(service.get_run_for_user(session, user.id, i), storage, lang)
+                for i in (a, b)
+            ]
+            context["run_views"] = [
+                service.run_view(service.get_run_for_user(session, user.id, i)) for i in (a, b)
+            ]
+    return render(request, "compare.html", user, nav="compare", **context)

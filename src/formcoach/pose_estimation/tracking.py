@@ -1,0 +1,141 @@
+"""People detections -> tracks with stable ids -> the subject.
+
+Association is by continuity alone: a detection joins the track whose last landmarks lie
+nearest, measured in that track's body sizes, inside a gate that widens with the time the
+track has been lost. One optimal assignment per frame (Hungarian) keeps two people who pass
+close to each other from trading ids, since each keeps the cheaper, continuous match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+
+from formcoach.kit.settings import Settings
+from formcoach.pose_estimation.detect import CORE, Detection, FrameDetections
+from formcoach.pose_estimation.schemas import VISIBILITY
+
+_SURE = 0.3  # visibility above which a landmark is used for matching
+_SIZE_MEMORY = 15  # detections whose body size is averaged for the gate
+# A person standing still moves their landmarks by ~2 % of body size (estimation jitter);
+# one whose pose or place changes by a tenth of body size or more counts as fully moving.
+_STILL, _MOVING = 0.02, 0.1
+_MIN_MOVE_FACTOR = 0.2
+
+
+def body_size(kp: NDArray[np.float32]) -> float:
+    """Shoulder-hip + hip-knee + knee-ankle length in px, the larger side: nearly posture-free."""
+    best = 0.0
+    for s, h, k, a in ((11, 23, 25, 27), (12, 24, 26, 28)):
+        pts = kp[[s, h, k, a], :2].astype(np.float64)
+        best = max(best, float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum()))
+    if best > 0:
+        return best
+    x0, y0 = np.nanmin(kp[:, :2], axis=0)
+    x1, y1 = np.nanmax(kp[:, :2], axis=0)
+    return float(np.hypot(x1 - x0, y1 - y0)) or 1.0
+
+
+def landmark_distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
+    """Median distance in px between the body-outline landmarks both place confidently."""
+    core = list(CORE)
+    both = (a[core, VISIBILITY] >= _SURE) & (b[core, VISIBILITY] >= _SURE)
+    pa, pb = a[core, :2], b[core, :2]
+    if int(both.sum()) >= 3:
+        pa, pb = pa[both], pb[both]
+    return float(np.median(np.linalg.norm(pa - pb, axis=1)))
+
+
+@dataclass
+class Track:
+    id: int
+    frames: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    people: list[Detection] = field(default_factory=list)
+    sizes: list[float] = field(default_factory=list)
+
+    @property
+    def size(self) -> float:
+        return float(np.median(self.sizes[-_SIZE_MEMORY:]))
+
+    @property
+    def duration_s(self) -> float:
+        return self.times[-1] - self.times[0] if self.times else 0.0
+
+    def add(self, index: int, time_s: float, person: Detection) -> None:
+        self.frames.append(index)
+        self.times.append(time_s)
+        self.people.append(person)
+        self.sizes.append(body_size(person.keypoints))
+
+    def movement(self) -> float:
+        """How much the person moves: spread of place and of pose, in body sizes."""
+        kp = np.stack([p.keypoints[list(CORE), :2] for p in self.people]).astype(np.float64)
+        centre = kp.mean(axis=1, keepdims=True)
+        size = float(np.median(self.sizes))
+        place = float(np.linalg.norm(centre[:, 0].std(axis=0))) / size
+        pose = float(np.median((kp - centre).std(axis=0))) / size
+        return place + pose
+
+    def prominence(self, n_frames: int) -> float:
+        """Body size x share of the clip it is seen in, damped for people who hardly move."""
+        move = (self.movement() - _STILL) / (_MOVING - _STILL)
+        factor = min(1.0, max(_MIN_MOVE_FACTOR, move))
+        return float(np.median(self.sizes)) * len(self.frames) / max(n_frames, 1) * factor
+
+
+def track_people(detections: list[FrameDetections], settings: Settings) -> list[Track]:
+    """Tracks of everyone seen long enough, ids 1.. in order of first appearance."""
+    times = np.array([d.time_s for d in detections], dtype=np.float64)
+    frame_dt = float(np.median(np.diff(times))) if times.size > 1 else 0.0
+    tracks: list[Track] = []
+    for frame in detections:
+        t = frame.time_s
+        live = [
+            tr
+            for tr in tracks
+            if t - tr.times[-1] <= settings.track_max_lost_s + 1e-9 and tr.frames[-1] < frame.index
+        ]
+        cost = np.full((len(frame.people), len(live)), np.inf)
+        for i, person in enumerate(frame.people):
+            for j, tr in enumerate(live):
+                lost = max(0.0, t - tr.times[-1] - frame_dt)
+                gate = settings.track_max_distance + settings.track_max_distance_per_s * lost
+                d = landmark_distance(person.keypoints, tr.people[-1].keypoints) / tr.size
+                if d <= gate:
+                    cost[i, j] = d
+        taken: set[int] = set()
+        if live and frame.people:
+            finite = np.where(np.isfinite(cost), cost, 1e9)
+            rows, cols = linear_sum_assignment(finite)
+            for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+                if np.isfinite(cost[i, j]):
+                    live[j].add(frame.index, t, frame.people[i])
+                    taken.add(i)
+        for i, person in enumerate(frame.people):
+            if i not in taken:
+                track = Track(id=len(tracks) + 1)
+                track.add(frame.index, t, person)
+                tracks.append(track)
+    # In a clip shorter than the minimum a whole-clip track must still count.
+    clip_s = float(times[-1] - times[0]) if times.size else 0.0
+    shortest = min(settings.track_min_duration_s, 0.5 * clip_s)
+    kept = [tr for tr in tracks if tr.duration_s >= shortest]
+    for new_id, tr in enumerate(sorted(kept, key=lambda tr: tr.frames[0]), start=1):
+        tr.id = new_id
+    return sorted(kept, key=lambda tr: tr.id)
+
+
+def choose_subject(tracks: list[Track], n_frames: int, requested: int | None) -> Track | None:
+    """The requested track, else the most prominent moving person; None when nobody was seen."""
+    if requested is not None:
+        for tr in tracks:
+            if tr.id == requested:
+                return tr
+        return None
+    if not tracks:
+        return None
+    return max(tracks, key=lambda tr: tr.prominence(n_frames))

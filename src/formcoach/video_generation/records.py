@@ -1,0 +1,67 @@
+"""Small helpers on video_jobs rows shared by the local and the cloud paths."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from formcoach.kit.accounts import utcnow
+from formcoach.kit.db import session_scope
+from formcoach.kit.i18n import pick
+from formcoach.kit.settings import Settings
+from formcoach.video_generation.models import VideoJob
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "queued": {"ja": "動画の生成を待っています", "en": "Video generation queued"},
+    "running": {"ja": "動画を生成しています", "en": "Video generation in progress"},
+    "completed": {"ja": "動画の生成が完了しました", "en": "Video generation completed"},
+    "failed": {"ja": "動画の生成に失敗しました", "en": "Video generation failed"},
+}
+# Bumped whenever the local renderer's output changes, so cached videos are not reused.
+LOCAL_RENDERER_VERSION = "2"
+STANDARD_FIGURE = "standard"
+
+
+def video_key(job_id: int) -> str:
+    return f"videos/{job_id}/drill.mp4"
+
+
+def thumbnail_key(job_id: int) -> str:
+    return f"videos/{job_id}/thumbnail.jpg"
+
+
+def set_status(job: VideoJob, status: str) -> None:
+    job.status = status
+    job.message = pick(MESSAGES[status], job.language)
+    job.updated_at = utcnow()
+
+
+def cache_key(
+    drill_id: str, size: str, seconds: str, language: str, generator: str, figure: str, model: str
+) -> str:
+    """Same inputs, same video: the key under which a finished video is reused."""
+    version = LOCAL_RENDERER_VERSION if generator == "local" else model
+    raw = "|".join((drill_id, size, seconds, language, generator, figure, version))
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def day_start(now: datetime | None = None) -> datetime:
+    moment = now or datetime.now(UTC)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def record_failure(settings: Settings, job_id: int, code: str, message: str) -> None:
+    with session_scope(settings.db_url) as session:
+        job = session.get(VideoJob, job_id)
+        if job is not None:
+            job.error_code, job.error_message = code, message
+            set_status(job, "failed")
+
+
+def record_success(settings: Settings, job_id: int) -> None:
+    with session_scope(settings.db_url) as session:
+        job = session.get(VideoJob, job_id)
+        if job is not None:
+            job.storage_key, job.thumbnail_key = video_key(job_id), thumbnail_key(job_id)
+            job.error_code = job.error_message = None
+            set_status(job, "completed")
