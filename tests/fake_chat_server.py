@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from tests.threaded_server import ThreadedServer
 
 Mode = Literal["good", "invented_drill", "invented_number", "slow", "error_500", "not_json"]
 
@@ -101,32 +100,12 @@ def build_app(fake: FakeChat) -> FastAPI:
     return app
 
 
-class FakeChatServer:
+class FakeChatServer(ThreadedServer):
     """The fake on a free localhost port, served by uvicorn in a background thread."""
 
     def __init__(self) -> None:
         self.fake = FakeChat()
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            build_app(self.fake), host="127.0.0.1", port=port, log_level="warning"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-
-    def __enter__(self) -> FakeChatServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "fake chat server did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        super().__init__(build_app(self.fake), "fake chat server")
 
     def reset(self, mode: Mode) -> FakeChat:
         self.fake.mode = mode

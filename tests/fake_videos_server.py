@@ -9,19 +9,17 @@ downloads, or send a JSON error body with status 200.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from formcoach.kit.video_io import H264Writer
+from tests.threaded_server import ThreadedServer
 
 
 def make_mp4(path: Path) -> bytes:
@@ -194,32 +192,12 @@ def build_app(fake: FakeVideos) -> FastAPI:
     return app
 
 
-class FakeServer:
+class FakeServer(ThreadedServer):
     """The fake on a free localhost port, served by uvicorn in a background thread."""
 
     def __init__(self, mp4: bytes) -> None:
         self.fake = FakeVideos(mp4)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            build_app(self.fake), host="127.0.0.1", port=port, log_level="warning"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-
-    def __enter__(self) -> FakeServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "fake videos server did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        super().__init__(build_app(self.fake), "fake videos server")
 
     def reset(self, scenario: Scenario | None = None) -> FakeVideos:
         mp4 = self.fake.mp4
