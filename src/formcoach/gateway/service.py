@@ -108,18 +108,6 @@ def create_run(session: Session, user: User, options: RunOptions, filename: str,
     return run
 
 
-def list_runs(session: Session, user: User, page: int, per_page: int) -> tuple[list[Run], int]:
-    total = session.scalar(select(func.count()).select_from(Run).where(Run.user_id == user.id))
-    rows = session.scalars(
-        select(Run)
-        .where(Run.user_id == user.id)
-        .order_by(Run.created_at.desc(), Run.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    return list(rows), int(total or 0)
-
-
 def delete_run(
     session: Session, storage: Storage, run: Run, settings: Settings | None = None
 ) -> None:

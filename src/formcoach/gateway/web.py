@@ -96,7 +96,7 @@ def home(request: Request, session: DbSession) -> Response:
     user = session_user(request, session)
     if user is None:
         return _to_login(request)
-    runs, _ = service.list_runs(session, user, 1, 5)
+    runs, _ = service.list_runs_filtered(session, user, 1, 5)
     return render(
         request,
         "home.html",
