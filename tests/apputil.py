@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
+
+from formcoach.kit.accounts import User, hash_password
+from formcoach.kit.api import install_error_handlers
+from formcoach.kit.db import Base, get_engine, session_scope
+from formcoach.kit.settings import Settings
 
 ADMIN_PW = "admin-test-pw"
 
@@ -36,3 +44,21 @@ def upload(client: TestClient, path: Any, headers: dict[str, str], **fields: str
         return client.post(
             "/api/runs", headers=headers, files={"video": (path.name, fh, "video/mp4")}, data=fields
         )
+
+
+COACH = basic("coach", "pw-for-tests")
+
+
+@contextmanager
+def router_client(settings: Settings, router: APIRouter, prefix: str) -> Iterator[TestClient]:
+    """One service's router alone in an app, with a signed-up user `coach` (see COACH)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    Base.metadata.create_all(get_engine(settings.db_url), tables=[Base.metadata.tables["users"]])
+    with session_scope(settings.db_url) as session:
+        session.add(User(username="coach", password_hash=hash_password("pw-for-tests")))
+    app = FastAPI()
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(router, prefix=prefix)
+    with TestClient(app) as client:
+        yield client

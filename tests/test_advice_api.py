@@ -2,38 +2,26 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from formcoach.advice_generation import jobs
 from formcoach.advice_generation.api import router
-from formcoach.kit.accounts import User, hash_password
-from formcoach.kit.api import install_error_handlers
-from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.pipeline import ADVICE, ANALYSIS, RunOptions, StageContext
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
+from tests.apputil import COACH, router_client
 
-AUTH = {"Authorization": "Basic " + base64.b64encode(b"coach:pw-for-tests").decode()}
+AUTH = COACH
 PREFIX = "/api/advice-generation"
 
 
 @pytest.fixture()
 def client(settings: Settings) -> Iterator[TestClient]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    Base.metadata.create_all(get_engine(settings.db_url), tables=[Base.metadata.tables["users"]])
-    with session_scope(settings.db_url) as session:
-        session.add(User(username="coach", password_hash=hash_password("pw-for-tests")))
-    app = FastAPI()
-    app.state.settings = settings
-    install_error_handlers(app)
-    app.include_router(router, prefix=PREFIX)
-    with TestClient(app) as test_client:
+    with router_client(settings, router, PREFIX) as test_client:
         yield test_client
 
 

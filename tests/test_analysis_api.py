@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from formcoach.analysis import jobs
 from formcoach.analysis.api import router
-from formcoach.kit.accounts import User, hash_password
-from formcoach.kit.api import install_error_handlers
-from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.pipeline import (
     ANALYSIS,
     FEATURES,
@@ -26,6 +21,7 @@ from formcoach.kit.pipeline import (
 )
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
+from tests.apputil import COACH, router_client
 
 FPS = 30.0
 N = 90
@@ -42,20 +38,12 @@ def features(cadence: float | None) -> dict[str, Any]:
     }
 
 
-AUTH = {"Authorization": "Basic " + base64.b64encode(b"coach:pw-for-tests").decode()}
+AUTH = COACH
 
 
 @pytest.fixture()
 def client(settings: Settings) -> Iterator[TestClient]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    Base.metadata.create_all(get_engine(settings.db_url), tables=[Base.metadata.tables["users"]])
-    with session_scope(settings.db_url) as session:
-        session.add(User(username="coach", password_hash=hash_password("pw-for-tests")))
-    app = FastAPI()
-    app.state.settings = settings
-    install_error_handlers(app)
-    app.include_router(router, prefix="/api/analysis")
-    with TestClient(app) as test_client:
+    with router_client(settings, router, "/api/analysis") as test_client:
         yield test_client
 
 
