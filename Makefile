@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/pose_bench.py
 	$(BIN)/python bench/drill_video_bench.py
 	$(BIN)/python bench/workers_bench.py
+	$(BIN)/python bench/load_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -235,6 +235,7 @@ def test_auto_recognises_a_squat_and_falls_back_to_other() -> None:
         trunk=20.0,
         hip_height_norm=[0.55 - 0.2 * (1 - math.cos(i / 8)) for i in range(n)],
         left_knee_flexion_deg=[5 + 50 * (1 - math.cos(i / 8)) for i in range(n)],
+        right_knee_flexion_deg=[5 + 50 * (1 - math.cos(i / 8)) for i in range(n)],
         left_hip_flexion_deg=[5 + 45 * (1 - math.cos(i / 8)) for i in range(n)],
         right_hip_flexion_deg=[5 + 45 * (1 - math.cos(i / 8)) for i in range(n)],
     )

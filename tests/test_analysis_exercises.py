@@ -339,3 +339,67 @@ def test_the_stage_fails_with_movement_uncertain(tmp_path: Path) -> None:
     )
     jobs.run(ctx)
     assert ctx.read_json(ANALYSIS)["movement"] == "lunge"
+
+
+def test_auto_recognises_a_side_plank_and_a_single_leg_squat() -> None:
+    # The same straight, near-horizontal body: a plank from the side, a side plank from the
+    # front (the run's view).
+    body = plank([176.0] * 150, hip_sign=-1.0)
+    assert run(body, "auto")["movement"] == "plank"
+    front = run(body, "auto", view="front")
+    assert front["movement"] == "side_plank"
+    assert front["findings"][0]["code"] == "movement_auto_detected"
+    # Knee to 55° three times with the free foot held 0.2 body sizes up.
+    knee = cycle([55, 55, 55], 8.0)
+    n = len(knee)
+    single = features(
+        n,
+        left_knee_flexion_deg=list(knee),
+        right_knee_flexion_deg=[30.0] * n,
+        left_hip_flexion_deg=[0.9 * k for k in knee],
+        right_hip_flexion_deg=[40.0] * n,
+        hip_height_norm=[0.6 - 0.003 * (k - 8.0) for k in knee],
+        foot_lift_norm=[0.2] * n,
+    )
+    result = run(single, "auto")
+    assert result["movement"] == "single_leg_squat"
+    assert result["metrics"]["single_leg_squat_reps"]["value"] == 3
+    # A squat keeps both feet down: the same doc with the feet level is no single-leg squat.
+    level = squat([110, 112, 108, 110])
+    level["series"]["foot_lift_norm"] = [0.01] * len(level["times"])
+    assert run(level, "auto")["movement"] == "squat"
+
+
+def test_front_view_squat_judges_knee_valgus_only() -> None:
+    # From the front the knees cave in by 22° at the bottom of each rep (hips lowest).
+    doc = squat([110, 112, 108, 110])
+    knee = doc["series"]["left_knee_flexion_deg"]
+    doc["series"]["left_fppa_deg"] = [22.0 * k / 110.0 for k in knee]
+    doc["series"]["right_fppa_deg"] = [5.0] * len(knee)
+    front = run(doc, "squat", view="front")
+    assert faults(front) == ["squat_valgus"]
+    metric = front["metrics"]["squat_fppa_deg"]
+    assert metric["value"] == pytest.approx(21.6, abs=0.5) and metric["status"] == "high"
+    valgus = next(f for f in front["findings"] if f["code"] == "squat_valgus")
+    # Evidence: the deepest frames (lowest 10 % of hip height) where the knee caves in.
+    assert len(valgus["evidence"]) >= 3
+    # Depth cannot be told from the front; the FPPA cannot be told from the side.
+    assert front["metrics"]["squat_depth_deg"]["status"] == "not_measurable"
+    side = run(doc, "squat")
+    assert side["metrics"]["squat_fppa_deg"]["status"] == "not_measurable"
+    assert "front view" in side["metrics"]["squat_fppa_deg"]["note"]["en"]
+    assert "squat_valgus" not in faults(side)
+    doc["series"]["left_fppa_deg"] = [5.0] * len(knee)
+    assert faults(run(doc, "squat", view="front")) == []
+
+
+def test_squat_parallel_reps_from_hip_and_knee_heights() -> None:
+    doc = squat([110, 112, 108, 110])
+    knee = doc["series"]["left_knee_flexion_deg"]
+    # Hips 0.1 body sizes above the knees standing, level with them at 109° of knee flexion.
+    doc["series"]["hip_above_knee_norm"] = [0.1 - 0.1 * k / 109.0 for k in knee]
+    doc["scale"] = {"height_cm": 170.0}
+    metrics = run(doc, "squat")["metrics"]
+    assert metrics["squat_parallel_reps"]["value"] == 3  # the 108° rep stays just above
+    # Median bottom: -0.0009 body sizes of 0.779 x 170 cm.
+    assert metrics["squat_hip_above_knee_cm"]["value"] == pytest.approx(-0.1, abs=0.15)

@@ -290,3 +290,44 @@ def test_features_json_and_angles_csv(tmp_path: Path, settings: Settings) -> Non
     assert float(rows[3]["right_knee_flexion_deg"]) == pytest.approx(
         data["series"]["right_knee_flexion_deg"][3], abs=1e-3
     )
+
+
+def test_front_view_knee_valgus_and_squat_depth_series(settings: Settings) -> None:
+    # Seen from the front: the person's left on the image right, hips 100 px apart; each knee
+    # 40 px toward the other leg, 200 px below the hip, ankles under the hips.
+    points = standing()
+    for side, x, inward in (("left", 550.0, -40.0), ("right", 450.0, 40.0)):
+        points[f"{side}_hip"] = (x, 500)
+        points[f"{side}_knee"] = (x + inward, 700)
+        points[f"{side}_ankle"] = (x, 900)
+    feats = compute_features(make_pose(points, 30), settings)
+    expected = 2 * math.degrees(math.atan2(40, 200))  # 180 - inner angle at the knee
+    for side in ("left", "right"):
+        np.testing.assert_allclose(feats.series[f"{side}_fppa_deg"], expected, atol=1e-6)
+    # Knees out instead (varus): the same angle, negative.
+    for side, x, outward in (("left", 550.0, 40.0), ("right", 450.0, -40.0)):
+        points[f"{side}_knee"] = (x + outward, 700)
+    varus = compute_features(make_pose(points, 30), settings)
+    np.testing.assert_allclose(varus.series["left_fppa_deg"], -expected, atol=1e-6)
+    # Hips 200 px above the knees; body size = 250 + 2 x 200 (+ the knee offset) px.
+    assert np.all(feats.series["hip_above_knee_norm"] > 0.28)
+    np.testing.assert_allclose(feats.series["foot_lift_norm"], 0.0, atol=1e-9)
+
+
+def test_irregular_ankle_crossings_are_no_gait(settings: Settings) -> None:
+    # Feet passing each other at 0.35, 0.9, 1.1 and 2.4 s apart: big enough "steps", no rhythm.
+    n = 180
+    t = np.arange(n) / 30.0
+    phase = np.interp(t, [0, 0.35, 1.25, 2.35, 4.75, 5.1, 6.0], [0, 1, 2, 3, 4, 5, 5.6])
+    swing = 160 * np.sin(np.pi * phase)
+    points = standing()
+    points["left_ankle"] = (500 + swing, np.full(n, 900.0))
+    points["right_ankle"] = (500 - swing, np.full(n, 900.0))
+    feats = compute_features(make_pose(points, n), settings)
+    assert feats.step_count >= 4
+    # Too few steps share one rhythm to call it a gait.
+    assert feats.periodic is False
+    assert feats.not_periodic_reason in ("too_few_steps", "irregular_steps")
+    assert feats.cadence_spm is None and feats.side_view == {}
+    regular = compute_features(_gait(30.0), settings)
+    assert regular.periodic is True and regular.cadence_spm is not None

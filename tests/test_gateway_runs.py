@@ -304,3 +304,40 @@ def test_delete_run_removes_files(
     assert all(not (settings.files_dir / "videos" / str(j)).exists() for j in video_jobs)
     assert client.get(f"/api/runs/{run['id']}", headers=ADMIN).status_code == 404
     assert client.delete(f"/api/runs/{run['id']}", headers=ADMIN).status_code == 404
+
+
+def test_person_label_is_stored_validated_and_filtered(
+    live_app: tuple[TestClient, Settings], tmp_path: Path
+) -> None:
+    client, _ = live_app
+    clip = gradient_clip(tmp_path / "runner-clip.mp4", seconds=1.5)
+    r = upload(client, clip, ADMIN, person="  Hanako   Yamada-Ōshima ")
+    assert r.status_code == 202, r.text
+    run = client.get(r.json()["url"], headers=ADMIN).json()
+    # Whitespace collapsed, case and non-ASCII letters kept.
+    assert run["person"] == "Hanako Yamada-Ōshima" and run["subject"] is None
+    other = upload(client, clip, ADMIN, person="Taro 100%_x")
+    assert other.status_code == 202
+    unnamed = upload(client, clip, ADMIN, subject="2")
+    stored = client.get(unnamed.json()["url"], headers=ADMIN).json()
+    assert stored["person"] is None and stored["subject"] == 2
+
+    def found(query: str) -> list[int]:
+        page = client.get("/api/runs", params={"person": query}, headers=ADMIN).json()
+        return [item["id"] for item in page["items"]]
+
+    assert found("hanako") == [r.json()["id"]]
+    assert found("YAMADA-ō") == [r.json()["id"]]
+    # Full-width letters, as a Japanese keyboard may type them, match too.
+    assert found("ＨＡＮＡＫＯ") == [r.json()["id"]]
+    # LIKE wildcards in the query are plain characters, and the file name is not searched.
+    assert found("100%_") == [other.json()["id"]]
+    assert found("%") == [other.json()["id"]]
+    assert found("runner-clip") == []
+
+    for bad in ("x" * 101, "Anna\x07"):
+        response = upload(client, clip, ADMIN, person=bad)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "validation_error"
+    too_long = client.get("/api/runs", params={"person": "x" * 101}, headers=ADMIN)
+    assert too_long.status_code == 422

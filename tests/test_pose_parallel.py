@@ -1,4 +1,4 @@
-"""Long clips run in two processes; the halves join without a seam in frames or tracking."""
+"""Long clips run as two halves in two threads; they join without a seam in frames or tracking."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 def test_two_halves_match_a_single_pass() -> None:
     path, truth = ground_truth("running_30_landscape")
-    # The real threshold is 30 s; lowered so a 3 s clip takes the two-process path.
+    # The real threshold is 10 s; lowered so a 3 s clip takes the two-halves path.
     settings = make_test_settings().model_copy(
         update={"pose_parallel_min_s": 1.0, "pose_chunk_overlap_s": 0.5}
     )

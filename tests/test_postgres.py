@@ -44,10 +44,15 @@ def test_migrations_and_api_on_postgresql(pg_url: str, tmp_path: Path) -> None:
         )
         assert made.status_code == 201
         clip = gradient_clip(tmp_path / "g.mp4", seconds=1.5)
-        r = upload(client, clip, ADMIN, movement="plank")
+        r = upload(client, clip, ADMIN, movement="plank", person="Ｈａｎａｋｏ Ōta")
         assert r.status_code == 202, r.text
         run = client.get(r.json()["url"], headers=ADMIN).json()
         assert run["status"] == "queued" and len(run["stages"]) == 7
+        assert run["person"] == "Ｈａｎａｋｏ Ōta"
+        # The person filter (migration 0004's person_key) folds width and case here too.
+        for query, found in (("hanako", 1), ("ōTA", 1), ("%", 0), ("g.mp4", 0)):
+            page = client.get("/api/runs", params={"person": query}, headers=ADMIN).json()
+            assert page["total"] == found, query
         assert client.delete(r.json()["url"], headers=ADMIN).status_code == 204
         assert client.get(r.json()["url"], headers=ADMIN).status_code == 404
         assert client.delete(f"/api/users/{made.json()['id']}", headers=ADMIN).status_code == 204

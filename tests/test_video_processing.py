@@ -247,7 +247,6 @@ def _garbage_samples(path: Path) -> None:
         (_text, "unreadable"),
         (_image(".png"), "unsupported"),
         (_image(".jpg"), "unsupported"),
-        (_audio_only, "audio only"),
         (_zero_frames, "no video"),
         (_one_frame, "still image"),
         (_garbage_samples, "cannot be decoded"),
@@ -260,6 +259,13 @@ def test_not_a_video(make: Any, detail: str, tmp_path: Path, settings: Settings)
     assert error.code == "not_a_video"
     assert detail in error.params["detail"]
     assert error.status == 415 and detail in error.message("en")
+
+
+def test_audio_only(tmp_path: Path, settings: Settings) -> None:
+    path = tmp_path / "upload.mp4"
+    _audio_only(path)
+    error = rejection(path, settings)
+    assert error.code == "audio_only" and error.status == 415
 
 
 @pytest.mark.parametrize("name", ["single_person", "two_people"])

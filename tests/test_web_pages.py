@@ -108,9 +108,12 @@ def app(tmp_path: Path) -> Iterator[tuple[TestClient, Settings]]:
 
 
 def _add_run(settings: Settings, filename: str, movement: str, created: datetime) -> int:
+    # The person label is the file name's first word: "anna-june.mp4" -> "Anna".
+    person = filename.split("-")[0].capitalize()
     with session_scope(settings.db_url) as session:
         admin = session.query(User).filter_by(username="admin").one()
-        run = service.create_run(session, admin, RunOptions(movement=movement), filename, 10)
+        options = RunOptions(movement=movement)
+        run = service.create_run(session, admin, options, filename, 10, person=person)
         run.created_at = created
         return int(run.id)
 
@@ -167,6 +170,7 @@ def test_run_filters_and_compare(app: tuple[TestClient, Settings]) -> None:
     assert ids() == [3, b, a]  # newest first
     assert ids(movement="running") == [b, a]
     assert ids(person="ANNA") == [b, a]
+    assert ids(person="june") == []  # the person label is searched, not the file name
     assert ids(person="%") == []  # a wildcard is a literal character here
     assert ids(date_from="2026-05-01") == [3, b]
     assert ids(date_to="2026-06-01") == [b, a]
@@ -256,6 +260,10 @@ def test_history_filters_from_the_form(app: tuple[TestClient, Settings]) -> None
     assert "ben-squat.mp4" in page and "anna-june.mp4" not in page
     page = client.get("/history?person=anna&movement=&date_from=2026-06-01&date_to=bad").text
     assert "anna-june.mp4" in page and "ben-squat.mp4" not in page
+    assert '<td class="person">Anna</td>' in page
+    # The upload form suggests the persons already used, most recent first.
+    home = client.get("/").text
+    assert '<datalist id="persons"><option value="Ben"></option><option value="Anna">' in home
     # A queued run shows its stages; its results fragment is not there yet.
     run_page = client.get("/runs/1").text
     assert 'id="progress-card"' in run_page and 'data-stage="drill_videos"' in run_page

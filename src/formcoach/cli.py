@@ -36,10 +36,12 @@ def cli() -> None:
     """formcoach: running and exercise form analysis."""
 
 
-def _logging(level: int) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # Alembic narrates every plugin at INFO; the URL and admin login must stay visible.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def _logging(level: int | str, settings: Settings | None = None) -> None:
+    """JSON lines by default (FORMCOACH_LOG_FORMAT), uvicorn's and Celery's lines included."""
+    from formcoach.kit.observability import configure_logging
+
+    fmt = (settings or get_settings()).log_format
+    configure_logging(level, fmt)
 
 
 @cli.command()
@@ -79,15 +81,20 @@ def serve(host: str | None, port: int | None, service: str) -> None:
 
     from formcoach.gateway.app import DEFAULT_PORTS, create_app, create_service_app
 
-    _logging(logging.INFO)
-
     settings = get_settings()
+    _logging(settings.log_level, settings)
     host = host or settings.host
     if service != "gateway":
         # Services share the gateway's database; the gateway (or `migrate`) migrates it.
         port = port or DEFAULT_PORTS[service]
         click.echo(f"formcoach {__version__} {service} on http://{host}:{port}/")
-        uvicorn.run(create_service_app(service, settings), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_service_app(service, settings),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            log_config=None,  # keep the JSON logging configured above
+        )
         return
     generated = prepare(settings)
     port = port or settings.port
@@ -98,7 +105,13 @@ def serve(host: str | None, port: int | None, service: str) -> None:
         click.echo("admin login: admin / (the password in FORMCOACH_ADMIN_PASSWORD)")
     else:
         click.echo("admin login: admin / (the password printed at first start)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # keep the JSON logging configured above
+    )
 
 
 @cli.command()
@@ -127,6 +140,7 @@ def worker(queues: str | None, concurrency: int, name: str | None, restart: bool
     settings = get_settings()
     if not settings.broker_url:
         raise click.UsageError("FORMCOACH_BROKER_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+    _logging(settings.log_level, settings)
     chosen = [q.strip() for q in (queues or ",".join(QUEUES)).split(",") if q.strip()]
     unknown = sorted(set(chosen) - set(QUEUES))
     if unknown:
@@ -194,6 +208,31 @@ def analyze(
         sys.exit(1)
     findings = ", ".join(f["code"] for f in report["findings"]) or "-"
     click.echo(f"done: {out_dir / 'report.json'} ({report['movement']}; findings: {findings})")
+
+
+@cli.command()
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Delete runs older than this many days (default: FORMCOACH_RETENTION_DAYS).",
+)
+@click.option("--dry-run", is_flag=True, help="Only list the runs that would be deleted.")
+def purge(days: int | None, dry_run: bool) -> None:
+    """Delete runs older than the retention period, with their files and drill videos."""
+    from formcoach.gateway.retention import purge_expired
+
+    settings = get_settings()
+    _logging(logging.WARNING, settings)
+    days = days if days is not None else settings.retention_days
+    if days is None:
+        raise click.UsageError("no retention period: set FORMCOACH_RETENTION_DAYS or pass --days")
+    purged = purge_expired(settings, days, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for item in purged:
+        created = item.created_at.strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{verb} run {item.run_id} (user {item.username}, {item.status}, {created})")
+    click.echo(f"{verb} {len(purged)} run(s) older than {days} day(s)")
 
 
 def main() -> None:

@@ -8,14 +8,17 @@ reference.yaml (classification):
    when the elbows swing, else a plank;
 3. gait - feature extraction found a cadence from enough alternating steps: running at or
    above running_min_cadence_spm, else walking;
-4. lunge / squat - the hip height swings while the knees bend deeply: a lunge when the two
-   hips differ a lot at the deepest frames (split stance), else a squat;
+4. lunge / squat - the hip height swings while the knees bend deeply, at least
+   squat_min_reps times (the squat's rep counter): a lunge when the two hips differ a lot at
+   the deepest frames (split stance), else a squat;
 5. other - none of these, and none nearly: only the angle summaries are reported.
 
 Every measure is compared with its threshold as a relative clearance. A rule whose weakest
 measure clears by less than `uncertain_margin`, or a rule missed by less than that before the
 winner, makes the clip uncertain: the analysis then stops with movement_uncertain instead of
-guessing. Side planks and single-leg squats are only analysed when chosen explicitly.
+guessing. A side plank is the plank's straight, near-horizontal body filmed from the front or
+back (the run's view); a single-leg squat bends the knee repeatedly with one foot held off
+the floor (checked before lunge and squat).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from formcoach.analysis import series as s
+from formcoach.analysis.reps import combine, detect_reps
 from formcoach.analysis.schemas import LocalizedText, Reference
 
 LABELS: dict[str, tuple[str, str]] = {
@@ -38,7 +42,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "walking": ("ウォーキング", "walking"),
     "lunge": ("ランジ", "lunge"),
     "squat": ("スクワット", "squat"),
+    "side_plank": ("サイドプランク", "side plank"),
+    "single_leg_squat": ("片脚スクワット", "single-leg squat"),
 }
+FRONTAL_VIEWS = ("front", "rear")
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ def _deepest_hip_gap(features: Mapping[str, Any], knees: s.FloatArray) -> float 
     return s.median(np.abs(left[:n] - right[:n])[frames])
 
 
-def rules(features: Mapping[str, Any], reference: Reference) -> list[Rule]:
+def rules(features: Mapping[str, Any], reference: Reference, view: str = "side") -> list[Rule]:
     """The rules in checking order, each with its measures' clearances and its reason."""
     rule = reference.classification
     trunk = s.median(np.abs(s.series(features, "trunk_lean_deg")))
@@ -123,6 +130,26 @@ def rules(features: Mapping[str, Any], reference: Reference) -> list[Rule]:
     )
     hip_range = s.spread(s.series(features, "hip_height_norm"))
     hip_gap = _deepest_hip_gap(features, knees)
+    # A squat or lunge repeats: one deep bend (a landing from a jump, sitting down) is not one.
+    squat_rule = reference.movements["squat"].reps if "squat" in reference.movements else None
+    bends = (
+        float(len(detect_reps(s.times(features), knees, squat_rule)))
+        if squat_rule is not None and knees.size
+        else None
+    )
+    single = reference.movements.get("single_leg_squat")
+    working = combine(
+        s.series(features, "left_knee_flexion_deg"),
+        s.series(features, "right_knee_flexion_deg"),
+        "moving",
+    )
+    single_bends = (
+        float(len(detect_reps(s.times(features), working, single.reps)))
+        if single is not None and single.reps is not None and working.size
+        else None
+    )
+    foot_lift = s.median(s.series(features, "foot_lift_norm"))
+    frontal = view in FRONTAL_VIEWS
     cadence = measured_cadence(features, reference)
     lying = 90.0 - rule.bridge_max_trunk_from_horizontal_deg
 
@@ -133,9 +160,18 @@ def rules(features: Mapping[str, Any], reference: Reference) -> list[Rule]:
         clearance(trunk, rule.plank_min_trunk_from_vertical_deg),
         clearance(body_line, rule.plank_min_body_line_deg),
     )
+    # A plank's straight, near-horizontal body filmed from the front or back is a side plank
+    # (seen from the side the same 2D line is a plank): the run's view tells them apart.
+    side_on = (math.inf,) if not frontal else (-math.inf,)
+    face_on = (math.inf,) if frontal else (-math.inf,)
     legs = (
         clearance(hip_range, rule.squat_min_hip_range),
         clearance(knee_peak, rule.squat_min_knee_flexion_deg),
+        clearance(bends, rule.squat_min_reps),
+        # Both feet on the floor (a missing series, as in older features, does not count).
+        clearance(foot_lift, rule.single_leg_min_foot_lift, at_least=False)
+        if foot_lift is not None
+        else math.inf,
     )
     gait = (
         "running" if cadence is not None and cadence >= rule.running_min_cadence_spm else "walking"
@@ -155,8 +191,18 @@ def rules(features: Mapping[str, Any], reference: Reference) -> list[Rule]:
             ),
         ),
         Rule(
+            "side_plank",
+            (*prone, *face_on),
+            LocalizedText(
+                ja=f"正面（または後ろ）から見て、体が水平に近い一直線（{f(body_line)}°）のまま"
+                "保たれていたため",
+                en=f"seen from the front (or back), the body stayed near horizontal and straight "
+                f"({f(body_line)}°)",
+            ),
+        ),
+        Rule(
             "push_up",
-            (*prone, clearance(elbow_swing, rule.pushup_min_elbow_swing_deg)),
+            (*prone, *side_on, clearance(elbow_swing, rule.pushup_min_elbow_swing_deg)),
             LocalizedText(
                 ja=f"体が水平に近い一直線（{f(body_line)}°）のまま、肘が {f(elbow_swing)}° "
                 "曲げ伸ばしされていたため",
@@ -166,7 +212,11 @@ def rules(features: Mapping[str, Any], reference: Reference) -> list[Rule]:
         ),
         Rule(
             "plank",
-            (*prone, clearance(elbow_swing, rule.pushup_min_elbow_swing_deg, at_least=False)),
+            (
+                *prone,
+                *side_on,
+                clearance(elbow_swing, rule.pushup_min_elbow_swing_deg, at_least=False),
+            ),
             LocalizedText(
                 ja=f"体幹がほぼ水平（鉛直から {f(trunk)}°）で、肩・腰・足首がほぼ一直線"
                 f"（{f(body_line)}°）のまま保たれていたため",
@@ -187,6 +237,21 @@ def rules(features: Mapping[str, Any], reference: Reference) -> list[Rule]:
                 en=f"the feet alternated periodically at {f(cadence)} steps/min "
                 f"({'at or above' if gait == 'running' else 'below'} "
                 f"{rule.running_min_cadence_spm:.0f})",
+            ),
+        ),
+        Rule(
+            "single_leg_squat",
+            (
+                clearance(hip_range, rule.single_leg_min_hip_range),
+                clearance(s.percentile(working, 90), rule.single_leg_min_knee_flexion_deg),
+                clearance(single_bends, rule.squat_min_reps),
+                clearance(foot_lift, rule.single_leg_min_foot_lift),
+            ),
+            LocalizedText(
+                ja=f"片足を床から上げたまま（左右の足首の高さの差 {foot_lift or 0:.2f}）、"
+                f"膝が {f(knee_peak)}° まで曲がる動きをくり返していたため",
+                en=f"one foot stayed off the floor (ankle height difference {foot_lift or 0:.2f}) "
+                f"while the knee bent to {f(knee_peak)}° repeatedly",
             ),
         ),
         Rule(
@@ -212,10 +277,10 @@ def rules(features: Mapping[str, Any], reference: Reference) -> list[Rule]:
     ]
 
 
-def classify(features: Mapping[str, Any], reference: Reference) -> Detection:
+def classify(features: Mapping[str, Any], reference: Reference, view: str = "side") -> Detection:
     margin = reference.classification.uncertain_margin
     near: list[str] = []
-    for rule in rules(features, reference):
+    for rule in rules(features, reference, view):
         if rule.weakest >= margin:
             if near:
                 # An earlier rule was nearly met: taking this one would be a guess.
@@ -238,8 +303,9 @@ def classify(features: Mapping[str, Any], reference: Reference) -> Detection:
     return Detection(
         "other",
         LocalizedText(
-            ja="ランニング・ウォーキング・スクワット・ランジ・腕立て伏せ・ブリッジ・プランクの"
-            "どの特徴にも当てはまらなかったため",
-            en="the clip matched none of running, walking, squat, lunge, push-up, bridge or plank",
+            ja="ランニング・ウォーキング・スクワット・片脚スクワット・ランジ・腕立て伏せ・ブリッジ・"
+            "プランク・サイドプランクのどの特徴にも当てはまらなかったため",
+            en="the clip matched none of running, walking, squat, single-leg squat, lunge, "
+            "push-up, bridge, plank or side plank",
         ),
     )

@@ -49,10 +49,15 @@ NEEDS_SIGNED_HIP = LocalizedText(
     "contain yet.",
 )
 NEEDS_FRONT_KNEE = LocalizedText(
-    ja="膝が内側に入る角度（FPPA）は正面からの膝の角度が必要ですが、解析データにまだありません。",
-    en="The knee's frontal-plane projection angle needs a front-view knee angle, which the "
-    "features do not contain yet.",
+    ja="膝が内側に入る角度（FPPA）は正面から撮影した動画でのみ測定できます。",
+    en="The knee's frontal-plane projection angle can only be measured from a front view.",
 )
+NEEDS_HIP_KNEE = LocalizedText(
+    ja="腰と膝の高さの比較に必要なデータが解析結果にないため測定できません。",
+    en="The features do not carry the hip-above-knee height this needs.",
+)
+# Share of the clip's frames, the deepest by hip height, at which a front-view FPPA is read.
+DEEPEST_PERCENTILE = 10.0
 
 
 def spans(reps: list[Rep], frame_s: float) -> list[Evidence]:
@@ -189,6 +194,8 @@ def measure_reps(
         measured["squat_trunk_tibia_deg"] = _per_rep(
             clip, turns, diff, why, rule.min_reps_confident
         )
+        measured["squat_fppa_deg"] = Measured(None, note=NEEDS_FRONT_KNEE)
+        info.update(_parallel(clip, reps))
     elif movement == "push_up":
         signed = signed_hip_deviation(clip)
         measured["pushup_hip_offset_deg"] = _per_rep(
@@ -215,8 +222,74 @@ def measure_reps(
         at = _at_turns(clip, back, turns)
         info["lunge_back_knee_deg"] = (_median(at), len(at) or None, NO_REPS)
     elif movement == "single_leg_squat":
-        info["single_leg_squat_fppa_deg"] = (None, None, NEEDS_FRONT_KNEE)
+        if clip.view == "front":
+            fppa = front_fppa(clip, None)
+            info["single_leg_squat_fppa_deg"] = (fppa.value, fppa.samples, NEEDS_FRONT_KNEE)
+        else:
+            info["single_leg_squat_fppa_deg"] = (None, None, NEEDS_FRONT_KNEE)
     return measured, info, reps
+
+
+def _parallel(clip: Clip, reps: list[Rep]) -> dict[str, Info]:
+    """How high the hips stay above the knees at each rep's bottom (cm), and how many reps
+    reach parallel: the hip keypoint at or below the knee's (biomechanics.md, squat depth)."""
+    if not clip.has("hip_above_knee_norm"):
+        return {
+            "squat_hip_above_knee_cm": (None, None, NEEDS_HIP_KNEE),
+            "squat_parallel_reps": (None, None, NEEDS_HIP_KNEE),
+        }
+    if not reps:
+        return {
+            "squat_hip_above_knee_cm": (None, None, NO_REPS),
+            "squat_parallel_reps": (None, None, NO_REPS),
+        }
+    at = _at_turns(clip, s.series(clip.features, "hip_above_knee_norm"), reps)
+    scale = clip.features.get("scale") or {}
+    height = scale.get("height_cm") if isinstance(scale, dict) else None
+    # hip_above_knee_norm is in body sizes (shoulder-hip-knee-ankle, 0.779 of stature).
+    body_cm = 0.779 * float(height) if isinstance(height, int | float) else None
+    bottom = _median(at)
+    cm = bottom * body_cm if bottom is not None and body_cm is not None else None
+    parallel = float(sum(1 for v in at if v <= 0.0)) if at else None
+    return {
+        "squat_hip_above_knee_cm": (cm, len(at) or None, NO_REPS),
+        "squat_parallel_reps": (parallel, len(at) or None, NO_REPS),
+    }
+
+
+def front_fppa(clip: Clip, high: float | None) -> Measured:
+    """Front view: each knee's FPPA (valgus +) over the deepest frames, the worse knee's median.
+
+    Front-view knee flexion says little about depth, so the deepest frames are those where the
+    hips are lowest (hip_height_norm), not rep turning points.
+    """
+    hips = s.series(clip.features, "hip_height_norm")
+    deep = s.percentile(hips, DEEPEST_PERCENTILE)
+    if deep is None:
+        return Measured(None, note=NO_REPS)
+    with np.errstate(invalid="ignore"):
+        frames = hips <= deep
+    medians: list[float] = []
+    worst = np.full(hips.size, np.nan)
+    for side in ("left", "right"):
+        fppa = s.series(clip.features, f"{side}_fppa_deg")[: hips.size]
+        if fppa.size < hips.size:
+            continue
+        value = s.median(fppa[frames])
+        if value is not None:
+            medians.append(value)
+            worst = np.fmax(worst, fppa)
+    if not medians:
+        return Measured(None, note=NEEDS_FRONT_KNEE)
+    evidence: list[Evidence] = []
+    if high is not None:
+        with np.errstate(invalid="ignore"):
+            flagged = frames & (worst > high)
+        evidence = [
+            Evidence(start_s=round(a, 3), end_s=round(b, 3))
+            for a, b in s.spans(clip.times[: flagged.size], flagged, clip.frame_s, 0.2)
+        ]
+    return Measured(max(medians), evidence=evidence, samples=int(frames.sum()))
 
 
 def _max_tibia(clip: Clip) -> s.FloatArray | None:

@@ -60,6 +60,8 @@ class Measured:
     evidence: list[Evidence] = field(default_factory=list)
     samples: int | None = None
     low_confidence: bool = False
+    # Why confidence is low, when "only N repetitions" would be the wrong words (e.g. steps).
+    confidence_note: LocalizedText | None = None
 
 
 def status_of(spec: RangeSpec, value: float) -> Status:
@@ -116,7 +118,7 @@ def judge(key: str, spec: RangeSpec, measured: Measured) -> tuple[Metric, Findin
     status = status_of(spec, measured.value)
     note = measured.note or spec.note
     if measured.low_confidence:
-        extra = low_confidence_note(measured.samples)
+        extra = measured.confidence_note or low_confidence_note(measured.samples)
         note = (
             extra
             if note is None
@@ -143,7 +145,7 @@ def judge(key: str, spec: RangeSpec, measured: Measured) -> tuple[Metric, Findin
     ja = f"{spec.label.ja}: {v_ja}（{bound_ja}、出典: {spec.source}）。{side.explain.ja}"
     en = f"{spec.label.en}: {v_en} ({bound_en}; source: {spec.source}). {side.explain.en}"
     if measured.low_confidence:
-        extra = low_confidence_note(measured.samples)
+        extra = measured.confidence_note or low_confidence_note(measured.samples)
         ja, en = ja + extra.ja, f"{en} {extra.en}"
     finding = Finding(
         code=side.code,

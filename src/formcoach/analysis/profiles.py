@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from formcoach.analysis.exercises import PREFIX, Info, measure_reps
+from formcoach.analysis.exercises import PREFIX, Info, front_fppa, measure_reps
 from formcoach.analysis.holds import info_only, measure_hold
 from formcoach.analysis.judge import Clip, Measured, info_metric, judge
 from formcoach.analysis.schemas import (
@@ -20,6 +20,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "tempo_concentric_s": ("戻す局面の時間（中央値）", "concentric (rising) time, median"),
     "back_knee_deg": ("後ろ脚の膝の屈曲（最下点）", "back knee flexion at the bottom"),
     "fppa_deg": ("膝の前額面投影角（FPPA）", "knee frontal-plane projection angle (FPPA)"),
+    "hip_above_knee_cm": (
+        "最下点での腰の高さ（膝より上）",
+        "hip height above the knee at the bottom",
+    ),
+    "parallel_reps": (
+        "腰が膝の高さ以下まで下がった反復の回数",
+        "reps with the hips at or below the knees (parallel)",
+    ),
     "hold_s": ("体のラインを測れた保持時間", "hold time with the body line measured"),
     "hold_in_tolerance_s": ("許容範囲内で保持できた時間", "hold time within tolerance"),
 }
@@ -41,7 +49,7 @@ def _label(key: str, prefix: str) -> LocalizedText:
 
 
 def _unit(key: str) -> str:
-    for suffix, unit in (("_reps", "reps"), ("_deg", "deg"), ("_s", "s")):
+    for suffix, unit in (("_reps", "reps"), ("_deg", "deg"), ("_cm", "cm"), ("_s", "s")):
         if key.endswith(suffix):
             return unit
     return ""
@@ -59,7 +67,11 @@ def run_profile(
     findings: list[Finding] = []
     prefix = PREFIX.get(movement, movement)
     usable_view = not profile.views or clip.view in profile.views
-    if usable_view and profile.reps is not None:
+    if movement == "squat" and clip.view == "front":
+        # A front view shows the knees caving in (FPPA), not the depth or tempo.
+        spec = profile.judged.get("squat_fppa_deg")
+        measured["squat_fppa_deg"] = front_fppa(clip, spec.high if spec else None)
+    elif usable_view and profile.reps is not None:
 
         def limits(key: str) -> tuple[float, float] | None:
             spec = profile.judged.get(key)

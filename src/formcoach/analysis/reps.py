@@ -38,9 +38,16 @@ class Rep:
 
 
 def combine(left: s.FloatArray, right: s.FloatArray, how: str) -> s.FloatArray:
-    """One signal from the two sides; a frame missing one side uses the other."""
+    """One signal from the two sides; a frame missing one side uses the other.
+
+    "moving" takes the side that swings more (p10-p90): in a single-leg squat the free leg is
+    held bent while the standing leg does the work, so neither max nor mean would do.
+    """
     if how == "max":
         return s.pairwise_max(left, right)
+    if how == "moving":
+        swing_l, swing_r = s.spread(left) or 0.0, s.spread(right) or 0.0
+        return left if swing_l >= swing_r else right
     n = min(left.size, right.size)
     if n == 0:
         return left if left.size else right

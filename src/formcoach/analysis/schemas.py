@@ -43,6 +43,16 @@ FINDING_CODES = (
     "plank_unsteady",
     "side_plank_out_of_line",
     "side_plank_unsteady",
+    # Running gait (analysis/gait_profile.py; reference.yaml running/walking `findings`).
+    "overstriding",
+    "knee_straight_landing",
+    "vertical_oscillation_excessive",
+    "arm_swing_straight",
+    "asymmetry",
+    "pelvic_drop",
+    "crossover",
+    # Squat, front view.
+    "squat_valgus",
 )
 
 
@@ -101,7 +111,7 @@ class RepRule(BaseModel):
     model_config = _STRICT
     signal: Literal["knee", "elbow", "hip"]
     # How the left and right series become one signal.
-    combine: Literal["max", "mean"]
+    combine: Literal["max", "mean", "moving"]
     # A rep leaves the start zone (flexion beyond start_deg), is full when it passes target_deg
     # and ends back in the start zone; target < start means the rep extends the joint.
     start_deg: float
@@ -140,6 +150,8 @@ class GaitSettings(BaseModel):
     min_steps: int = Field(ge=1)
     # Fewer steps than this make a cadence judgement low-confidence.
     confident_steps: int = Field(ge=1)
+    # Contact time and duty factor need at least this frame rate (else not_measurable).
+    min_fps_contact_time: float = Field(default=60.0, gt=0)
     source: SourceText
 
 
@@ -156,6 +168,13 @@ class ClassificationSettings(BaseModel):
     running_min_cadence_spm: float
     squat_min_hip_range: float
     squat_min_knee_flexion_deg: float
+    # Bends the squat rep counter must find for a squat or lunge (one landing is no squat).
+    squat_min_reps: float = 2
+    # Single-leg squat: one ankle held this high above the other (body sizes), knees bending
+    # at least this far, the hips dropping at least this much (hip_height_norm range).
+    single_leg_min_foot_lift: float = 0.15
+    single_leg_min_knee_flexion_deg: float = 35.0
+    single_leg_min_hip_range: float = 0.05
     # Exercise recognition (push-up, bridge, lunge) and the margin that makes a match certain.
     pushup_min_elbow_swing_deg: float
     bridge_max_trunk_from_horizontal_deg: float

@@ -13,13 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from formcoach.analysis import gait_profile
 from formcoach.analysis import messages as msg
 from formcoach.analysis import series as s
 from formcoach.analysis.classify import Detection, classify, measured_cadence, step_count
-from formcoach.analysis.judge import Clip, severity
+from formcoach.analysis.judge import Clip, judge, severity
 from formcoach.analysis.profiles import run_profile
 from formcoach.analysis.reference import load_reference
 from formcoach.analysis.schemas import (
+    SEVERITY_RANK,
     Analysis,
     Evidence,
     Finding,
@@ -64,7 +66,7 @@ def analyze(
     requested = movement
     detection: Detection | None = None
     if movement == "auto":
-        detection = classify(features, ref)
+        detection = classify(features, ref, view)
         if detection.uncertain:
             # The ids are what the user picks from, in either language.
             raise AppError("movement_uncertain", candidates=", ".join(detection.candidates))
@@ -99,11 +101,18 @@ def analyze(
         findings.extend(exercise_findings)
     else:
         for key, spec in judged.items():
-            metric, finding = _judge(key, spec, clip, ref, movement)
+            if key in gait_profile.KEYS:
+                measured = gait_profile.measure(key, clip, ref, (spec.low, spec.high))
+                metric, finding = judge(key, spec, measured)
+            else:
+                metric, finding = _judge(key, spec, clip, ref, movement)
             metrics[key] = metric
             if finding is not None:
                 findings.append(finding)
+        findings = _one_per_code(findings)
     metrics.update(_summaries(movement, clip, ref, judged))
+    if movement in GAIT:
+        metrics.update(gait_profile.summaries(clip, movement))
     if not judged:
         findings.append(
             Finding(
@@ -123,8 +132,31 @@ def analyze(
     return result.model_dump(mode="json", by_alias=True)
 
 
+def _one_per_code(findings: list[Finding]) -> list[Finding]:
+    """Two measures of one fault (e.g. overstriding by shank angle and by heel distance) give
+    one finding: the more severe, with the evidence of both."""
+    kept: dict[str, Finding] = {}
+    for finding in findings:
+        first = kept.get(finding.code)
+        if first is None:
+            kept[finding.code] = finding
+            continue
+        worse = (
+            finding if SEVERITY_RANK[finding.severity] > SEVERITY_RANK[first.severity] else first
+        )
+        evidence = sorted({(e.start_s, e.end_s) for e in (*first.evidence, *finding.evidence)})
+        kept[finding.code] = worse.model_copy(
+            update={"evidence": [Evidence(start_s=a, end_s=b) for a, b in evidence]}
+        )
+    return list(kept.values())
+
+
 def _measure(key: str, clip: Clip, ref: Reference) -> tuple[float | None, LocalizedText | None]:
     """The value of a judged metric, or None and the reason it could not be measured."""
+    if key == "cadence_spm" and not gait_profile.periodic(clip):
+        # Steps are found from the feet passing each other, which only a side view shows.
+        frontal = clip.view in gait_profile.FRONTAL_VIEWS
+        return None, gait_profile.NEEDS_SIDE if frontal else gait_profile.NOT_PERIODIC
     if key == "cadence_spm":
         value = measured_cadence(clip.features, ref)
         if value is None:

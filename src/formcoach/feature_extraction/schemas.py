@@ -29,6 +29,11 @@ SERIES_NAMES: tuple[str, ...] = (
     "hip_height_norm",
     *JOINT_SERIES,
     *SEGMENT_SERIES,
+    # Added later (appended so older column positions stay): squat depth and front-view valgus.
+    "hip_above_knee_norm",
+    "left_fppa_deg",
+    "right_fppa_deg",
+    "foot_lift_norm",
 )
 # Angles to 0.001° and normalised heights to 1e-3 of body size are far below keypoint noise.
 _SERIES_DIGITS = 3
@@ -59,6 +64,14 @@ class GaitEvents(BaseModel):
     initial_contacts_s: dict[str, list[float]] = {}
     cadence_from_contacts_spm: float | None = None
     knee_angle_at_contact_deg: dict[str, float | None] = {}
+    # Added later (additive): toe-offs, whether the steps form a real periodic alternating gait
+    # (cadences are None when not, with the reason code), side-view stride measures and the
+    # rear/front-view pelvic drop and foot placement (feature_extraction/stride.py, ANGLES.md).
+    toe_offs_s: dict[str, list[float]] = {}
+    periodic: bool | None = None
+    not_periodic_reason: str | None = None
+    side_view: dict[str, Any] = {}
+    frontal_view: dict[str, Any] = {}
 
 
 class FeaturesDocument(BaseModel):
@@ -130,6 +143,11 @@ class FeatureResult:
     contacts_s: dict[str, list[float]] = field(default_factory=dict)
     cadence_from_contacts_spm: float | None = None
     knee_at_contact_deg: dict[str, float | None] = field(default_factory=dict)
+    toe_offs_s: dict[str, list[float]] = field(default_factory=dict)
+    periodic: bool | None = None
+    not_periodic_reason: str | None = None
+    side_view: dict[str, Any] = field(default_factory=dict)
+    frontal_view: dict[str, Any] = field(default_factory=dict)
     distances_cm: dict[str, float | None] = field(default_factory=dict)
     scale: dict[str, Any] | None = None
     subject_frames: int | None = None
@@ -165,6 +183,11 @@ class FeatureResult:
                 knee_angle_at_contact_deg={
                     k: _round_opt(v, 2) for k, v in self.knee_at_contact_deg.items()
                 },
+                toe_offs_s={k: [round(t, 4) for t in v] for k, v in self.toe_offs_s.items()},
+                periodic=self.periodic,
+                not_periodic_reason=self.not_periodic_reason,
+                side_view=self.side_view,
+                frontal_view=self.frontal_view,
             ),
             subject_frames=self.subject_frames,
         )

@@ -16,9 +16,16 @@ from scipy.signal import find_peaks
 from formcoach.feature_extraction.angles import joint_angles, segment_angles
 from formcoach.feature_extraction.facing import facing_per_frame, facing_segments
 from formcoach.feature_extraction.filters import FloatArray, clean, segments
-from formcoach.feature_extraction.gait import initial_contacts, value_at
+from formcoach.feature_extraction.gait import (
+    Contacts,
+    initial_contacts,
+    periodic_gait,
+    toe_offs,
+    value_at,
+)
 from formcoach.feature_extraction.scale import Scale, estimate_scale
 from formcoach.feature_extraction.schemas import Facing, FeatureResult
+from formcoach.feature_extraction.stride import frontal_view, side_view
 from formcoach.kit.settings import Settings
 from formcoach.pose_estimation.schemas import LANDMARK_INDEX, VISIBILITY, PoseResult
 
@@ -176,6 +183,36 @@ def hip_height_norm(xy: FloatArray, scale: float) -> FloatArray:
     return np.asarray((lowest - _mid(xy, "hip")[:, 1]) / scale, dtype=np.float64)
 
 
+def hip_above_knee_norm(xy: FloatArray, scale: float) -> FloatArray:
+    """Mid-hip height above mid-knee in body sizes: at or below 0 is a squat to parallel."""
+    return np.asarray((_mid(xy, "knee")[:, 1] - _mid(xy, "hip")[:, 1]) / scale, dtype=np.float64)
+
+
+def foot_lift_norm(xy: FloatArray, scale: float) -> FloatArray:
+    """How much higher one ankle is than the other, in body sizes (single-leg stance)."""
+    diff = _lm(xy, "left_ankle")[:, 1] - _lm(xy, "right_ankle")[:, 1]
+    return np.asarray(np.abs(diff) / scale, dtype=np.float64)
+
+
+def fppa_deg(xy: FloatArray, side: str) -> FloatArray:
+    """Frontal-plane projection angle of one knee (front or rear view), + when the knee sits
+    medial of the hip-ankle line (valgus), - lateral (varus); 0 when the leg is straight.
+
+    Medial is toward the other hip, so the sign holds whichever way the person faces. In a
+    side view the hips overlap and the value means nothing (analysis only reads it in front
+    or rear views).
+    """
+    other = "right" if side == "left" else "left"
+    hip, knee, ankle = (_lm(xy, f"{side}_{p}") for p in ("hip", "knee", "ankle"))
+    bend = flexion_deg(hip, knee, ankle)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        along = (knee[:, 1] - hip[:, 1]) / (ankle[:, 1] - hip[:, 1])
+    line_x = hip[:, 0] + (ankle[:, 0] - hip[:, 0]) * along
+    medial = np.sign(_lm(xy, f"{other}_hip")[:, 0] - hip[:, 0])
+    sign = np.sign((knee[:, 0] - line_x) * medial)
+    return np.asarray(np.where(sign < 0, -bend, bend), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class Steps:
     events_s: list[float]
@@ -287,17 +324,34 @@ def compute_all(
         _mid(xy, "shoulder"), _mid(xy, "hip"), _mid(xy, "ankle")
     )
     series["hip_height_norm"] = hip_height_norm(xy, scale)
+    series["hip_above_knee_norm"] = hip_above_knee_norm(xy, scale)
+    series["foot_lift_norm"] = foot_lift_norm(xy, scale)
+    for side in ("left", "right"):
+        series[f"{side}_fppa_deg"] = fppa_deg(xy, side)
     segment_series = segment_angles(xy, forward)
     series.update(joint_angles(segment_series))
     series.update(segment_series)
     steps = detect_steps(xy, pose.times, fps, leg_length)
     contacts = initial_contacts(xy, pose.times, per_frame, fps, leg_length)
+    # A cadence only where the steps form a real periodic, alternating gait: arm raises, jumps
+    # and turns also move one ankle past the other.
+    not_periodic = periodic_gait(steps.step_times_s, steps.cadence_spm, contacts)
+    if not_periodic is not None:
+        steps = Steps(steps.events_s, steps.step_times_s, None)
+        contacts = Contacts(contacts.by_side, None)
     knee_at: dict[str, float | None] = {}
     for side, at in contacts.by_side.items():
         values = [v for v in value_at(series[f"{side}_knee_angle_deg"], pose.times, at)]
         finite = [v for v in values if np.isfinite(v)]
         knee_at[side] = float(np.median(finite)) if finite else None
     metric = estimate_scale(xy, scale, height_cm, settings.default_height_cm)
+    knees = {side: series[f"{side}_knee_angle_deg"] for side in ("left", "right")}
+    toes = toe_offs(knees, pose.times, contacts) if not_periodic is None else {}
+    stride = (
+        side_view(xy, pose.times, per_frame, series, contacts, toes, leg_length, metric)
+        if not_periodic is None
+        else {}
+    )
     result = FeatureResult(
         times=pose.times.astype(np.float64),
         fps=fps,
@@ -310,6 +364,11 @@ def compute_all(
         contacts_s=contacts.by_side,
         cadence_from_contacts_spm=contacts.cadence_spm,
         knee_at_contact_deg=knee_at,
+        toe_offs_s=toes,
+        periodic=not_periodic is None,
+        not_periodic_reason=not_periodic,
+        side_view=stride,
+        frontal_view=frontal_view(xy, pose.times, leg_length, metric),
         distances_cm=_distances_cm(xy, metric),
         scale=metric.document(),
         subject_frames=pose.frames_with_subject,

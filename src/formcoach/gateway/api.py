@@ -8,18 +8,22 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from formcoach import __version__
 from formcoach.gateway import service
+from formcoach.gateway.events import run_events
+from formcoach.gateway.models import PERSON_MAX
 from formcoach.gateway.report import SERVABLE, build_report
 from formcoach.gateway.schemas import (
     ErrorResponse,
+    Reanalyse,
     RunComparison,
     RunCreated,
     RunOut,
     RunPage,
+    RunTracks,
     TokenCreate,
     TokenOut,
     UserCreate,
@@ -30,6 +34,7 @@ from formcoach.kit.accounts import User
 from formcoach.kit.api import AdminUser, CurrentUser, DbSession, SettingsDep, StorageDep
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, UPLOAD, VIEWS, RunOptions, run_key
+from formcoach.kit.security import check_password
 from formcoach.kit.storage import move_into
 from formcoach.kit.upload import receive_upload
 
@@ -58,7 +63,10 @@ def _user_out(user: User) -> UserOut:
 
 
 @router.post("/users", status_code=201, response_model=UserOut, tags=["accounts"])
-def create_user(body: UserCreate, admin: AdminUser, session: DbSession) -> UserOut:
+def create_user(
+    body: UserCreate, admin: AdminUser, session: DbSession, settings: SettingsDep
+) -> UserOut:
+    check_password(body.password, body.username, settings)
     user = service.create_user(session, body.username, body.password, body.language, body.is_admin)
     return _user_out(user)
 
@@ -74,12 +82,17 @@ def delete_user(
 ) -> Response:
     if user_id == admin.id:
         raise AppError("validation_error", detail="an administrator cannot delete themselves")
-    service.delete_user(session, storage, user_id, settings)
+    folders = service.delete_user(session, storage, user_id, settings)
+    # Committed first, then the files once more: a job writing until the commit is caught.
+    session.commit()
+    service.delete_folders(storage, folders)
     return Response(status_code=204)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["accounts"])
-def update_user(user_id: int, body: UserUpdate, user: CurrentUser, session: DbSession) -> UserOut:
+def update_user(
+    user_id: int, body: UserUpdate, user: CurrentUser, session: DbSession, settings: SettingsDep
+) -> UserOut:
     """Administrators change any field; every user may change their own language."""
     admin_fields = body.model_fields_set - {"language"}
     if not user.is_admin and (user_id != user.id or admin_fields):
@@ -87,6 +100,9 @@ def update_user(user_id: int, body: UserUpdate, user: CurrentUser, session: DbSe
     if user_id == user.id and (body.is_active is False or body.is_admin is False):
         # An administrator locking themselves out would leave nobody to undo it.
         raise AppError("validation_error", detail="you cannot disable or demote yourself")
+    target = session.get(User, user_id)
+    if body.password is not None and target is not None:
+        check_password(body.password, target.username, settings)
     updated = service.update_user(session, user_id, **body.model_dump(exclude_unset=True))
     # Committed before answering: a page reloading after the change must see it.
     session.commit()
@@ -135,6 +151,11 @@ UPLOAD_SCHEMA: dict[str, Any] = {
                         "height_cm": {"type": "number", "minimum": 50, "maximum": 250},
                         "language": {"type": "string", "enum": ["ja", "en"]},
                         "subject": {"type": "integer", "minimum": 1},
+                        "person": {
+                            "type": "string",
+                            "maxLength": PERSON_MAX,
+                            "description": "customer or athlete filmed (free text)",
+                        },
                     },
                 }
             }
@@ -203,11 +224,14 @@ async def create_run(
             request.headers.get("content-type"), request.stream(), "video", dest, limit
         )
         options = _options(result.fields, user)
+        service.clean_person(result.fields.get("person"))  # a bad label fails before probing
         if result.file_bytes == 0:
             raise AppError("empty_file")
         await run_in_threadpool(probe, dest, settings)
-        run = service.create_run(session, user, options, result.filename, result.file_bytes)
-        run.subject = options.subject
+        person = service.clean_person(result.fields.get("person"))
+        run = service.create_run(
+            session, user, options, result.filename, result.file_bytes, person=person
+        )
         key = run_key(run.id, UPLOAD)
         move_into(storage, key, dest)
         try:
@@ -230,7 +254,8 @@ def list_runs(
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
     movement: Annotated[str | None, Query(description="requested movement")] = None,
     person: Annotated[
-        str | None, Query(max_length=100, description="part of the original file name")
+        str | None,
+        Query(max_length=PERSON_MAX, description="part of the person label, any case"),
     ] = None,
     date_from: Annotated[date | None, Query(description="created on or after (UTC)")] = None,
     date_to: Annotated[date | None, Query(description="created on or before (UTC)")] = None,
@@ -260,7 +285,10 @@ def delete_run(
     run_id: int, user: CurrentUser, session: DbSession, storage: StorageDep, settings: SettingsDep
 ) -> Response:
     run = service.get_run_for_user(session, user.id, run_id)
-    service.delete_run(session, storage, run, settings)
+    folders = service.delete_run(session, storage, run, settings)
+    # Committed first, then the files once more: a job writing until the commit is caught.
+    session.commit()
+    service.delete_folders(storage, folders)
     return Response(status_code=204)
 
 
@@ -307,3 +335,79 @@ def compare_runs(
     return service.compare_runs(
         session, storage, user, run_id, other_id, lang or str(user.language)
     )
+
+
+# --- live progress and the subject picker ----------------------------------------------------
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    tags=["runs"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def run_events_stream(
+    run_id: int, request: Request, user: CurrentUser, session: DbSession, settings: SettingsDep
+) -> StreamingResponse:
+    """Server-sent events: `run` (the run as GET /api/runs/{id}) whenever its state or progress
+    changes, heartbeat comments while nothing does, `gone` if it is deleted; the stream ends after
+    the completed or failed event."""
+    service.get_run_for_user(session, user.id, run_id)
+    return StreamingResponse(
+        run_events(settings, run_id, request.is_disconnected),
+        media_type="text/event-stream",
+        # No caching and no proxy buffering: each event must reach the page as it is sent.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/runs/{run_id}/tracks", response_model=RunTracks, tags=["runs"])
+def get_tracks(
+    run_id: int, user: CurrentUser, session: DbSession, storage: StorageDep
+) -> RunTracks:
+    """The people the pose stage tracked; `analysed` marks the run's subject."""
+    from formcoach.gateway import tracks
+
+    return tracks.run_tracks(storage, service.get_run_for_user(session, user.id, run_id))
+
+
+@router.get(
+    "/runs/{run_id}/tracks/{track_id}/thumbnail.jpg", tags=["runs"], response_class=FileResponse
+)
+def get_track_thumbnail(
+    run_id: int,
+    track_id: int,
+    user: CurrentUser,
+    session: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> FileResponse:
+    from formcoach.gateway import tracks
+
+    run = service.get_run_for_user(session, user.id, run_id)
+    path = tracks.thumbnail(storage, run, track_id, settings)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
+
+
+@router.post("/runs/{run_id}/reanalyse", status_code=202, response_model=RunCreated, tags=["runs"])
+def reanalyse_run(
+    run_id: int,
+    body: Reanalyse,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    storage: StorageDep,
+) -> RunCreated:
+    """A new run of the same upload and options, analysing the tracked person `subject`."""
+    from formcoach.gateway import tracks
+
+    run = service.get_run_for_user(session, user.id, run_id)
+    new = tracks.reanalyse(session, storage, user, run, body.subject)
+    try:
+        session.commit()
+    except Exception:
+        storage.delete_prefix(f"runs/{new.id}")
+        raise
+    # Enqueued only after the commit, as for an upload.
+    request.app.state.jobs.enqueue("run", new.id)
+    return RunCreated(id=new.id, url=f"/api/runs/{new.id}", status=new.status)

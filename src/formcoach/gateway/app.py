@@ -21,11 +21,13 @@ from starlette.background import BackgroundTask
 from starlette.middleware.sessions import SessionMiddleware
 
 from formcoach import __version__
-from formcoach.gateway import api, web
+from formcoach.gateway import api, ops, web
 from formcoach.gateway.jobs import build_celery_backend, pending_run_ids, process_run
+from formcoach.gateway.retention import RetentionSweeper
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.errors import AppError
 from formcoach.kit.jobs import JobBackend, JobRunner
+from formcoach.kit.security import install_security
 from formcoach.kit.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -91,12 +93,22 @@ def build_job_backend(settings: Settings, resume: bool = True) -> JobBackend:
     return build_job_runner(settings, resume)
 
 
-def _base_app(settings: Settings, title: str, jobs: JobBackend, start_jobs: bool) -> FastAPI:
+def _base_app(
+    settings: Settings,
+    title: str,
+    jobs: JobBackend,
+    start_jobs: bool,
+    sweeper: RetentionSweeper | None = None,
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if start_jobs:
             jobs.start()
+        if sweeper is not None:
+            sweeper.start()
         yield
+        if sweeper is not None:
+            sweeper.stop()
         jobs.stop()
         client = getattr(app.state, "proxy_client", None)
         if isinstance(client, httpx.AsyncClient):
@@ -110,7 +122,10 @@ def _base_app(settings: Settings, title: str, jobs: JobBackend, start_jobs: bool
     )
     app.state.settings = settings
     app.state.jobs = jobs
+    app.state.metrics_registry = ops.metrics_registry(settings, jobs)
     install_error_handlers(app)
+    app.include_router(ops.ready_router)
+    install_security(app, settings)
     # Same key everywhere, so a browser's signed-in cookie also works on a proxied service.
     app.add_middleware(
         SessionMiddleware,
@@ -125,7 +140,10 @@ def _base_app(settings: Settings, title: str, jobs: JobBackend, start_jobs: bool
 
 def create_app(settings: Settings | None = None, start_jobs: bool = True) -> FastAPI:
     settings = settings or get_settings()
-    app = _base_app(settings, "formcoach", build_job_backend(settings), start_jobs)
+    # The retention sweep runs in the gateway (every gateway, harmlessly: deletes are per run).
+    sweeper = RetentionSweeper(settings) if start_jobs else None
+    app = _base_app(settings, "formcoach", build_job_backend(settings), start_jobs, sweeper)
+    app.include_router(ops.router)
     app.include_router(api.public, prefix="/api")
     app.include_router(api.router, prefix="/api")
     for name in SERVICES:

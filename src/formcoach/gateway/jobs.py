@@ -28,6 +28,7 @@ from formcoach.gateway.models import STAGES, Run, RunStage
 from formcoach.kit.accounts import utcnow
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError, render_message
+from formcoach.kit.observability import log_context
 from formcoach.kit.pipeline import RunOptions, StageContext
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage, get_storage
@@ -133,9 +134,13 @@ class _ProgressWriter:
             )
             run = session.get(Run, self.run_id)
             if row is None or run is None:
-                return
+                raise RunGone(self.run_id)  # deleted while running: stop the stage now
             row.progress = fraction
             run.progress = overall_progress({**self.base, self.stage: fraction})
+
+
+class RunGone(Exception):
+    """The run was deleted while one of its stages ran."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,7 @@ class RunState:
     options: RunOptions
     language: str
     done: dict[str, float]
+    user_id: int | None = None
 
 
 def load_run(settings: Settings, run_id: int) -> RunState | None:
@@ -155,7 +161,7 @@ def load_run(settings: Settings, run_id: int) -> RunState | None:
         run.started_at = run.started_at or utcnow()
         options = RunOptions(run.movement, run.view, run.height_cm, run.language, run.subject)
         done = {s.name: 1.0 for s in run.stages if s.status == "done"}
-        return RunState(options, run.language, done)
+        return RunState(options, run.language, done, run.user_id)
 
 
 def first_pending_stage(settings: Settings, run_id: int) -> str | None:
@@ -195,20 +201,34 @@ def execute_stage(
     progress.hook = hook
     ctx = StageContext(run_id, state.options, storage, settings, progress)
     started = time.monotonic()
-    try:
-        stage_function(stage)(ctx)
-    except AppError as exc:
-        _fail(settings, run_id, stage, exc.code, exc.message(state.language))
-        return False
-    except transient:
-        raise
-    except Exception:
-        log.exception("run %s: stage %s crashed", run_id, stage)
-        message = render_message("internal_error", state.language)
-        _fail(settings, run_id, stage, "internal_error", message)
-        return False
-    log.info("run %s: stage %s done in %.2f s", run_id, stage, time.monotonic() - started)
-    return True
+    with log_context(run_id=run_id, stage=stage, user_id=state.user_id):
+        failure: tuple[str, str] | None = None
+        try:
+            stage_function(stage)(ctx)
+        except RunGone:
+            pass
+        except AppError as exc:
+            failure = (exc.code, exc.message(state.language))
+        except transient:
+            raise
+        except Exception:
+            log.exception("run %s: stage %s crashed", run_id, stage)
+            failure = ("internal_error", render_message("internal_error", state.language))
+        if not _run_exists(settings, run_id):
+            # Deleted meanwhile: whatever the stage wrote after the deletion goes too.
+            storage.delete_prefix(f"runs/{run_id}")
+            log.info("run %s was deleted during stage %s: stopped, files removed", run_id, stage)
+            return False
+        if failure is not None:
+            _fail(settings, run_id, stage, *failure)
+            return False
+        log.info("run %s: stage %s done in %.2f s", run_id, stage, time.monotonic() - started)
+        return True
+
+
+def _run_exists(settings: Settings, run_id: int) -> bool:
+    with session_scope(settings.db_url) as session:
+        return session.get(Run, run_id) is not None
 
 
 def finish_stage(settings: Settings, run_id: int, stage: str, done: dict[str, float]) -> bool:
@@ -250,7 +270,7 @@ def process_run(run_id: int, settings: Settings, hook: ProgressHook | None = Non
             return
         finish_stage(settings, run_id, stage, done)
         done[stage] = 1.0
-        state = RunState(state.options, state.language, done)
+        state = RunState(state.options, state.language, done, state.user_id)
 
 
 def _stage_row(session: Session, run_id: int, stage: str) -> RunStage | None:

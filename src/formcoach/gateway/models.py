@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formcoach.kit.accounts import utcnow
-from formcoach.kit.db import Base
+from formcoach.kit.db import Base, UTCDateTime
+
+# Longest person label: the column's width (migration 0004), checked before it reaches the DB.
+PERSON_MAX = 100
 
 STAGES: tuple[str, ...] = (
     "probe",
@@ -19,6 +23,11 @@ STAGES: tuple[str, ...] = (
     "advice",
     "drill_videos",
 )
+
+
+def person_search_key(text: str) -> str:
+    """NFKC (full-width letters and digits become plain ones) then Unicode case folding."""
+    return unicodedata.normalize("NFKC", text).casefold()
 
 
 class Run(Base):
@@ -35,13 +44,19 @@ class Run(Base):
     language: Mapped[str] = mapped_column(String(2), default="ja")
     # Track id of the person to analyse (pose.json "tracks"); None = the most prominent one.
     subject: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The customer or athlete filmed (free text from the upload form); None = not given.
+    person: Mapped[str | None] = mapped_column(String(PERSON_MAX), nullable=True, index=True)
+    # person_search_key(person): what the ?person= filter compares (see migration 0004).
+    person_key: Mapped[str | None] = mapped_column(
+        String(3 * PERSON_MAX), nullable=True, index=True
+    )
     original_filename: Mapped[str] = mapped_column(String(255), default="")
     upload_bytes: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     stages: Mapped[list[RunStage]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="RunStage.position"
@@ -58,8 +73,8 @@ class RunStage(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     run: Mapped[Run] = relationship(back_populates="stages")

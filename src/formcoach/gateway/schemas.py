@@ -19,7 +19,8 @@ class ErrorResponse(BaseModel):
 
 class UserCreate(BaseModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-@]+$")
-    password: str = Field(min_length=10, max_length=256)
+    # Length and strength rules (settings.password_min_length...) answer 422 weak_password.
+    password: str = Field(min_length=1, max_length=256)
     language: Literal["ja", "en"] = "ja"
     is_admin: bool = False
 
@@ -67,6 +68,10 @@ class RunOut(BaseModel):
     height_cm: float | None
     language: str
     original_filename: str
+    person: str | None = Field(default=None, description="Customer or athlete filmed")
+    subject: int | None = Field(
+        default=None, description="Track id chosen for analysis; null = the most prominent"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -92,7 +97,7 @@ class UserUpdate(BaseModel):
     """Fields an administrator (or, for language only, the user) may change; omitted = unchanged."""
 
     is_active: bool | None = None
-    password: str | None = Field(default=None, min_length=10, max_length=256)
+    password: str | None = Field(default=None, min_length=1, max_length=256)
     language: Literal["ja", "en"] | None = None
     is_admin: bool | None = None
 
@@ -118,3 +123,27 @@ class RunComparison(BaseModel):
     movement_after: str
     same_movement: bool
     metrics: list[MetricChange]
+
+
+class TrackOut(BaseModel):
+    """One person the pose stage tracked (pose.json "tracks"), with its thumbnail."""
+
+    id: int
+    start_s: float
+    end_s: float
+    frames: int
+    prominence: float
+    best_frame: int
+    box: list[float] = Field(description="x0, y0, x1, y1 px of the proxy video at best_frame")
+    analysed: bool = Field(description="True for the person this run analysed")
+    thumbnail_url: str
+
+
+class RunTracks(BaseModel):
+    run_id: int
+    subject: int | None
+    tracks: list[TrackOut]
+
+
+class Reanalyse(BaseModel):
+    subject: int = Field(ge=1, description="Track id from GET /api/runs/{id}/tracks")

@@ -6,10 +6,11 @@ import json
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from formcoach.gateway.models import STAGES, Run, RunStage
+from formcoach.gateway.models import PERSON_MAX, STAGES, Run, RunStage, person_search_key
 from formcoach.gateway.schemas import (
     ErrorDetail,
     MetricChange,
@@ -65,13 +66,20 @@ def create_user(
 
 def delete_user(
     session: Session, storage: Storage, user_id: int, settings: Settings | None = None
-) -> None:
+) -> list[str]:
+    """Remove the user, every run of theirs (files included) and their tokens; returns the
+    storage folders deleted (see delete_run)."""
     user = session.get(User, user_id)
     if user is None:
         raise AppError("not_found")
-    for run in session.scalars(select(Run).where(Run.user_id == user_id)):
-        delete_run(session, storage, run, settings)
+    folders: list[str] = []
+    for run in list(session.scalars(select(Run).where(Run.user_id == user_id))):
+        folders += delete_run(session, storage, run, settings)
+    # Explicit rather than left to ON DELETE CASCADE, which SQLite only honours per connection.
+    session.execute(sa_delete(ApiToken).where(ApiToken.user_id == user_id))
     session.delete(user)
+    session.flush()
+    return folders
 
 
 def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
@@ -92,13 +100,23 @@ def delete_token(session: Session, user: User, token_id: int) -> None:
 # --- runs -----------------------------------------------------------------------------------
 
 
-def create_run(session: Session, user: User, options: RunOptions, filename: str, size: int) -> Run:
+def create_run(
+    session: Session,
+    user: User,
+    options: RunOptions,
+    filename: str,
+    size: int,
+    person: str | None = None,
+) -> Run:
     run = Run(
         user_id=user.id,
         movement=options.movement,
         view=options.view,
         height_cm=options.height_cm,
         language=options.language,
+        subject=options.subject,
+        person=person,
+        person_key=None if person is None else person_search_key(person),
         original_filename=filename,
         upload_bytes=size,
         stages=[RunStage(name=name, position=i) for i, name in enumerate(STAGES)],
@@ -110,13 +128,26 @@ def create_run(session: Session, user: User, options: RunOptions, filename: str,
 
 def delete_run(
     session: Session, storage: Storage, run: Run, settings: Settings | None = None
-) -> None:
-    """Remove the run, its files and its drill videos (cancelling paid cloud jobs, given settings)."""
+) -> list[str]:
+    """Remove the run, its files and its drill videos (cancelling paid cloud jobs, given settings).
+
+    Returns the storage folders deleted. A worker may still be writing into them until the
+    caller commits, so the caller deletes them once more after the commit
+    (``delete_folders``); the worker itself stops and cleans up when it sees the run gone.
+    """
     from formcoach.video_generation.service import delete_videos_for_run
 
-    delete_videos_for_run(session, storage, run.id, settings)
+    folders = delete_videos_for_run(session, storage, run.id, settings)
     storage.delete_prefix(f"runs/{run.id}")
     session.delete(run)
+    session.flush()
+    return [*folders, f"runs/{run.id}"]
+
+
+def delete_folders(storage: Storage, folders: list[str]) -> None:
+    """The second pass after the commit that deleted the rows (see delete_run)."""
+    for folder in folders:
+        storage.delete_prefix(folder)
 
 
 def _duration(start: datetime | None, end: datetime | None) -> float | None:
@@ -143,6 +174,8 @@ def run_view(run: Run) -> RunOut:
         height_cm=run.height_cm,
         language=run.language,
         original_filename=run.original_filename,
+        person=run.person,
+        subject=run.subject,
         created_at=run.created_at,
         started_at=run.started_at,
         finished_at=run.finished_at,
@@ -219,13 +252,14 @@ def list_runs_filtered(
     date_from: datetime | None = None,
     date_to: datetime | None = None,
 ) -> tuple[list[Run], int]:
-    """Newest first. `person` matches the original file name: runs carry no person label yet."""
+    """Newest first. `person` is a case-insensitive part of the run's person label."""
     where = [Run.user_id == user.id]
     if movement:
         where.append(Run.movement == movement)
     if person:
-        escaped = person.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append(Run.original_filename.ilike(f"%{escaped}%", escape="\\"))
+        key = person_search_key(person)
+        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Run.person_key.like(f"%{escaped}%", escape="\\"))
     if date_from is not None:
         where.append(Run.created_at >= date_from)
     if date_to is not None:
@@ -239,6 +273,31 @@ def list_runs_filtered(
         .limit(per_page)
     )
     return list(rows), int(total or 0)
+
+
+def list_persons(session: Session, user: User, limit: int = 200) -> list[str]:
+    """The user's person labels, most recently used first (the upload form's suggestions)."""
+    latest = func.max(Run.created_at)
+    rows = session.execute(
+        select(Run.person, latest)
+        .where(Run.user_id == user.id, Run.person.is_not(None))
+        .group_by(Run.person)
+        .order_by(latest.desc())
+        .limit(limit)
+    )
+    return [str(person) for person, _ in rows]
+
+
+def clean_person(value: str | None) -> str | None:
+    """A person label as stored: whitespace collapsed, printable, at most PERSON_MAX characters."""
+    text = " ".join((value or "").split())
+    if not text:
+        return None
+    if len(text) > PERSON_MAX:
+        raise AppError("validation_error", detail=f"person: at most {PERSON_MAX} characters")
+    if not text.isprintable():
+        raise AppError("validation_error", detail="person: printable characters only")
+    return text
 
 
 def compare_runs(

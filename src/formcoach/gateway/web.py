@@ -12,11 +12,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from formcoach.gateway import service, web_admin, web_runs
+from formcoach.gateway.models import PERSON_MAX
 from formcoach.gateway.web_common import STATIC_DIR, csrf_ok, render, safe_next, session_user
 from formcoach.gateway.web_text import TEXT
-from formcoach.kit.accounts import authenticate_password
 from formcoach.kit.api import DbSession
+from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, VIEWS
+from formcoach.kit.security import password_signin
 
 router = APIRouter(include_in_schema=False)
 router.include_router(web_runs.router)
@@ -44,11 +46,23 @@ def login(
     csrf: str = Form(""),
     next: str = Form("/"),
 ) -> Response:
-    user = authenticate_password(session, username, password) if csrf_ok(request, csrf) else None
-    if user is None:
+    if not csrf_ok(request, csrf):
         return render(
             request, "login.html", None, status_code=401, error=TEXT["bad_login"], next=next
         )
+    try:
+        # Throttled like HTTP Basic: repeated wrong passwords pause sign-in for a while.
+        user = password_signin(request, session, username, password)
+    except AppError as exc:
+        if exc.code != "too_many_attempts":
+            return render(
+                request, "login.html", None, status_code=401, error=TEXT["bad_login"], next=next
+            )
+        wait = exc.params["retry_after"]
+        error = {k: v.format(seconds=wait) for k, v in TEXT["too_many_attempts"].items()}
+        page = render(request, "login.html", None, status_code=429, error=error, next=next)
+        page.headers["Retry-After"] = str(wait)
+        return page
     lang = request.session.get("lang")
     request.session.clear()
     # A new CSRF token at sign-in: a token planted before sign-in must not carry over.
@@ -105,6 +119,8 @@ def home(request: Request, session: DbSession) -> Response:
         runs=runs,
         movements=MOVEMENTS,
         views=VIEWS,
+        persons=service.list_persons(session, user),
+        person_max=PERSON_MAX,
     )
 
 
@@ -121,7 +137,7 @@ def history(
     request: Request,
     session: DbSession,
     movement: Annotated[str, Query(max_length=16)] = "",
-    person: Annotated[str, Query(max_length=100)] = "",
+    person: Annotated[str, Query(max_length=PERSON_MAX)] = "",
     date_from: Annotated[str, Query(max_length=10)] = "",
     date_to: Annotated[str, Query(max_length=10)] = "",
 ) -> Response:
@@ -153,4 +169,5 @@ def history(
         total=total,
         filters=filters,
         movements=MOVEMENTS,
+        persons=service.list_persons(session, user),
     )

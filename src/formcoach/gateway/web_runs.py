@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from formcoach.gateway import service
 from formcoach.gateway.models import Run
 from formcoach.gateway.report import build_report
+from formcoach.gateway.tracks import run_tracks
 from formcoach.gateway.web_charts import chart_panels
 from formcoach.gateway.web_common import page_lang, render, session_user
 from formcoach.gateway.web_text import DEFAULT_HINT, FAILURE_HINTS
@@ -47,10 +48,13 @@ def _ordered_metrics(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]
 
 def _results_context(run: Run, storage: Storage, lang: str) -> dict[str, Any]:
     report = build_report(run, storage, lang)
+    people = run_tracks(storage, run).tracks
     return {
         "report": report,
         "metrics": _ordered_metrics(report),
         "charts": chart_panels(_features(storage, run.id), lang),
+        # The picker only matters when someone else could have been analysed.
+        "people": people if len(people) > 1 else [],
     }
 
 

@@ -13,6 +13,10 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "ユーザー名またはパスワードが違います。",
         "en": "Wrong username or password.",
     },
+    "too_many_attempts": {
+        "ja": "サインインの失敗が続いたため、一時的に受け付けを止めています。{seconds} 秒後にもう一度お試しください。",
+        "en": "Too many failed sign-in attempts. Try again in {seconds} s.",
+    },
     "nav": {"ja": "メインメニュー", "en": "Main menu"},
     "language_switch": {"ja": "表示言語", "en": "Display language"},
     "new_analysis": {"ja": "新しい分析", "en": "New analysis"},
@@ -96,7 +100,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "These analyses are of different movements.",
     },
     "filter": {"ja": "絞り込み", "en": "Filter"},
-    "person": {"ja": "人・ファイル名", "en": "Person / file name"},
+    "person": {"ja": "お客様・選手の名前", "en": "Customer / athlete"},
     "date_from": {"ja": "開始日", "en": "From"},
     "date_to": {"ja": "終了日", "en": "To"},
     "all": {"ja": "すべて", "en": "All"},
@@ -154,6 +158,24 @@ TEXT: dict[str, dict[str, str]] = {
     "seconds": {"ja": "秒", "en": "s"},
     "skip": {"ja": "本文へ移動", "en": "Skip to content"},
     "close": {"ja": "閉じる", "en": "Close"},
+    "person_optional": {"ja": "お客様・選手の名前（任意）", "en": "Customer / athlete (optional)"},
+    "person_help": {
+        "ja": "履歴で絞り込めるように名前を付けます。以前の名前は候補に出ます。",
+        "en": "A name to find the analysis in the history; earlier names are suggested.",
+    },
+    "people": {"ja": "映っている人", "en": "People in the video"},
+    "people_help": {
+        "ja": "動画に複数の人が映っていました。別の人を分析するには、その人のボタンを押してください。",
+        "en": "More than one person was in the video. To analyse someone else, press their button.",
+    },
+    "person_track": {"ja": "人物", "en": "Person"},
+    "analysed_person": {"ja": "分析した人", "en": "Analysed"},
+    "analyse_person": {"ja": "この人を分析する", "en": "Analyse this person instead"},
+    "visible": {"ja": "映っている時間", "en": "In view"},
+    "live_fallback": {
+        "ja": "ライブ更新が切れたため、定期的に確認しています。",
+        "en": "The live stream dropped; checking every second instead.",
+    },
 }
 
 # Labels of stored codes, shown instead of the code itself.

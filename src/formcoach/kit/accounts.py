@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, select
+from sqlalchemy import Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from formcoach.kit.db import Base
+from formcoach.kit.db import Base, UTCDateTime
 
 _hasher = PasswordHasher()
 # Verifying against a real hash when the user does not exist keeps timing the same.
 _DUMMY_HASH = _hasher.hash("formcoach-timing-equaliser")
 TOKEN_PREFIX = "fc_"
+# How stale a token's last_used_at may get before a request records the use again.
+TOKEN_TOUCH_S = 60.0
+_TOUCHED: dict[int, float] = {}  # token id -> monotonic time this process last recorded a use
+_TOUCH_LOCK = threading.Lock()
 
 
 def utcnow() -> datetime:
@@ -36,7 +42,7 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(2), default="ja")
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ApiToken(Base):
@@ -47,8 +53,8 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100), default="")
     # Only a SHA-256 of the token is kept: a leaked database leaks no usable token.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 def hash_password(password: str) -> str:
@@ -87,5 +93,17 @@ def authenticate_token(session: Session, token: str) -> User | None:
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    row.last_used_at = utcnow()
+    # A write per request would serialise every poll behind the database's write lock (SQLite):
+    # "last used" to the minute is all the token page shows, so each process records a token's
+    # use at most once a minute, and commits it at once: left in the request's transaction,
+    # SQLite's write lock would be held for the whole request (an upload streams for seconds)
+    # and other writers would time out ("database is locked").
+    now = time.monotonic()
+    with _TOUCH_LOCK:
+        due = now - _TOUCHED.get(row.id, -TOKEN_TOUCH_S) >= TOKEN_TOUCH_S
+        if due:
+            _TOUCHED[row.id] = now
+    if due:
+        row.last_used_at = utcnow()
+        session.commit()
     return user

@@ -11,15 +11,16 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from formcoach import __version__
-from formcoach.kit.accounts import User, authenticate_password, authenticate_token
+from formcoach.kit.accounts import User, authenticate_token
 from formcoach.kit.db import session_scope
-from formcoach.kit.errors import AppError, error_body, render_message
+from formcoach.kit.errors import CATALOGUE, AppError, error_body, render_message
 from formcoach.kit.i18n import parse_accept_language
+from formcoach.kit.security import password_signin
 from formcoach.kit.settings import Settings, get_settings
 from formcoach.kit.storage import Storage, get_storage
 
@@ -74,7 +75,8 @@ def _user_from_request(request: Request, session: Session) -> User | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         username, sep, password = decoded.partition(":")
-        return authenticate_password(session, username, password) if sep else None
+        # Throttled: repeated wrong passwords answer 429 too_many_attempts for a while.
+        return password_signin(request, session, username, password) if sep else None
     # The web pages use a signed session cookie (set by the gateway's sign-in page).
     session_data = request.scope.get("session")
     if session_data and "user_id" in session_data:
@@ -117,18 +119,86 @@ def service_info(name: str) -> dict[str, str]:
     return {"service": name, "version": __version__, "status": "ok"}
 
 
-def _error_response(request: Request, code: str, message: str, status: int) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="formcoach"'} if status == 401 else None
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+def _error_response(
+    request: Request, code: str, message: str, status: int, retry_after: int | None = None
+) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="formcoach"'} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if status == 413:
+        # Closing is the only way to stop a client still sending an oversize body (RFC 9110
+        # 15.5.14); without it the server would drain the rest of the body to keep the connection.
+        headers["Connection"] = "close"
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers or None)
+
+
+# Routes anyone may call: no credentials, so no 401/403/429 to document.
+PUBLIC_PATHS = frozenset({"/api/health", "/api/ready"})
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "enum": sorted(CATALOGUE)},
+                "message": {"type": "string", "description": "in the caller's language"},
+            },
+        }
+    },
+}
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    """Add the error answers every operation can give to the OpenAPI schema, in place.
+
+    Any signed-in route can answer 401 (credentials), 403 (not an administrator or not your
+    own account), 404 (not yours or gone), 422 (invalid input), 429 (throttled sign-in) and
+    503 (database down); uploads also 413 and 415. Answers a route documents itself stay.
+    """
+    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            codes = {422, 503} if path in PUBLIC_PATHS else {401, 403, 404, 422, 429, 503}
+            content = operation.get("requestBody", {}).get("content", {})
+            if "multipart/form-data" in content:
+                codes |= {413, 415}
+            responses = operation["responses"]
+            for code in sorted(codes):
+                entry = responses.setdefault(str(code), {"description": "Error"})
+                entry.setdefault("content", ref["content"])
+            # FastAPI documents its own 422 body ({"detail": [...]}), which this app never sends.
+            validation = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if validation.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                responses["422"]["content"] = ref["content"]
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """One error shape for every route: {"error": {"code", "message"}} in the caller's language."""
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI caches the schema it builds; the additions are idempotent.
+        schema = build_openapi()
+        _document_errors(schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        retry_after = exc.params.get("retry_after")
         return _error_response(
-            request, exc.code, exc.message(request_language(request)), exc.status
+            request,
+            exc.code,
+            exc.message(request_language(request)),
+            exc.status,
+            retry_after if isinstance(retry_after, int) else None,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -152,7 +222,24 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         lang = request_language(request)
         params: dict[str, Any] = {"detail": str(exc.detail)}
-        return _error_response(request, code, render_message(code, lang, **params), exc.status_code)
+        # A body that is not even JSON is invalid input like any other: 422 validation_error,
+        # the status the catalogue gives that code (FastAPI would answer 400).
+        status = 422 if exc.status_code == 400 else exc.status_code
+        return _error_response(request, code, render_message(code, lang, **params), status)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # An id or number beyond the database's integer range (SQLite raises OverflowError
+        # while binding it, PostgreSQL a DataError): the caller's input, not a server fault.
+        lang = request_language(request)
+        if isinstance(exc, OverflowError) and "SQLite INTEGER" not in str(exc):
+            return _error_response(
+                request, "internal_error", render_message("internal_error", lang), 500
+            )
+        detail = "a number is out of range"
+        message = render_message("validation_error", lang, detail=detail)
+        return _error_response(request, "validation_error", message, 422)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from celery import Celery
+from celery import Celery, signals
 
+from formcoach.kit.observability import bind, configure_logging
+from formcoach.kit.observability import clear as clear_context
 from formcoach.kit.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,43 @@ def create_celery(settings: Settings, queues: tuple[str, ...]) -> Celery:
         accept_content=["json"],
         worker_hijack_root_logger=False,
     )
+    _install_logging(settings)
     return app
+
+
+_LOGGING_INSTALLED = threading.Event()
+
+
+def _install_logging(settings: Settings) -> None:
+    """Worker logs in formcoach's format, each line of a task carrying its run id and stage.
+
+    Connecting ``setup_logging`` stops Celery from configuring logging itself; the pre/post-run
+    signals set and clear the log context in the process that runs the task. Stage task names
+    are ``formcoach.stage.<stage>`` taking the run id (gateway/jobs.py); the drill-video task
+    takes a video job id.
+    """
+    if _LOGGING_INSTALLED.is_set():
+        return
+    _LOGGING_INSTALLED.set()
+
+    def setup(**_: Any) -> None:
+        configure_logging(settings.log_level, settings.log_format)
+
+    def prerun(task: Any = None, args: Any = None, **_: Any) -> None:
+        clear_context()
+        name = str(getattr(task, "name", "") or "")
+        job_id = args[0] if args else None
+        if name.startswith("formcoach.stage."):
+            bind(run_id=job_id, stage=name.rsplit(".", 1)[1])
+        elif name.startswith("formcoach."):
+            bind(job_id=job_id)
+
+    def postrun(**_: Any) -> None:
+        clear_context()
+
+    signals.setup_logging.connect(setup, weak=False)
+    signals.task_prerun.connect(prerun, weak=False)
+    signals.task_postrun.connect(postrun, weak=False)
 
 
 def worker_identity() -> str:
@@ -208,6 +246,13 @@ class CeleryBackend:
             except Exception:
                 # Database or broker away: try again on the next pass.
                 log.warning("watchdog pass failed", exc_info=True)
+
+    def depth(self, queues: tuple[str, ...]) -> dict[str, int]:
+        """Messages waiting in each Celery queue (one Redis list per queue): the queue depth."""
+        pipe = self.leases.client.pipeline()
+        for name in queues:
+            pipe.llen(name)
+        return dict(zip(queues, (int(n) for n in pipe.execute()), strict=True))
 
     def start(self) -> None:
         self._stop.clear()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -22,6 +23,28 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database.
+
+    SQLite has no time zones and hands back naive values; the API must still say UTC
+    (RFC 3339 "date-time" needs the offset), so naive results are read as the UTC they were
+    written as, and every value is stored in UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
     # WAL lets the web process read while a job thread writes; foreign keys make cascades real.
@@ -31,13 +54,25 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
+DB_POOL_SIZE = 10
+DB_POOL_OVERFLOW = 50
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    # The pool must outgrow the web threadpool (anyio: 40 threads) plus the job threads: a
+    # request holds its connection across thread hops, so with fewer connections than threads
+    # all threads can end up waiting for a connection that only a queued hop would give back
+    # (seen under 200 polling clients: every request, and the pose job, timed out). Idle
+    # connections beyond pool_size are closed, so a quiet process keeps few.
+    pool = {"pool_size": DB_POOL_SIZE, "max_overflow": DB_POOL_OVERFLOW}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **pool)
     return engine
 
 

@@ -51,6 +51,27 @@ CATALOGUE: dict[str, ErrorSpec] = {
         422,
         {"ja": "ファイルが空です。", "en": "The uploaded file is empty."},
     ),
+    "audio_only": ErrorSpec(
+        415,
+        {
+            "ja": "音声だけのファイルです。映像の入った動画をアップロードしてください。",
+            "en": "The file has sound but no picture. Upload a video.",
+        },
+    ),
+    "frame_too_large": ErrorSpec(
+        422,
+        {
+            "ja": "動画の画面サイズ（{width}×{height}）が大きすぎます。1 フレーム {limit_mpx:.1f} メガピクセル以下の動画をアップロードしてください。",
+            "en": "The video's frame size ({width}x{height}) is too large. Upload a video of at most {limit_mpx:.1f} megapixels per frame.",
+        },
+    ),
+    "frame_rate_invalid": ErrorSpec(
+        422,
+        {
+            "ja": "動画のフレームレート（{fps:g} fps）を扱えません。{limit:g} fps 以下の動画をアップロードしてください。",
+            "en": "The video's frame rate ({fps:g} fps) cannot be used. Upload a video of at most {limit:g} fps.",
+        },
+    ),
     "no_person_detected": ErrorSpec(
         422,
         {
@@ -138,6 +159,13 @@ CATALOGUE: dict[str, ErrorSpec] = {
             "Try again tomorrow or use the local generator.",
         },
     ),
+    "figure_unavailable": ErrorSpec(
+        409,
+        {
+            "ja": "この記録からは体の比率を測れません（解析が完了した記録を選んでください）。",
+            "en": "Body proportions cannot be measured from that run (choose a completed run).",
+        },
+    ),
     "provider_not_configured": ErrorSpec(
         503,
         {
@@ -207,6 +235,24 @@ CATALOGUE: dict[str, ErrorSpec] = {
             "ja": "サービス {service} に接続できません。しばらくしてから再度お試しください。",
             "en": "The {service} service is unavailable. Please try again shortly.",
         },
+    ),
+    "not_ready": ErrorSpec(
+        503,
+        {
+            "ja": "準備ができていません。使用できない構成要素: {components}。",
+            "en": "Not ready. Unavailable component(s): {components}.",
+        },
+    ),
+    "too_many_attempts": ErrorSpec(
+        429,
+        {
+            "ja": "サインインの失敗が続いたため、一時的に受け付けを止めています。{retry_after} 秒後にもう一度お試しください。",
+            "en": "Too many failed sign-in attempts. Try again in {retry_after} s.",
+        },
+    ),
+    "weak_password": ErrorSpec(
+        422,
+        {"ja": "このパスワードは使えません: {rule}", "en": "This password cannot be used: {rule}"},
     ),
     "internal_error": ErrorSpec(
         500,

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from formcoach.kit.observability import log_context
+
 log = logging.getLogger(__name__)
 
 
@@ -77,6 +79,15 @@ class JobRunner:
             thread.join(timeout)
         self._threads.clear()
 
+    def depth(self) -> dict[str, int]:
+        """Jobs queued or running now, per kind (the queue-depth metric)."""
+        with self._lock:
+            active = list(self._active)
+        counts = dict.fromkeys(self._kinds, 0)
+        for kind, _ in active:
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is queued or running (used by the CLI and tests)."""
         with self._idle:
@@ -88,11 +99,15 @@ class JobRunner:
             if item is None:
                 return
             kind, job_id = item
+            # Every line logged while the job runs names it (kit/observability.py).
+            context = {"run_id": job_id} if kind == "run" else {"job_id": job_id}
             try:
-                self._kinds[kind].handler(job_id)
-            except Exception:
-                # Handlers record their own failures; this only keeps the worker alive.
-                log.exception("job %s %s crashed", kind, job_id)
+                with log_context(**context):
+                    try:
+                        self._kinds[kind].handler(job_id)
+                    except Exception:
+                        # Handlers record their own failures; this only keeps the worker alive.
+                        log.exception("job %s %s crashed", kind, job_id)
             finally:
                 with self._idle:
                     self._active.discard(item)

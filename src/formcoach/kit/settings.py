@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     max_upload_mb: int = 1024
     max_video_seconds: float = 600.0
     min_video_seconds: float = 1.0
+    # Largest accepted frame (width x height), checked from the header before any decoding:
+    # 8K UHD (7680x4320) is the largest any phone or consumer camera records; a bigger frame
+    # only costs memory (one decoded 20000x20000 frame is ~600 MB).
+    max_video_pixels: int = 8192 * 4320
+    # Highest accepted frame rate: phone slow motion tops out at 960 fps (Sony Xperia XZ, 2017);
+    # a header claiming more is corrupt or hostile.
+    max_video_fps: float = 1000.0
     # Width/height bound of the browser proxy: pose models resize to 256 px anyway.
     proxy_max_side: int = 1280
     # Fraction of frames that must contain a person; below it the run fails with no_person_detected.
@@ -40,13 +47,25 @@ class Settings(BaseSettings):
     pose_max_people: int = 2
     # Mean visibility of the body-outline landmarks below which a detection is a ghost.
     pose_min_person_quality: float = 0.5
-    # How long an extra graph that found nobody rests before looking again (s). 0 = every
-    # frame: resting makes one-person clips cheaper but, on the two-people fixture, picked
-    # people up late and split a track, so it is off by default.
-    pose_search_every_s: float = 0.0
-    # Clips at least this long run pose estimation in two processes (two halves, both cores).
+    # An extra graph that has found nobody for pose_search_grace_s looks again only every
+    # pose_search_every_s (0 = every frame). The grace keeps a briefly hidden person searched
+    # for on every frame (resting at once split a track on the two-people fixture); resting
+    # afterwards makes a one-person clip cost about one graph instead of two.
+    pose_search_every_s: float = 0.2
+    pose_search_grace_s: float = 1.0
+    # A newcomer found by a search is followed back through the frames of the last
+    # pose_backfill_s (at most pose_backfill_max_frames kept, ~2.7 MB each at 720p): the
+    # person detector misses people half in view at the frame edge on most frames, so the
+    # frames between the searches get them too (0.5 s of a person entering on the fixture).
+    pose_backfill_s: float = 0.6
+    pose_backfill_max_frames: int = 24
+    # Clips at least this long run pose estimation as two halves in two threads (both cores).
+    # The cost is the second half's warm-up overlap and ~100 MB per extra graph. Not below
+    # 10 s: MediaPipe's tracking depends on where it starts, and on the 7.7 s two-people
+    # fixture a split half-way lost 12 frames of the subject's left knee (178 of 230 valid
+    # instead of 190).
     pose_workers: int = 2
-    pose_parallel_min_s: float = 30.0
+    pose_parallel_min_s: float = 10.0
     # The second half starts this much earlier, unkept, so its trackers are warm at the seam.
     pose_chunk_overlap_s: float = 1.0
     # A detection joins a track when its landmarks lie within this many body sizes of the
@@ -79,6 +98,12 @@ class Settings(BaseSettings):
     openai_videos_model: str = "sora-2"
     # Paid cloud seconds per UTC day, summed over every job that reached the provider.
     video_budget_seconds_per_day: int = 120
+    # A drill figure with the user's proportions (figure_from_run): each segment's length is this
+    # percentile of its per-frame lengths in the run (full length shows when it is parallel to
+    # the image), kept within this fraction of Winter's standard value (Winter 2009, fig. 4.1;
+    # ±15% spans ≈2 SD of adult segment-length ratios [H]).
+    drill_figure_length_percentile: float = 90.0
+    drill_figure_max_deviation: float = 0.15
     # Per HTTP request; a create that times out is looked up, never blindly re-sent.
     cloud_request_timeout_s: float = 60.0
     cloud_poll_interval_s: float = 5.0
@@ -125,9 +150,42 @@ class Settings(BaseSettings):
     advice_generation_url: str | None = None
     video_generation_url: str | None = None
     proxy_timeout_s: float = 300.0
+    # Live progress (GET /api/runs/{id}/events): how often the stream reads the run's rows
+    # (the job runner writes progress at most a few times a second), a comment line this often
+    # so proxies keep an idle stream open (nginx drops it after 60 s of silence by default), and
+    # the longest a stream stays open (the progress page then goes on by polling).
+    events_poll_s: float = 0.5
+    events_heartbeat_s: float = 15.0
+    events_max_s: float = 1800.0
+    # Subject picker thumbnails: height of the JPEG crop of a tracked person, margin around the
+    # person's box (fraction of the box), and the JPEG quality.
+    track_thumbnail_px: int = 160
+    track_thumbnail_margin: float = 0.15
+    track_thumbnail_quality: int = 85
     default_language: Literal["ja", "en"] = "ja"
     # Set behind TLS so the session cookie is never sent in clear.
     secure_cookies: bool = False
+    # Sign-in throttling (OWASP Authentication Cheat Sheet, "Login Throttling"): after this
+    # many wrong passwords for one account, or from one client address, within the window,
+    # password sign-in answers 429 too_many_attempts until the oldest failure leaves the window.
+    signin_max_failures_per_account: int = 5
+    signin_max_failures_per_ip: int = 20
+    signin_window_s: float = 900.0
+    # Password rules (NIST SP 800-63B 5.1.1.2: at least 8 characters, no commonly used or
+    # repetitive passwords, none derived from the username); 10 is this app's stricter floor.
+    password_min_length: int = 10
+    # Logs: one JSON object per line (with run_id/stage/user_id), or "text" for reading by eye.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Runs (videos, artifacts, drill videos, rows) older than this many days are deleted by the
+    # gateway's periodic sweep and by `formcoach purge`; None keeps everything forever.
+    retention_days: int | None = Field(default=None, ge=1)
+    retention_sweep_interval_s: float = 3600.0
+    # /metrics: a Prometheus scraper sends "Authorization: Bearer <this>"; unset = admins only.
+    metrics_token: str | None = None
+    # Price of one generated second on the cloud generator, for the cost metric: OpenAI's
+    # published sora-2 price, USD 0.10 per second at 720p (platform.openai.com/docs/pricing).
+    cloud_video_usd_per_second: float = 0.10
 
     @property
     def db_url(self) -> str:

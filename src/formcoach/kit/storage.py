@@ -227,6 +227,14 @@ class S3Storage:
         for start in range(0, len(names), 1000):  # the API's batch limit
             batch = [{"Key": name} for name in names[start : start + 1000]]
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        # Downloaded copies too (cache_dir/<etag>/<key>): deleted data must not linger locally.
+        key = check_key(prefix.rstrip("/"))
+        for etag_dir in self.cache_dir.iterdir() if self.cache_dir.is_dir() else ():
+            target = etag_dir / key
+            if target.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+            elif target.is_file():
+                target.unlink(missing_ok=True)
 
     def list(self, prefix: str) -> list[str]:
         skip = len(self.prefix) + 1 if self.prefix else 0
@@ -268,6 +276,19 @@ def get_storage(settings: Settings) -> Storage:
     )
     cache = settings.storage_cache_dir or settings.data_dir / "s3-cache"
     return S3Storage(client, parsed.netloc, parsed.path, cache)
+
+
+def check_storage(storage: Storage) -> None:
+    """Raise when the storage cannot be written now (the readiness check of /api/ready)."""
+    if isinstance(storage, S3Storage):
+        storage.client.head_bucket(Bucket=storage.bucket)
+        return
+    if isinstance(storage, LocalStorage):
+        fd, name = tempfile.mkstemp(dir=storage.root, prefix=".tmp-ready-")
+        os.close(fd)
+        Path(name).unlink()
+        return
+    storage.list("runs")
 
 
 def move_into(storage: Storage, key: str, src: Path) -> None:

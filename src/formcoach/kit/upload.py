@@ -3,6 +3,7 @@ while bytes arrive, and nothing of the upload is held whole in memory."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,21 @@ from formcoach.kit.errors import AppError
 
 MAX_FIELD_BYTES = 4096
 MAX_FIELDS = 32
+MAX_FILENAME_CHARS = 255
+FALLBACK_FILENAME = "upload"
+
+
+def safe_filename(raw: str) -> str:
+    """The client's file name made safe to store and show; it is never used as a path.
+
+    Keeps only the last path component (``../`` or ``C:\\`` prefixes dropped), removes control
+    and format characters (NUL, newlines, terminal escapes, right-to-left overrides that
+    disguise an extension) and leading dots, and caps the length of the stored column.
+    """
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if not unicodedata.category(ch).startswith("C"))
+    name = name.strip().lstrip(".").strip()
+    return name[:MAX_FILENAME_CHARS] or FALLBACK_FILENAME
 
 
 @dataclass
@@ -65,7 +81,7 @@ class _Collector:
                 return
             self._is_file = True
             self.result.file_field = self._name
-            self.result.filename = filename.decode("utf-8", "replace")[:255]
+            self.result.filename = safe_filename(filename.decode("utf-8", "replace"))
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.error is not None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import itertools
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar
 
 import av
 import cv2
@@ -14,9 +20,34 @@ import numpy as np
 from numpy.typing import NDArray
 
 RGB = NDArray[np.uint8]
+T = TypeVar("T")
 # Time base used when frames come with their own timestamps (variable frame rate): 90 kHz, the
 # MPEG clock, represents every common frame interval (1/24 .. 1/240 s, NTSC rates) exactly.
 VFR_TIME_BASE = Fraction(1, 90000)
+
+
+# mallopt's parameter number for the mmap threshold (glibc malloc.h).
+_M_MMAP_THRESHOLD = -3
+
+
+def _frames_outside_heap() -> None:
+    """Allocate every block of 1 MiB or more (decoded frames are 3-25 MB) with mmap, returned
+    to the system when freed. glibc otherwise raises that threshold after the first frames are
+    freed and places later ones in the heap, which frames of several threads then fragment:
+    ~130 MB more at the peak of a two-thread 10 s pose pass."""
+    # Not glibc (OSError, AttributeError): nothing to set, the allocator is another one.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+
+
+def trim_heap() -> None:
+    """Hand freed heap memory back to the system (glibc keeps it otherwise)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+# Once per process, before any frame is decoded: every frame of every stage goes through here.
+_frames_outside_heap()
 
 
 @dataclass(frozen=True)
@@ -52,8 +83,89 @@ def iter_frames(path: Path, apply_rotation: bool = True) -> Iterator[DecodedFram
             yield DecodedFrame(index=index, time_s=t - first_pts, image=image)
 
 
+def prefetch(items: Iterator[T], depth: int = 3) -> Iterator[T]:
+    """``items`` produced by a background thread, up to ``depth`` ahead: decoding (FFmpeg
+    releases the GIL) then overlaps with what the consumer does with each frame."""
+    slots: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                slots.put((True, item))
+            slots.put((False, None))
+        except BaseException as exc:  # handed to the consumer
+            slots.put((False, exc))
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = slots.get()
+            if not ok:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        # Unblock a producer waiting for room, then let it finish its current item.
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                slots.get(timeout=0.05)
+        worker.join()
+
+
+def first_frame_time(path: Path) -> float | None:
+    """Presentation time (s) of the first frame: the origin of every ``time_s``; None when the
+    stream carries no timestamps (then only a pass from the start can number the frames)."""
+    with av.open(str(path)) as container:
+        frame = next(container.decode(container.streams.video[0]), None)
+        return None if frame is None or frame.time is None else float(frame.time)
+
+
+def iter_frames_from(
+    path: Path, start_s: float, origin_s: float, apply_rotation: bool = True
+) -> Iterator[tuple[float, RGB]]:
+    """(time_s, image) of the frames from ``start_s`` on, decoding from the keyframe before it
+    instead of from the start; times are relative to ``origin_s`` (see first_frame_time), so
+    they equal those of iter_frames exactly."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        base = stream.time_base or Fraction(1, 90000)
+        if start_s > 0:
+            # backward=True lands on the keyframe at or before the target.
+            container.seek(int((origin_s + start_s) / base), stream=stream, backward=True)
+        frames = container.decode(stream)
+        first = next(frames, None)
+        if first is not None and (first.time is None or first.time - origin_s > start_s + 1e-6):
+            # The seek overshot (a sparse or missing index): decode from the start instead.
+            container.seek(0, stream=stream, backward=True)
+            frames = container.decode(stream)
+            first = None
+        for frame in frames if first is None else itertools.chain((first,), frames):
+            if frame.time is None:
+                raise ValueError(f"{path}: a frame without a timestamp")
+            t = float(frame.time) - origin_s
+            if t < start_s - 1e-6:
+                continue  # decoded only to reach the start (frames depend on earlier ones)
+            image: RGB = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+            if apply_rotation and frame.rotation:
+                image = rotate_image(image, frame.rotation)
+            yield t, image
+
+
 class H264Writer:
-    """Writes RGB frames to a browser-playable MP4 (H.264, yuv420p, faststart)."""
+    """Writes RGB frames to a browser-playable MP4 (H.264, yuv420p, faststart).
+
+    With ``background=True`` colour conversion, encoding and muxing run in a thread of their
+    own (OpenCV and FFmpeg release the GIL), so a caller that decodes and draws frames keeps
+    the second core busy; the output is byte-identical. The writer then keeps each array it
+    is given until encoded: pass a fresh one every time, never a reused buffer.
+    """
 
     def __init__(
         self,
@@ -64,6 +176,7 @@ class H264Writer:
         crf: int = 23,
         preset: str = "veryfast",
         x264_params: str | None = None,
+        background: bool = False,
     ) -> None:
         # yuv420p needs even dimensions.
         self.width = width - width % 2
@@ -85,21 +198,71 @@ class H264Writer:
         self._stream.codec_context.thread_count = 2
         self.frames = 0
         self._last_pts = -1
+        self._error: BaseException | None = None
+        self._queue: queue.Queue[tuple[bool, NDArray[np.uint8], float | None] | None] | None = None
+        self._worker: threading.Thread | None = None
+        if background:
+            # A few frames of slack absorb the jitter between drawing and encoding.
+            self._queue = queue.Queue(maxsize=4)
+            self._worker = threading.Thread(target=self._drain, name="h264-writer", daemon=True)
+            self._worker.start()
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep taking frames so the producer never blocks; it raises soon
+            rgb, array, time_s = item
+            try:
+                if rgb:
+                    self._encode_rgb(array, time_s)
+                else:
+                    self._encode_yuv420(array, time_s)
+            except BaseException as exc:  # re-raised in the producer's thread
+                self._error = exc
+
+    def _hand_over(self, rgb: bool, array: NDArray[np.uint8], time_s: float | None) -> bool:
+        """Queue the frame for the background thread; False when there is none."""
+        if self._queue is None:
+            return False
+        if self._error is not None:
+            raise self._error
+        self._queue.put((rgb, array, time_s))
+        self.frames += 1
+        return True
+
+    def _stop(self) -> None:
+        if self._queue is not None and self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._queue = None
+        if self._error is not None:
+            raise self._error
 
     def write(self, image: RGB, time_s: float | None = None) -> None:
         """Write one RGB frame; ``time_s`` (for every frame or none) keeps real timestamps."""
+        if not self._hand_over(True, image, time_s):
+            self._encode_rgb(image, time_s)
+            self.frames += 1
+
+    def write_yuv420(self, yuv: NDArray[np.uint8], time_s: float | None = None) -> None:
+        """Write one planar I420 frame (shape height*3/2 x width), optionally at ``time_s``."""
+        if not self._hand_over(False, yuv, time_s):
+            self._encode_yuv420(yuv, time_s)
+            self.frames += 1
+
+    def _encode_rgb(self, image: RGB, time_s: float | None) -> None:
         if image.shape[0] != self.height or image.shape[1] != self.width:
             image = np.ascontiguousarray(image[: self.height, : self.width])
         # OpenCV's SIMD RGB->I420 (BT.601, like swscale's default) is many times faster than
         # PyAV's per-frame swscale conversion.
         yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), dtype=np.uint8)
-        self.write_yuv420(yuv, time_s)
+        self._encode_yuv420(yuv, time_s)
 
-    def write_yuv420(self, yuv: NDArray[np.uint8], time_s: float | None = None) -> None:
-        """Write one planar I420 frame (shape height*3/2 x width), optionally at ``time_s``."""
+    def _encode_yuv420(self, yuv: NDArray[np.uint8], time_s: float | None) -> None:
         frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         if time_s is not None:
-            if self.frames == 0:
+            if self._last_pts < 0:
                 # The codec opens on the first frame: a fine time base set now keeps variable
                 # frame intervals exact instead of rounding them to the nominal rate.
                 self._stream.codec_context.time_base = VFR_TIME_BASE
@@ -111,9 +274,13 @@ class H264Writer:
             frame.time_base = VFR_TIME_BASE
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
-        self.frames += 1
 
     def close(self) -> None:
+        try:
+            self._stop()
+        except BaseException:
+            self._container.close()
+            raise
         for packet in self._stream.encode():
             self._container.mux(packet)
         self._container.close()
@@ -130,6 +297,8 @@ class H264Writer:
         if exc_type is None:
             self.close()
         else:
+            with contextlib.suppress(Exception):
+                self._stop()  # the original exception matters more than the writer's
             self._container.close()
 
 

@@ -9,10 +9,10 @@ which person is decided afterwards, by the tracker, from continuity alone.
 
 from __future__ import annotations
 
-import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -22,7 +22,15 @@ from mediapipe.python.solutions import pose as mp_pose
 from numpy.typing import NDArray
 
 from formcoach.kit.settings import Settings
-from formcoach.kit.video_io import RGB, iter_frames
+from formcoach.kit.video_io import (
+    RGB,
+    first_frame_time,
+    iter_frames,
+    iter_frames_from,
+    prefetch,
+    trim_heap,
+)
+from formcoach.pose_estimation.backfill import Backtracker, Buffer, Recent
 from formcoach.pose_estimation.schemas import N_LANDMARKS, VISIBILITY
 
 # The landmarks that outline the body (shoulders, elbows, wrists, hips, knees, ankles).
@@ -36,6 +44,11 @@ _PROGRESS_EVERY = 10
 # people cost ~40 MB, unlike keeping frames.
 _CROP_EVERY_S = 0.5
 CROP_HEIGHT = 96
+# Timestamps are rationals turned to floats: comparisons allow this much rounding.
+_EPS = 1e-6
+
+
+Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -43,7 +56,7 @@ class Detection:
     keypoints: NDArray[np.float32]  # (33, 4): x px, y px, z, visibility
 
     @property
-    def box(self) -> tuple[float, float, float, float]:
+    def box(self) -> Box:
         """x0, y0, x1, y1 of the confidently placed landmarks."""
         kp = self.keypoints
         sure = kp[:, VISIBILITY] >= 0.3
@@ -91,7 +104,7 @@ def new_graph(settings: Settings) -> mp_pose.Pose:
     )
 
 
-def _mask(image: RGB, box: tuple[float, float, float, float]) -> None:
+def _mask(image: RGB, box: Box) -> None:
     h, w = image.shape[:2]
     x0, y0, x1, y1 = box
     mx, my = _MASK_MARGIN * (x1 - x0), _MASK_MARGIN * (y1 - y0)
@@ -121,16 +134,38 @@ def _run(graph: mp_pose.Pose, image: RGB) -> Detection | None:
 class GraphChain:
     """The chain of pose graphs that finds up to ``len(graphs)`` people per frame.
 
-    A graph other than the first that finds nobody rests for ``search_every_s`` before looking
-    again: with one person in view the chain then costs little more than a single graph,
-    and someone walking in is picked up within that interval.
+    A graph other than the first that has found nobody for ``search_grace_s`` then only looks
+    again every ``search_every_s``: with one person in view the chain costs little more than a
+    single graph, someone walking in is picked up within that interval, and a person hidden
+    for a moment (two runners crossing) is still looked for on every frame meanwhile, so their
+    track does not split.
     """
 
-    def __init__(self, graphs: list[mp_pose.Pose], min_quality: float, search_every_s: float):
+    def __init__(
+        self,
+        graphs: list[mp_pose.Pose],
+        min_quality: float,
+        search_every_s: float,
+        search_grace_s: float = 0.0,
+    ):
         self.graphs = graphs
         self.min_quality = min_quality
         self.search_every_s = search_every_s
+        self.search_grace_s = search_grace_s
         self._resting_until = [0.0] * len(graphs)
+        # When each graph last found someone (or started looking).
+        self._last_found: list[float | None] = [None] * len(graphs)
+        self._following = [False] * len(graphs)
+        # People an extra graph found in the last frame that it was not following before,
+        # each with the (masked) image it saw: what the look-back starts from.
+        self.newcomers: list[tuple[Detection, RGB]] = []
+
+    def _idle(self, k: int, time_s: float, found: bool) -> None:
+        last = self._last_found[k]
+        if found or last is None:
+            self._last_found[k] = time_s
+        elif time_s - last >= self.search_grace_s:
+            self._resting_until[k] = time_s + self.search_every_s
 
     def detect(self, image: RGB, time_s: float) -> list[Detection]:
         """People in one frame, each found with the previous ones masked out.
@@ -138,14 +173,20 @@ class GraphChain:
         Low-quality finds are masked too (so the next graph looks elsewhere) but not returned.
         """
         people: list[Detection] = []
+        self.newcomers = []
         source = image
         for k, graph in enumerate(self.graphs):
             if k > 0 and time_s < self._resting_until[k]:
+                self._following[k] = False
                 continue
             found = _run(graph, source)
+            if k > 0:
+                self._idle(k, time_s, found is not None)
+                fresh = found is not None and not self._following[k]
+                if fresh and found is not None and found.quality >= self.min_quality:
+                    self.newcomers.append((found, source.copy()))
+            self._following[k] = found is not None
             if found is None:
-                if k > 0:
-                    self._resting_until[k] = time_s + self.search_every_s
                 # Another graph may still be following someone this one lost.
                 continue
             # A doubtful find keeps its graph busy: a person half hidden behind a tree now
@@ -177,42 +218,49 @@ def crop_person(image: RGB, person: Detection) -> RGB:
 def iter_detections(
     frames: Iterator[tuple[int, float, RGB]],
     settings: Settings,
+    backtracker: Backtracker | None = None,
 ) -> Iterator[FrameDetections]:
-    """Detections of every frame, frames streamed one at a time."""
+    """Detections of every frame, frames streamed one at a time (a short buffer of
+    ``pose_backfill_s`` stays in memory for looking back at newcomers)."""
     graphs = [new_graph(settings) for _ in range(max(1, settings.pose_max_people))]
-    chain = GraphChain(graphs, settings.pose_min_person_quality, settings.pose_search_every_s)
+    chain = GraphChain(
+        graphs,
+        settings.pose_min_person_quality,
+        settings.pose_search_every_s,
+        settings.pose_search_grace_s,
+    )
+    own = backtracker is None
+    back = backtracker or new_backtracker(settings)
+    buffer = Buffer(settings.pose_backfill_s, settings.pose_backfill_max_frames)
     next_crop = 0.0
+
+    def release(frame: Recent) -> FrameDetections:
+        nonlocal next_crop
+        crops = None
+        if frame.people and frame.time_s >= next_crop:
+            crops = [crop_person(frame.image, p) for p in frame.people]
+            next_crop = frame.time_s + _CROP_EVERY_S
+        return FrameDetections(frame.index, frame.time_s, frame.people, crops)
+
     try:
         for index, time_s, image in frames:
             people = chain.detect(image, time_s)
-            crops = None
-            if people and time_s >= next_crop:
-                crops = [crop_person(image, p) for p in people]
-                next_crop = time_s + _CROP_EVERY_S
-            yield FrameDetections(index, time_s, people, crops)
+            earlier = list(buffer.frames)
+            for found, seen in chain.newcomers if earlier else []:
+                back.follow(earlier, seen, found)
+            for done in buffer.push(Recent(index, time_s, image, people)):
+                yield release(done)
+        for done in buffer.flush():
+            yield release(done)
     finally:
         for graph in graphs:
             graph.close()
+        if own:
+            back.close()
 
 
-def _detect_range(
-    video: Path, settings: Settings, warmup: int, start: int, stop: int | None
-) -> tuple[list[FrameDetections], int, int]:
-    """Detections of frames [start, stop). Frames from ``warmup`` are run but not kept, so the
-    graphs enter the range already following their people; earlier frames are only decoded
-    (real timestamps and frame numbers stay exactly those of a single pass)."""
-    size = [0, 0]
-
-    def frames() -> Iterator[tuple[int, float, RGB]]:
-        for frame in iter_frames(video):
-            if stop is not None and frame.index >= stop:
-                return
-            size[0], size[1] = frame.image.shape[1], frame.image.shape[0]
-            if frame.index >= warmup:
-                yield frame.index, frame.time_s, frame.image
-
-    kept = [d for d in iter_detections(frames(), settings) if d.index >= start]
-    return kept, size[0], size[1]
+def new_backtracker(settings: Settings) -> Backtracker:
+    return Backtracker(lambda: new_graph(settings), _run, _mask, settings.pose_min_person_quality)
 
 
 def detect_video(
@@ -222,21 +270,32 @@ def detect_video(
 ) -> tuple[list[FrameDetections], int, int]:
     """All detections of a video, with the frame width and height.
 
-    Long clips are split in two halves run in two processes (one pose graph chain each, on
-    both cores); the second half starts ``pose_chunk_overlap_s`` early to warm its graphs up.
-    Tracking runs afterwards over the joined detections, so there is no seam in identities.
+    Clips of ``pose_parallel_min_s`` or more are split in two halves at mid-time, each run by
+    its own graph chain in its own thread (MediaPipe releases the GIL while it computes, so
+    both cores work, and one interpreter means no second copy of the models in memory). The
+    second half seeks and starts ``pose_chunk_overlap_s`` early, unkept, to warm its graphs
+    up. Tracking runs afterwards over the joined detections, so there is no seam in identities.
     """
     expected = expected_frames(video)
     duration = _duration_s(video)
-    # A daemonic process (e.g. a prefork task worker) may not start children of its own.
-    can_fork = not multiprocessing.current_process().daemon
+    origin = first_frame_time(video)
     long_clip = expected > 0 and duration >= settings.pose_parallel_min_s
-    if settings.pose_workers >= 2 and long_clip and can_fork:
-        return _detect_parallel(video, settings, expected, duration, progress)
+    try:
+        if settings.pose_workers >= 2 and long_clip and origin is not None:
+            return _detect_parallel(video, settings, expected, duration, origin, progress)
+        return _detect_single(video, expected, settings, progress)
+    finally:
+        # The closed graphs' memory (~110 MB each) goes back to the system for later stages.
+        trim_heap()
+
+
+def _detect_single(
+    video: Path, expected: int, settings: Settings, progress: Callable[[float], None]
+) -> tuple[list[FrameDetections], int, int]:
     size = [0, 0]
 
     def frames() -> Iterator[tuple[int, float, RGB]]:
-        for frame in iter_frames(video):
+        for frame in prefetch(iter_frames(video)):
             size[0], size[1] = frame.image.shape[1], frame.image.shape[0]
             yield frame.index, frame.time_s, frame.image
 
@@ -256,22 +315,80 @@ def _duration_s(video: Path) -> float:
         return float(container.duration or 0) / av.time_base
 
 
+class _Cancelled(Exception):
+    """The other half failed: this one stops early."""
+
+
+def _detect_half(
+    video: Path,
+    settings: Settings,
+    origin: float,
+    span: tuple[float, float, float | None],
+    back: Backtracker,
+    counts: list[int],
+    slot: int,
+    stop: threading.Event,
+    tick: Callable[[], None] = lambda: None,
+) -> tuple[list[FrameDetections], int, int]:
+    """Detections of the frames with warm_s <= time < stop_s, kept from keep_s on; ``index``
+    counts from 0 within the kept frames (the caller renumbers)."""
+    warm_s, keep_s, stop_s = span
+    size = [0, 0]
+
+    def frames() -> Iterator[tuple[int, float, RGB]]:
+        kept = 0
+        for time_s, image in prefetch(iter_frames_from(video, warm_s, origin)):
+            if stop.is_set():
+                raise _Cancelled
+            if stop_s is not None and time_s >= stop_s - _EPS:
+                return
+            size[0], size[1] = image.shape[1], image.shape[0]
+            counts[slot] += 1
+            if counts[slot] % _PROGRESS_EVERY == 0:
+                tick()
+            # Warm-up frames get negative numbers, so they are told apart below.
+            yield (kept if time_s >= keep_s - _EPS else -1), time_s, image
+            kept += time_s >= keep_s - _EPS
+
+    found = [d for d in iter_detections(frames(), settings, back) if d.index >= 0]
+    return found, size[0], size[1]
+
+
 def _detect_parallel(
     video: Path,
     settings: Settings,
     expected: int,
     duration: float,
+    origin: float,
     progress: Callable[[float], None],
 ) -> tuple[list[FrameDetections], int, int]:
-    mid = expected // 2
-    overlap = round(settings.pose_chunk_overlap_s * expected / max(duration, 1e-6))
-    # Spawned, not forked: MediaPipe and the job runner's threads do not survive a fork. The
-    # first half runs here, so only one extra interpreter (~0.4 GB) is ever alive.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        second = pool.submit(_detect_range, video, settings, max(0, mid - overlap), mid, None)
-        head, width, height = _detect_range(video, settings, 0, 0, mid)
-        progress(0.5)
+    # Split by time, not frame number: after a seek only timestamps say where a frame is, and a
+    # variable-frame-rate clip has no fixed frames-per-second to convert with.
+    mid = duration / 2
+    counts = [0, 0]
+    stop = threading.Event()
+
+    def tick() -> None:
+        progress(min(sum(counts) / expected, 0.99))
+
+    back = new_backtracker(settings)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-half") as pool:
+        tail_span = (max(0.0, mid - settings.pose_chunk_overlap_s), mid, None)
+        second = pool.submit(
+            _detect_half, video, settings, origin, tail_span, back, counts, 1, stop
+        )
+        try:
+            head, width, height = _detect_half(
+                video, settings, origin, (0.0, 0.0, mid), back, counts, 0, stop, tick
+            )
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            # Once the tail is done too (the pool's exit waits for it).
+            pool.submit(back.close)
         tail, _, _ = second.result()
     progress(0.99)
-    return head + tail, width, height
+    # Frame numbers as one pass from the start gives them.
+    joined = head + [replace(d, index=len(head) + d.index) for d in tail]
+    return joined, width, height

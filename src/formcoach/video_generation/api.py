@@ -46,7 +46,9 @@ def generate(
     Answers 202 at once with the job's status; poll GET /status/{run_id} until "success".
     An identical video made before (same drill, size, seconds, language, generator, figure)
     is returned at once, already "success". Cloud generators answer 429
-    generation_budget_exceeded when the day's paid seconds are used up.
+    generation_budget_exceeded when the day's paid seconds are used up. With
+    ``figure_from_run`` (one of your runs, else 404 not_found) the figure has the proportions
+    measured in that run (409 figure_unavailable if it has none).
     """
     job = service.create_job(
         session,
@@ -57,6 +59,7 @@ def generate(
         body.seconds or settings.drill_video_seconds,
         body.language,
         settings=settings,
+        figure_from_run=body.figure_from_run,
     )
     # The worker reads the row from its own session: it must be committed before the id is queued.
     session.commit()

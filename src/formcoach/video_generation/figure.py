@@ -13,6 +13,9 @@ Biomechanics and Motor Control of Human Movement, 4th ed., fig. 4.1, as fraction
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any
@@ -80,6 +83,7 @@ _UPPER_ARM_R = ((0.0, 0.040), (0.35, 0.037), (1.0, 0.029))
 _FOREARM_R = ((0.0, 0.029), (0.3, 0.030), (1.0, 0.020))
 _HAND_R = ((0.0, 0.021), (0.6, 0.025), (1.0, 0.020))
 _THIGH_R = ((0.0, 0.066), (0.45, 0.055), (1.0, 0.040))
+THIGH_RADII = _THIGH_R  # the band (band.py) wraps the thigh
 _SHANK_R = ((0.0, 0.038), (0.3, 0.043), (1.0, 0.023))
 _SLEEVE = 0.55
 _FINE = (
@@ -88,6 +92,40 @@ _FINE = (
 )  # brows and lips  # fraction of the upper arm covered by the T-shirt sleeve
 
 SIDES = ("r", "l")
+
+
+@dataclass(frozen=True)
+class Body:
+    """Segment lengths in body heights: Winter's by default, or a user's measured proportions.
+
+    Only the lengths change; girths, head and hands keep the standard figure's shape.
+    """
+
+    trunk: float = TRUNK
+    thigh: float = THIGH
+    shank: float = SHANK
+    upper_arm: float = UPPER_ARM
+    forearm: float = FOREARM
+
+
+STANDARD_BODY = Body()
+# The body that build_figure draws. A context variable rather than a parameter, so that the
+# motions (whose floor contacts are solved with build_figure) are solved for the same body.
+_BODY: ContextVar[Body] = ContextVar("formcoach_figure_body", default=STANDARD_BODY)
+
+
+def current_body() -> Body:
+    return _BODY.get()
+
+
+@contextmanager
+def using_body(body: Body) -> Iterator[None]:
+    """Figures built inside the block have ``body``'s proportions."""
+    token = _BODY.set(body)
+    try:
+        yield
+    finally:
+        _BODY.reset(token)
 
 
 @dataclass(frozen=True)
@@ -204,10 +242,11 @@ def _skeleton(pose: Pose) -> _Skeleton:
     # Rotations compose parent-first; each joint abducts in the parent frame, then flexes about
     # the abducted segment's own lateral axis (so a 90° abducted arm still flexes at the elbow
     # in the plane the forearm and upper arm share).
+    body = _BODY.get()
     root = _rz(-pose.trunk) @ _ry(-pose.yaw)
     joints: dict[str, Vec] = {"root": np.zeros(3)}
     frames: dict[str, NDArray[np.float64]] = {"trunk": root}
-    joints["neck_base"] = root @ np.array([0.0, TRUNK, 0.0])
+    joints["neck_base"] = root @ np.array([0.0, body.trunk, 0.0])
     head = root @ _rz(-pose.neck)
     frames["head"] = head
     joints["head_base"] = joints["neck_base"] + head @ np.array([0.005, NECK, 0.0])
@@ -216,24 +255,26 @@ def _skeleton(pose: Pose) -> _Skeleton:
         p = pose
         hip = root @ np.array([0.0, 0.0, sign * HIP_HALF])
         thigh = root @ _rx(-sign * getattr(p, f"hip_abd_{side}")) @ _rz(getattr(p, f"hip_{side}"))
-        knee = hip + thigh @ (_DOWN * THIGH)
+        knee = hip + thigh @ (_DOWN * body.thigh)
         shank = thigh @ _rz(-getattr(p, f"knee_{side}"))
-        ankle = knee + shank @ (_DOWN * SHANK)
+        ankle = knee + shank @ (_DOWN * body.shank)
         foot = shank @ _rz(getattr(p, f"ankle_{side}"))
         ball = ankle + foot @ np.array([0.076, -0.026, 0.0])
         toes = foot @ _rz(getattr(p, f"toe_{side}"))
         # Raising an arm above shoulder height also turns the shoulder blade, which carries
         # the joint up and in; without it an overhead arm would stick out of the torso.
         lift = min(max((getattr(p, f"shoulder_abd_{side}") - 90.0) / 90.0, 0.0), 1.0)
-        shoulder = root @ np.array([0.0, TRUNK + 0.02 * lift, sign * (SHOULDER_HALF - 0.04 * lift)])
+        shoulder = root @ np.array(
+            [0.0, body.trunk + 0.02 * lift, sign * (SHOULDER_HALF - 0.04 * lift)]
+        )
         arm = (
             root
             @ _rx(-sign * getattr(p, f"shoulder_abd_{side}"))
             @ _rz(getattr(p, f"shoulder_{side}"))
         )
-        elbow = shoulder + arm @ (_DOWN * UPPER_ARM)
+        elbow = shoulder + arm @ (_DOWN * body.upper_arm)
         fore = arm @ _rz(getattr(p, f"elbow_{side}"))
-        wrist = elbow + fore @ (_DOWN * FOREARM)
+        wrist = elbow + fore @ (_DOWN * body.forearm)
         joints.update(
             {
                 f"hip_{side}": hip,
@@ -297,18 +338,19 @@ def _torso(sk: _Skeleton, breath: float) -> tuple[Polygon, Polygon]:
     axis2 = up[:2] / max(float(np.hypot(up[0], up[1])), 1e-9)
     normal = np.array([axis2[1], -axis2[0]])  # image-plane perpendicular to the trunk axis
     normal3 = np.array([normal[0], normal[1], 0.0])
+    trunk = _BODY.get().trunk
     prof = _TORSO_PROFILE.copy()
     chest = (prof[:, 0] >= _CHEST[0]) & (prof[:, 0] <= _CHEST[1])
     prof[chest, 1] *= 1.0 + 0.06 * breath
     side_a: list[Vec] = []
     side_b: list[Vec] = []
     for s, front, back, half_width in prof:
-        centre3 = up * (s * TRUNK) + anterior * ((front - back) / 2.0)
+        centre3 = up * (s * trunk) + anterior * ((front - back) / 2.0)
         a_axis = anterior * ((front + back) / 2.0)
         l_axis = lateral * half_width
         extent = math.hypot(float(a_axis @ normal3), float(l_axis @ normal3))
         # The ellipse centre may sit off the perpendicular line; keep only its offset along it.
-        base = up[:2] * (s * TRUNK) + normal * float(centre3 @ normal3)
+        base = up[:2] * (s * trunk) + normal * float(centre3 @ normal3)
         side_a.append(base + normal * extent)
         side_b.append(base - normal * extent)
     a = np.array(side_a)

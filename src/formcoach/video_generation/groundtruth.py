@@ -4,7 +4,11 @@ The figure is the one the drill videos use (video_generation.figure), drawn on i
 by an orthographic, level camera. Seen from the side (yaw 0 or 180) with no abduction, the
 image-plane joint angles equal the pose's angles exactly, so every clip carries its own truth:
 the pose of each frame, the projected joint centres in pixels, and for running the cadence
-and each foot's initial contacts.
+and each foot's initial contacts and toe-offs.
+
+Known faults can be dialled in (tests/test_fault_clips.py): a low cadence, overstriding (thigh
+further forward and shank tilted forward at contact), a trunk lean, a squat's depth per rep
+(shallow squats, partial reps) and a sagging plank.
 """
 
 from __future__ import annotations
@@ -16,21 +20,67 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.interpolate import CubicSpline
 from scipy.signal import find_peaks
 
 from formcoach.kit.video_io import H264Writer
 from formcoach.video_generation.figure import Figure, Pose, build_figure
+from formcoach.video_generation.keyframes import arm, balance
 from formcoach.video_generation.motions import get_motion
 from formcoach.video_generation.scene import Box, draw_figure, draw_shadow, fit_camera, make_set
 
 Movement = Literal["running", "squat", "plank"]
 Facing = Literal["right", "left"]
 
-# Running on the spot (a treadmill seen from the side): hip, knee and arm curves shaped like a
-# recreational runner's (hip -15..+40°, knee 20° at contact to ~105° in swing).
+# Running on the spot (a treadmill seen from the side), one gait cycle of each leg from its
+# initial contact (phase 0) as (phase, degrees) keys through which a periodic spline runs.
+# Shaped like a recreational runner's sagittal curves (Novacheck 1998, Gait & Posture 7:77;
+# Souza 2016): thigh 16° forward of vertical at contact, about 16° behind it after toe-off
+# (≈0.38 of the cycle); knee 18° at contact, 48° at mid-stance, ≈85° in swing (easy pace).
+_THIGH_KEYS = (
+    (0.0, 16.0),
+    (0.1, 9.0),
+    (0.2, 1.0),
+    (0.3, -9.0),
+    (0.38, -16.0),
+    (0.48, -12.0),
+    (0.6, 0.0),
+    (0.75, 12.0),
+    (0.88, 16.0),
+)
+_KNEE_KEYS = (
+    (0.0, 18.0),
+    (0.07, 36.0),
+    (0.14, 48.0),
+    (0.25, 36.0),
+    (0.36, 22.0),
+    (0.5, 55.0),
+    (0.62, 85.0),
+    (0.75, 72.0),
+    (0.88, 35.0),
+    (0.95, 18.0),
+)
+_ANKLE_KEYS = (
+    (0.0, 5.0),
+    (0.14, 15.0),
+    (0.3, 0.0),
+    (0.38, -20.0),
+    (0.5, -10.0),
+    (0.7, 0.0),
+    (0.9, 5.0),
+)
+# Overstriding adds this shape (1 at contact) times overstride_deg to the thigh curve: the
+# foot reaches further ahead and lands with the shank tilted forward.
+_OVERSTRIDE_KEYS = ((0.0, 1.0), (0.1, 0.4), (0.2, 0.0), (0.7, 0.0), (0.8, 0.3), (0.9, 0.8))
+_SHOULDER_GAIN, _ELBOW = 1.3, 85.0
+# The first clips' simpler sinusoids (hip -15..+40°, knee 15..105°), kept as the default: the
+# pose accuracy targets of tests/test_groundtruth_accuracy.py were set on them. They land the
+# heel far ahead and keep the knee bent past 100° in "stance", so judging form needs the
+# recreational curves above (RunningCurves "recreational").
 _HIP_MEAN, _HIP_AMP = 12.0, 27.0
 _KNEE_MEAN, _KNEE_AMP, _KNEE_LAG = 60.0, 45.0, 1.9  # lag in radians behind the hip curve
-_SHOULDER_AMP, _ELBOW = 35.0, 85.0
+_SHOULDER_AMP = 35.0
+RunningCurves = Literal["sine", "recreational"]
 _SQUAT_PERIOD_S = 2.5
 _MARGIN = 0.06  # share of the frame left free around the figure
 
@@ -50,30 +100,66 @@ class GroundTruth:
     px_per_height: float  # pixels per body height
     cadence_spm: float | None = None
     contacts_s: dict[str, list[float]] = field(default_factory=dict)
+    toe_offs_s: dict[str, list[float]] = field(default_factory=dict)
 
     def angle(self, name: str) -> NDArray[np.float64]:
         """(N,) one pose field (e.g. "knee_r", "trunk") over the clip."""
         return np.array([getattr(p, name) for p in self.poses], dtype=np.float64)
 
 
-def running_pose(t: float, cadence_spm: float, trunk_deg: float) -> Pose:
+def _periodic(keys: tuple[tuple[float, float], ...]) -> CubicSpline:
+    x = [k[0] for k in keys] + [1.0]
+    y = [k[1] for k in keys] + [keys[0][1]]
+    return CubicSpline(np.array(x), np.array(y), bc_type="periodic")
+
+
+_THIGH = _periodic(_THIGH_KEYS)
+_KNEE = _periodic(_KNEE_KEYS)
+_ANKLE = _periodic(_ANKLE_KEYS)
+_OVERSTRIDE = _periodic(_OVERSTRIDE_KEYS)
+
+
+def running_pose(
+    t: float,
+    cadence_spm: float,
+    trunk_deg: float,
+    overstride_deg: float = 0.0,
+    curves: RunningCurves = "sine",
+) -> Pose:
     """Both legs half a stride apart; arms swing against the legs."""
     stride_hz = cadence_spm / 120.0
     pose = Pose(trunk=trunk_deg, neck=-trunk_deg * 0.6)
     values: dict[str, float] = {}
-    for side, offset in (("r", 0.0), ("l", math.pi)):
-        phi = 2.0 * math.pi * stride_hz * t + offset
-        values[f"hip_{side}"] = _HIP_MEAN + _HIP_AMP * math.sin(phi)
-        values[f"knee_{side}"] = _KNEE_MEAN + _KNEE_AMP * math.sin(phi - _KNEE_LAG)
-        values[f"ankle_{side}"] = 5.0 * math.sin(phi - 1.0)
-        values[f"shoulder_{side}"] = -_SHOULDER_AMP * math.sin(phi)
+    for side, offset in (("r", 0.0), ("l", 0.5)):
+        if curves == "sine":
+            phi = 2.0 * math.pi * (stride_hz * t + offset)
+            values[f"hip_{side}"] = _HIP_MEAN + _HIP_AMP * math.sin(phi)
+            values[f"knee_{side}"] = _KNEE_MEAN + _KNEE_AMP * math.sin(phi - _KNEE_LAG)
+            values[f"ankle_{side}"] = 5.0 * math.sin(phi - 1.0)
+            values[f"shoulder_{side}"] = -_SHOULDER_AMP * math.sin(phi)
+            values[f"elbow_{side}"] = _ELBOW
+            continue
+        u = (stride_hz * t + offset) % 1.0
+        thigh = float(_THIGH(u)) + overstride_deg * float(_OVERSTRIDE(u))
+        # The figure's hip angle is the thigh's relative to the trunk.
+        values[f"hip_{side}"] = thigh + trunk_deg
+        values[f"knee_{side}"] = float(_KNEE(u))
+        values[f"ankle_{side}"] = float(_ANKLE(u))
+        values[f"shoulder_{side}"] = -_SHOULDER_GAIN * (thigh - 2.0) + trunk_deg
         values[f"elbow_{side}"] = _ELBOW
     return pose.with_(**values)
 
 
-def squat_pose(t: float, trunk_max: float = 35.0) -> Pose:
-    """Down and up once per period, heels down: knees to 105°, hips to 95°."""
-    u = 0.5 - 0.5 * math.cos(2.0 * math.pi * t / _SQUAT_PERIOD_S)
+def squat_pose(
+    t: float,
+    trunk_max: float = 35.0,
+    depths: tuple[float, ...] = (105.0,),
+    period_s: float = _SQUAT_PERIOD_S,
+) -> Pose:
+    """Down and up once per period, heels down: knees to the rep's depth (105° by default,
+    hips to 95°); ``depths`` repeats, one peak knee flexion per rep."""
+    rep = int(t // period_s) % len(depths)
+    u = (0.5 - 0.5 * math.cos(2.0 * math.pi * t / period_s)) * depths[rep] / 105.0
     knee = 105.0 * u
     trunk = trunk_max * u
     # Shank tilts forward by the dorsiflexion; thigh angle from vertical closes the chain so
@@ -87,12 +173,62 @@ def squat_pose(t: float, trunk_max: float = 35.0) -> Pose:
     return Pose(trunk=trunk, neck=-0.5 * trunk).with_(**values)
 
 
-def pose_at(movement: Movement, t: float, cadence_spm: float, trunk_deg: float) -> Pose:
+def sagging_plank_pose(sag_deg: float) -> Pose:
+    """The drill library's forearm plank with the hips dropped ``sag_deg`` below the line.
+
+    Same design as motions_floor's plank (upper arms vertical, forearms flat), but the legs
+    point ``sag_deg`` higher than the trunk's continuation (hip extension); forearms and toes
+    both rest on the floor (keyframes.balance).
+    """
+
+    def make(t: float) -> Pose:
+        p = Pose(trunk=t, neck=-8.0)
+        p = arm(arm(p, "r", 270.0, 0.0), "l", 270.0, 0.0)
+        foot = 270.0 - t - sag_deg + 90.0 + 15.0
+        return p.with_(
+            hip_r=-sag_deg,
+            hip_l=-sag_deg,
+            ankle_r=15.0,
+            ankle_l=15.0,
+            toe_r=360.0 - foot,
+            toe_l=360.0 - foot,
+        )
+
+    return balance(make, 50.0, 89.0, ("arm_r", "arm_l"), ("leg_r", "leg_l"))
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What is wrong with the clip's movement (all zero / default: a clean clip)."""
+
+    overstride_deg: float = 0.0
+    # Overstriding needs the recreational curves; "sine" is the first clips' simple running.
+    running_curves: RunningCurves = "sine"
+    squat_depths_deg: tuple[float, ...] = (105.0,)
+    squat_period_s: float = _SQUAT_PERIOD_S
+    plank_sag_deg: float = 0.0
+
+
+def pose_at(
+    movement: Movement, t: float, cadence_spm: float, trunk_deg: float, faults: Faults = Faults()
+) -> Pose:
     if movement == "running":
-        return running_pose(t, cadence_spm, trunk_deg)
+        return running_pose(t, cadence_spm, trunk_deg, faults.overstride_deg, faults.running_curves)
     if movement == "squat":
-        return squat_pose(t)
+        return squat_pose(t, depths=faults.squat_depths_deg, period_s=faults.squat_period_s)
+    if faults.plank_sag_deg:
+        return _sagging_plank(faults.plank_sag_deg)
     return get_motion("plank").pose_at(t)
+
+
+_SAGGING: dict[float, Pose] = {}
+
+
+def _sagging_plank(sag_deg: float) -> Pose:
+    # Solving the two-point contact takes ~30 figure builds: once per clip, not per frame.
+    if sag_deg not in _SAGGING:
+        _SAGGING[sag_deg] = sagging_plank_pose(sag_deg)
+    return _SAGGING[sag_deg]
 
 
 def _contacts(times: NDArray[np.float64], heel_x: NDArray[np.float64], fps: float) -> list[float]:
@@ -102,6 +238,25 @@ def _contacts(times: NDArray[np.float64], heel_x: NDArray[np.float64], fps: floa
     for p in peaks.tolist():
         if 0 < p < heel_x.size - 1:
             y0, y1, y2 = heel_x[p - 1], heel_x[p], heel_x[p + 1]
+            curvature = y0 - 2.0 * y1 + y2
+            shift = 0.5 * (y0 - y2) / curvature if curvature else 0.0
+            out.append(float(np.interp(p + shift, np.arange(times.size), times)))
+    return out
+
+
+def _toe_offs(times: NDArray[np.float64], knee: NDArray[np.float64], cadence: float) -> list[float]:
+    """Running toe-offs: the knee's greatest extension after each stance's flexion peak.
+
+    The knee curve has two minima a cycle, at contact and at toe-off; only the toe-off one
+    follows a stance (under 60° throughout the quarter stride before it), not a swing.
+    """
+    frame_s = float(times[1] - times[0])
+    quarter = max(1, round(0.25 * 120.0 / cadence / frame_s))
+    lows, _ = find_peaks(-knee, distance=quarter)
+    out = []
+    for p in lows.tolist():
+        if quarter <= p < knee.size - 1 and float(np.max(knee[p - quarter : p])) < 60.0:
+            y0, y1, y2 = knee[p - 1], knee[p], knee[p + 1]
             curvature = y0 - 2.0 * y1 + y2
             shift = 0.5 * (y0 - y2) / curvature if curvature else 0.0
             out.append(float(np.interp(p + shift, np.arange(times.size), times)))
@@ -126,6 +281,7 @@ def render_clip(
     facing: Facing = "right",
     cadence_spm: float = 170.0,
     trunk_deg: float = 8.0,
+    faults: Faults = Faults(),
 ) -> GroundTruth:
     """Write an H.264 clip of the figure doing ``movement`` and return its truth."""
     width, height = size
@@ -134,7 +290,7 @@ def render_clip(
     # The figure's trunk lean is in world x, whatever its yaw; a left-facing clip is therefore
     # the right-facing one mirrored, where the near (right) side becomes the left side.
     mirror = facing == "left"
-    drawn = [pose_at(movement, float(t), cadence_spm, trunk_deg) for t in times]
+    drawn = [pose_at(movement, float(t), cadence_spm, trunk_deg, faults) for t in times]
     poses = [p.mirrored() for p in drawn] if mirror else drawn
     figures: list[Figure] = [build_figure(p) for p in drawn]
     bounds = np.array([f.bounds() for f in figures])
@@ -177,4 +333,5 @@ def render_clip(
         for side in ("r", "l"):
             rel = forward * (joints[f"heel_{side}"][:, 0] - joints["root"][:, 0])
             truth.contacts_s[side] = _contacts(times, rel, fps)
+            truth.toe_offs_s[side] = _toe_offs(times, truth.angle(f"knee_{side}"), cadence_spm)
     return truth

@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from functools import wraps
+from typing import Literal, ParamSpec, TypeVar
 
-from formcoach.video_generation.figure import Figure, Pose, Vec, build_figure
+from formcoach.video_generation.figure import Body, Figure, Pose, Vec, build_figure, current_body
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class Motion:
     rep_times: tuple[float, ...] = ()
     cyclic: bool = False
     props: tuple[Prop, ...] = ()
+    # A mini band around the thighs, this fraction of the way from the hips to the knees.
+    band: float | None = None
 
     def __post_init__(self) -> None:
         times = [k.t for k in self.keys]
@@ -69,6 +75,20 @@ class Motion:
     def reps_done(self, t: float) -> int:
         loops, phase = divmod(t, self.loop)
         return int(loops) * len(self.rep_times) + sum(1 for r in self.rep_times if r <= phase)
+
+
+def per_body(func: Callable[P, R]) -> Callable[P, R]:
+    """Cache a pose-design function per figure body (its solved contacts depend on the body)."""
+    memo: dict[tuple[Body, tuple[object, ...], tuple[tuple[str, object], ...]], R] = {}
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        key = (current_body(), tuple(args), tuple(sorted(kwargs.items())))
+        if key not in memo:
+            memo[key] = func(*args, **kwargs)
+        return memo[key]
+
+    return wrapper
 
 
 def min_jerk(u: float) -> float:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from formcoach.kit.accounts import utcnow
-from formcoach.kit.db import Base
+from formcoach.kit.db import Base, UTCDateTime
 
 JOB_STATUSES: tuple[str, ...] = ("queued", "running", "completed", "failed")
 UNFINISHED: tuple[str, ...] = ("queued", "running")
@@ -41,10 +41,8 @@ class VideoJob(Base):
     request_marker: Mapped[str | None] = mapped_column(String(64), nullable=True)
     provider_job_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     provider_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Seconds counted against the daily budget (0 for local videos and refused requests).
     billed_seconds: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import lru_cache
 
 from formcoach.advice_generation.schemas import Drill
 from formcoach.video_generation import motions_floor as floor
 from formcoach.video_generation import motions_standing as standing
 from formcoach.video_generation import motions_strength as strength
+from formcoach.video_generation.figure import Body, current_body, using_body
 from formcoach.video_generation.keyframes import Motion
 
 MOTIONS: dict[str, Callable[[], Motion]] = {
@@ -58,15 +59,24 @@ POSTURE_MOTIONS: dict[str, str] = {
 }
 
 
-@cache
-def get_motion(motion_id: str) -> Motion:
-    """The motion by id (KeyError if unknown); built once, since contacts are solved."""
-    return MOTIONS[motion_id]()
+@lru_cache(maxsize=256)
+def _built(motion_id: str, body: Body) -> Motion:
+    with using_body(body):
+        return MOTIONS[motion_id]()
 
 
-def motion_for(drill: Drill) -> Motion:
+def get_motion(motion_id: str, body: Body | None = None) -> Motion:
+    """The motion by id (KeyError if unknown) for ``body`` (default: the current figure's).
+
+    Built once per body, since contacts are solved: a longer shank changes where a plank's
+    toes meet the floor.
+    """
+    return _built(motion_id, current_body() if body is None else body)
+
+
+def motion_for(drill: Drill, body: Body | None = None) -> Motion:
     """The drill's own motion, else the one named like the drill, else its posture's."""
     for candidate in (drill.motion, drill.id):
         if candidate in MOTIONS:
-            return get_motion(candidate)
-    return get_motion(POSTURE_MOTIONS[drill.posture])
+            return get_motion(candidate, body)
+    return get_motion(POSTURE_MOTIONS[drill.posture], body)

@@ -8,10 +8,8 @@ degrees counter-clockwise from the image's +x axis; the figure faces right.
 
 from __future__ import annotations
 
-from functools import cache
-
 from formcoach.video_generation.figure import Pose
-from formcoach.video_generation.keyframes import Key, Motion, arm, balance, hold, leg
+from formcoach.video_generation.keyframes import Key, Motion, arm, balance, hold, leg, per_body
 
 ARMS = ("arm_r", "arm_l")
 LEGS = ("leg_r", "leg_l")
@@ -59,7 +57,7 @@ def knee_plank() -> Motion:
     return hold("knee_plank", balance(make, 45.0, 89.0, ARMS, LEGS))
 
 
-@cache
+@per_body
 def _lying() -> tuple[float, float]:
     """Trunk and neck angles of a body on its back: shoulder blades, buttocks and the back of
     the head all on the floor, the small of the back arched off it."""
@@ -80,7 +78,7 @@ def _arms_down(p: Pose, rest_on: tuple[str, ...]) -> Pose:
     return balance(make, 330.0, 360.0, ARMS, rest_on)
 
 
-@cache
+@per_body
 def _supine() -> Pose:
     trunk, neck = _lying()
     return _arms_down(Pose(trunk=trunk, neck=neck), ("pelvis",))
@@ -153,7 +151,7 @@ def kneeling_hip_flexor_stretch() -> Motion:
     return Motion("kneeling_hip_flexor_stretch", keys, 7.0)
 
 
-@cache
+@per_body
 def _side_lying(knees: float = 0.0) -> Pose:
     """Lying on the left side, seen from the front, the left arm stretched under the head.
 
@@ -196,7 +194,8 @@ def _quadruped() -> Pose:
         p = arm(arm(p, "r", 270.0, 270.0), "l", 270.0, 270.0)
         return leg(leg(p, "r", 270.0, 182.0, 180.0), "l", 270.0, 182.0, 180.0)
 
-    return balance(make, 70.0, 110.0, ARMS, LEGS)
+    # Wide enough for arms longer or shorter than the legs (a user's proportions).
+    return balance(make, 50.0, 130.0, ARMS, LEGS)
 
 
 def bird_dog() -> Motion:

@@ -24,12 +24,15 @@ from formcoach.video_generation.motions_standing import STAND
 
 ARMS = ("arm_r", "arm_l")
 LEGS = ("leg_r", "leg_l")
+BAND_AT = 0.8  # a mini band sits just above the knees (drills.yaml: banded_squat)
 
 
-def _squat_bottom(depth_thigh: float = 358.0, trunk: float = 38.0) -> Pose:
+def _squat_bottom(depth_thigh: float = 358.0, trunk: float = 32.0, shank: float = 240.0) -> Pose:
     # Thighs about parallel, knees over the toes, chest up, arms reaching forward to balance.
+    # The trunk leans about as far as the shins (reference.yaml squat: trunk minus tibia
+    # within ±15°).
     p = Pose(trunk=trunk, neck=-trunk * 0.5)
-    p = leg(leg(p, "r", depth_thigh, 246.0), "l", depth_thigh, 246.0)
+    p = leg(leg(p, "r", depth_thigh, shank), "l", depth_thigh, shank)
     p = arm(arm(p, "r", 358.0 - 0.0, 358.0), "l", 358.0, 358.0)
     return anchor(p, "ankle_r", 0.0)
 
@@ -46,7 +49,7 @@ def squat() -> Motion:
 
 def box_squat() -> Motion:
     # Sit back until the buttocks touch a box behind the heels, then stand up.
-    top, bottom = _squat_top(), _squat_bottom(depth_thigh=2.0, trunk=42.0)
+    top, bottom = _squat_top(), _squat_bottom(depth_thigh=2.0, trunk=32.0, shank=242.0)
     fig = build_figure(bottom)
     seat = min(
         float(layer.polygon[:, 1].min())
@@ -63,7 +66,7 @@ def box_squat() -> Motion:
 def banded_squat() -> Motion:
     # As the squat, knees pressed out against a mini band (the push is toward the camera).
     motion = squat()
-    return Motion("banded_squat", motion.keys, motion.loop, motion.rep_times)
+    return Motion("banded_squat", motion.keys, motion.loop, motion.rep_times, band=BAND_AT)
 
 
 def _split(front_thigh: float, front_shank: float, rear_knee: float, trunk: float) -> Pose:
@@ -150,12 +153,13 @@ def band_side_walk() -> Motion:
             elbow_l=70.0,
         )
 
-    narrow = stance(7.0, 7.0, 50.0, 50.0)
-    step = stance(16.0, 7.0, 70.0, 50.0)
-    wide = stance(13.0, 13.0, 50.0, 50.0)
-    follow = stance(13.0, 4.0, 50.0, 70.0)
+    # A clear step out (the feet from hip width to about 1.7x) so the stepping shows.
+    narrow = stance(6.0, 6.0, 50.0, 50.0)
+    step = stance(26.0, 6.0, 70.0, 50.0)
+    wide = stance(18.0, 18.0, 50.0, 50.0)
+    follow = stance(18.0, 4.0, 50.0, 70.0)
     keys = (Key(0.0, narrow), Key(0.45, step), Key(0.9, wide), Key(1.35, follow))
-    return Motion("band_side_walk", keys, 1.8, rep_times=(0.9, 1.8))
+    return Motion("band_side_walk", keys, 1.8, rep_times=(0.9, 1.8), band=BAND_AT)
 
 
 def _kneel_to_wall(front_shank: float) -> Pose:

@@ -11,6 +11,7 @@ LIPS: Colour = (176, 104, 94)
 SHIRT: Colour = (34, 120, 196)
 LEGWEAR: Colour = (38, 42, 58)
 SHOE: Colour = (236, 96, 48)
+BAND: Colour = (222, 62, 92)  # a pink-red mini band, unlike the orange shoes
 
 WALL_TOP: Colour = (226, 232, 238)
 WALL_BOTTOM: Colour = (204, 212, 222)

@@ -9,6 +9,7 @@ from formcoach.kit.accounts import utcnow
 from formcoach.kit.db import session_scope
 from formcoach.kit.i18n import pick
 from formcoach.kit.settings import Settings
+from formcoach.kit.storage import get_storage
 from formcoach.video_generation.models import VideoJob
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -18,7 +19,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "failed": {"ja": "動画の生成に失敗しました", "en": "Video generation failed"},
 }
 # Bumped whenever the local renderer's output changes, so cached videos are not reused.
-LOCAL_RENDERER_VERSION = "2"
+LOCAL_RENDERER_VERSION = "3"  # 3: the band of band drills
 STANDARD_FIGURE = "standard"
 
 
@@ -58,10 +59,15 @@ def record_failure(settings: Settings, job_id: int, code: str, message: str) -> 
             set_status(job, "failed")
 
 
-def record_success(settings: Settings, job_id: int) -> None:
+def record_success(settings: Settings, job_id: int) -> bool:
+    """Mark the job done; False when its run was deleted while it rendered, in which case the
+    files just written are deleted too (nothing of a deleted run may stay behind)."""
     with session_scope(settings.db_url) as session:
         job = session.get(VideoJob, job_id)
         if job is not None:
             job.storage_key, job.thumbnail_key = video_key(job_id), thumbnail_key(job_id)
             job.error_code = job.error_message = None
             set_status(job, "completed")
+            return True
+    get_storage(settings).delete_prefix(f"videos/{job_id}")
+    return False

@@ -22,6 +22,7 @@ from PIL import Image as PILImage
 from formcoach.advice_generation.schemas import Drill
 from formcoach.kit.i18n import pick
 from formcoach.kit.video_io import H264Writer
+from formcoach.video_generation.band import with_band
 from formcoach.video_generation.captions import (
     BadgeCache,
     draw_captions,
@@ -30,7 +31,7 @@ from formcoach.video_generation.captions import (
     make_layout,
     with_cue,
 )
-from formcoach.video_generation.figure import Figure, build_figure
+from formcoach.video_generation.figure import STANDARD_BODY, Body, Figure, build_figure, using_body
 from formcoach.video_generation.keyframes import Motion, Prop
 from formcoach.video_generation.motions import motion_for
 from formcoach.video_generation.scene import (
@@ -160,17 +161,28 @@ def demo_time(i: int, start: int, end: int) -> float:
     return min(max(i - start, 0), max(end - start - 1, 0)) / FPS
 
 
-def prepare_clip(drill: Drill, language: str, size: str, seconds: str) -> Clip:
+def _figures(motion: Motion, count: int, body: Body) -> list[Figure]:
+    with using_body(body):
+        figures = [build_figure(motion.pose_at(k / FPS)) for k in range(count)]
+    if motion.band is not None:
+        figures = [with_band(figure, motion.band) for figure in figures]
+    return figures
+
+
+def prepare_clip(
+    drill: Drill, language: str, size: str, seconds: str, body: Body = STANDARD_BODY
+) -> Clip:
+    """The clip of the drill; ``body`` gives the figure a user's proportions."""
     width, height = parse_size(size)
     frames = parse_seconds(seconds) * FPS
     card = round(CARD_S * FPS)
     start, end = card, frames - card
-    motion = motion_for(drill)
+    motion = motion_for(drill, body)
     # Motions loop over a whole number of frames, so each distinct pose is built only once.
     period = motion.loop * FPS
     demo = end - start
     period_frames = round(period) if abs(period - round(period)) < 1e-9 else demo
-    unique = [build_figure(motion.pose_at(k / FPS)) for k in range(min(period_frames, demo))]
+    unique = _figures(motion, min(period_frames, demo), body)
     steps = [round(demo_time(i, start, end) * FPS) for i in range(frames)]
     figures = [unique[k % period_frames] for k in steps]
     texts = [badge_text(drill, motion, language, k / FPS) for k in steps]
@@ -214,15 +226,28 @@ def render_drill_video(
     out: Path,
     thumbnail: Path | None = None,
     progress: Callable[[float], None] | None = None,
+    body: Body = STANDARD_BODY,
 ) -> RenderResult:
     """Write the drill's MP4 (30 fps, H.264 yuv420p, faststart) and a JPEG thumbnail.
 
     ``thumbnail`` defaults to ``out`` with a .jpg suffix. Raises ValueError for a size or
-    length the generator does not offer.
+    length the generator does not offer. ``body``: the figure's proportions (figure.Body).
     """
     started = time.perf_counter()
-    width, height = parse_size(size)
-    clip = prepare_clip(drill, language, size, seconds)
+    clip = prepare_clip(drill, language, size, seconds, body)
+    return write_clip(clip, out, thumbnail, progress, started)
+
+
+def write_clip(
+    clip: Clip,
+    out: Path,
+    thumbnail: Path | None = None,
+    progress: Callable[[float], None] | None = None,
+    started: float | None = None,
+) -> RenderResult:
+    """Encode a prepared clip (render_drill_video; the self-check keeps the clip's figures)."""
+    started = time.perf_counter() if started is None else started
+    height, width = clip.background.shape[:2]
     frames = len(clip.figures)
     thumb_path = thumbnail if thumbnail is not None else out.with_suffix(".jpg")
     thumb_at = _thumbnail_index(clip.motion, clip.demo_end, clip.demo_start)

@@ -22,6 +22,8 @@ class GenerateRequest(BaseModel):
     size: Size | None = None
     seconds: Seconds | None = None
     language: Literal["ja", "en"] | None = None
+    # The figure takes the proportions measured in this run of yours (default: standard figure).
+    figure_from_run: int | None = Field(default=None, ge=1)
 
     @field_validator("seconds", mode="before")
     @classmethod
@@ -49,6 +51,7 @@ class JobOut(BaseModel):
     seconds: str
     language: str
     generator: str = "local"
+    figure: str = "standard"  # "standard", or the code of a user's proportions
     thumbnail_url: str | None
 
 

@@ -1,13 +1,17 @@
-"""Self-check: formcoach's own pipeline watches a rendered drill and judges its form.
+"""Self-check: formcoach's own pipeline watches a rendered drill video and judges its form.
 
-A demonstration is only useful if it shows the drill done right, so every motion declares
-what a coach would check (a plank is straight and classified as a plank, a squat reaches
-depth, a bridge opens the hips...) and how its repetitions show (peaks of one joint angle).
-The demonstration part of the clip is analysed by pose_estimation and feature_extraction, as
-an uploaded video would be, and the repetitions seen are compared with the ones rendered.
+A demonstration is only useful if it shows the drill done right. The drill is rendered and
+encoded exactly as it is served (H.264 MP4), then that file goes through the pipeline an
+upload goes through: pose_estimation.estimate on the decoded video, feature extraction, and
+for drills with an analysis exercise profile (squat, push-up, bridge, lunge, single-leg squat,
+plank, side plank) analysis.service.analyze, which must find no fault and count the rendered
+repetitions or hold time. Every other drill is judged by the checks in selfcheck.yaml, derived
+from the drill's cues in drills.yaml: a clamshell's knee opening, a hip abduction's angle, a
+calf raise's heel lift, a bird dog's reach... Repetitions are counted with one counter on the
+measured keypoints and on the rendered figure's joints, and must agree.
 
-To keep the check for the whole library within CI time, the demonstration frames are
-analysed at 15 fps (every second rendered frame; the title and end cards are left out).
+The title and end cards are decoded too (they are part of the file) but only the
+demonstration's frames are analysed.
 """
 
 from __future__ import annotations
@@ -15,107 +19,122 @@ from __future__ import annotations
 import math
 import tempfile
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.ndimage import median_filter
 from scipy.signal import find_peaks
 
 from formcoach.advice_generation.schemas import Drill
-from formcoach.feature_extraction.service import compute_features
+from formcoach.analysis.exercises import PREFIX
+from formcoach.analysis.service import analyze
+from formcoach.feature_extraction.service import compute_all
 from formcoach.kit.settings import Settings
-from formcoach.kit.video_io import H264Writer
+from formcoach.kit.video_io import is_playable_h264
+from formcoach.pose_estimation.schemas import PoseResult
 from formcoach.pose_estimation.service import estimate
+from formcoach.video_generation.figure import STANDARD_BODY, Body
 from formcoach.video_generation.motions import motion_for
-from formcoach.video_generation.render import FPS, prepare_clip
+from formcoach.video_generation.render import FPS, prepare_clip, write_clip
+from formcoach.video_generation.selfcheck_signals import FloatArray, figure_points, signal
 
+CHECKS_FILE = Path(__file__).with_name("selfcheck.yaml")
 Stat = Literal["max", "min", "median", "range"]
-_STEP = 2  # analyse every second frame
-_MIN_DETECTION = 0.8
-_REP_PROMINENCE_DEG = 25.0
-_REP_SPACING_S = 0.6
+# The demonstration of a 4 s video lasts 3 s (half-second title and end cards): two loops
+# of a motion up to 1.5 s long.
+_LOOPS_IN_4_S = 1.5
 
 
-@dataclass(frozen=True)
-class Expect:
-    """A statistic of one feature series over the demonstration must lie in [low, high].
-
-    ``series`` is a features.json series name, or ``any_<joint>_flexion_deg`` for the larger
-    of the two sides in each frame.
-    """
-
-    series: str
+class Expect(BaseModel):
+    signal: str
     stat: Stat
-    low: float = -math.inf
-    high: float = math.inf
+    low: float | None = None
+    high: float | None = None
 
 
-@dataclass(frozen=True)
-class FormCheck:
-    expects: tuple[Expect, ...] = ()
-    # Repetitions are the peaks (sign 1) or valleys (sign -1) of this joint's flexion,
-    # compared between the rendered poses and the measured series.
-    reps_on: str | None = None
-    reps_sign: int = 1
+class RepCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    signals: list[str] = Field(min_length=1)
+    sign: Literal[1, -1] = 1
+    prominence: float | None = None
+    smooth_s: float | None = None  # median filter before counting (spiky front-view points)
 
 
-def _e(series: str, stat: Stat, low: float = -math.inf, high: float = math.inf) -> Expect:
-    return Expect(series, stat, low, high)
+class ProfileCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    movement: str
+    view: Literal["side", "front", "rear"]
+    reps: bool = False
+    # Finding codes the profile raises wrongly for this drill (each with its reason in the
+    # YAML); the drill's own expects judge that point instead.
+    known_false: list[str] = []
+    # Judged metrics this camera view cannot measure (e.g. the frontal knee angle of a squat
+    # filmed from the side): their not_measurable is expected.
+    other_view: list[str] = []
+    hold_share: float | None = Field(default=None, gt=0.0, le=1.0)
 
 
-# The thresholds the analysis uses to recognise a squat and a plank (reference.yaml,
-# classification): the hips travel at least 0.15 body sizes with deep knees; the trunk is
-# within 30° of horizontal and shoulder-hip-ankle nearly straight.
-_SQUAT = FormCheck(
-    (
-        _e("right_knee_flexion_deg", "max", 90.0),
-        _e("right_knee_flexion_deg", "min", high=30.0),
-        _e("hip_height_norm", "range", 0.15),
-    ),
-    reps_on="right_knee",
-)
-_BRIDGE = FormCheck(
-    (_e("right_hip_flexion_deg", "min", high=30.0), _e("right_hip_flexion_deg", "max", 50.0)),
-    reps_on="right_hip",
-    reps_sign=-1,
-)
-CHECKS: dict[str, FormCheck] = {
-    "plank": FormCheck(
-        (_e("body_line_deg", "median", 160.0), _e("trunk_lean_deg", "median", 60.0))
-    ),
-    "knee_plank": FormCheck((_e("right_hip_flexion_deg", "median", high=40.0),)),
-    "glute_bridge": _BRIDGE,
-    "single_leg_bridge": _BRIDGE,
-    "high_knees": FormCheck((_e("any_hip_flexion_deg", "max", 60.0),)),
-    "a_skip": FormCheck((_e("any_hip_flexion_deg", "max", 60.0),)),
-    "b_skip": FormCheck((_e("any_hip_flexion_deg", "max", 50.0),)),
-    "wall_lean": FormCheck((_e("any_hip_flexion_deg", "max", 60.0),)),
-    "step_down": FormCheck((_e("right_knee_flexion_deg", "max", 40.0),), reps_on="right_knee"),
-    "arm_swing": FormCheck((_e("any_elbow_flexion_deg", "median", 60.0, 120.0),)),
-    "squat": _SQUAT,
-    "box_squat": _SQUAT,
-    "banded_squat": _SQUAT,
-    "split_squat": FormCheck((_e("any_knee_flexion_deg", "max", 70.0),), reps_on="right_knee"),
-    "single_leg_squat": FormCheck(
-        (_e("right_knee_flexion_deg", "max", 55.0),), reps_on="right_knee"
-    ),
-    "single_leg_balance": FormCheck((_e("any_hip_flexion_deg", "median", 60.0),)),
-    "butt_kicks": FormCheck((_e("any_knee_flexion_deg", "max", 100.0),)),
-    "incline_push_up": FormCheck(
-        (_e("right_elbow_flexion_deg", "max", 60.0),), reps_on="right_elbow"
-    ),
-}
+class FormCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    profile: ProfileCheck | None = None
+    expects: list[Expect] = []
+    reps: RepCheck | None = None
+    source: str
+
+    @property
+    def counts_reps(self) -> bool:
+        return self.reps is not None or (self.profile is not None and self.profile.reps)
+
+
+class CheckSettings(BaseModel):
+    min_detection: float
+    rep_spacing_s: float
+    default_prominence: float
+    source: str
+
+
+class CheckBook(BaseModel):
+    settings: CheckSettings
+    checks: dict[str, FormCheck]
+
+
+def _expect(value: Any) -> Any:
+    # YAML rows [signal, stat, low, high] read as Expect; null means unbounded.
+    if isinstance(value, list):
+        return dict(zip(("signal", "stat", "low", "high"), value, strict=False))
+    return value
+
+
+@cache
+def load_checks(path: Path = CHECKS_FILE) -> CheckBook:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for check in raw["checks"].values():
+        check["expects"] = [_expect(e) for e in check.get("expects", [])]
+    return CheckBook.model_validate(raw)
+
+
+CHECKS: dict[str, FormCheck] = load_checks().checks
 
 
 @dataclass
 class SelfCheck:
     drill_id: str
     motion: str
-    detection_rate: float
+    size: str
+    language: str
+    seconds: str
+    playable: bool = False
+    detection_rate: float = 0.0
     measured: dict[str, float | None] = field(default_factory=dict)
+    movement: str | None = None  # the analysis profile used, if any
+    findings: list[str] = field(default_factory=list)  # fault findings of that profile
     reps_rendered: int | None = None
     reps_seen: int | None = None
+    hold_s: float | None = None  # time held within tolerance (profile holds)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -123,21 +142,7 @@ class SelfCheck:
         return not self.problems
 
 
-def _series(features: dict[str, list[float | None]], name: str) -> NDArray[np.float64]:
-    if name.startswith("any_"):
-        rest = name[4:]
-        left = _series(features, f"left_{rest}")
-        right = _series(features, f"right_{rest}")
-        with np.errstate(invalid="ignore"):
-            both = np.stack([left, right])
-            out: NDArray[np.float64] = np.where(
-                np.isnan(both).all(axis=0), np.nan, np.nanmax(np.nan_to_num(both, nan=-1e9), 0)
-            )
-        return out
-    return np.array([np.nan if v is None else v for v in features[name]], dtype=np.float64)
-
-
-def _stat(values: NDArray[np.float64], stat: Stat) -> float | None:
+def _stat(values: FloatArray, stat: Stat) -> float | None:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return None
@@ -150,63 +155,158 @@ def _stat(values: NDArray[np.float64], stat: Stat) -> float | None:
     return float(np.median(finite))
 
 
-def count_reps(values: NDArray[np.float64], fps: float, sign: int = 1) -> int:
-    """Peaks (or valleys) of a joint angle that stand out by a repetition's range of motion."""
+def count_reps(
+    values: FloatArray,
+    fps: float,
+    sign: int = 1,
+    prominence: float = 25.0,
+    smooth_s: float | None = None,
+) -> int:
+    """Peaks (or valleys) of a signal that stand out by a repetition's range of motion."""
+    book = load_checks().settings
     finite = np.isfinite(values)
     if finite.sum() < 3:
         return 0
     filled = np.interp(np.arange(values.size), np.flatnonzero(finite), values[finite])
+    if smooth_s:
+        filled = median_filter(filled, size=max(1, round(smooth_s * fps)) | 1, mode="nearest")
     peaks, _ = find_peaks(
-        sign * filled,
-        prominence=_REP_PROMINENCE_DEG,
-        distance=max(1, round(_REP_SPACING_S * fps)),
+        sign * filled, prominence=prominence, distance=max(1, round(book.rep_spacing_s * fps))
     )
     return int(peaks.size)
 
 
-def self_check(
-    drill: Drill, settings: Settings, size: str = "1280x720", seconds: str | None = None
-) -> SelfCheck:
-    """Render the drill, analyse its demonstration with the real pipeline, judge its form.
+def _demo_pose(pose: PoseResult, start: int, end: int) -> PoseResult:
+    return PoseResult(
+        times=pose.times[start:end],
+        keypoints=pose.keypoints[start:end],
+        detected=pose.detected[start:end],
+        width=pose.width,
+        height=pose.height,
+        fps=pose.fps,
+    )
 
-    By default a 4 s clip, or 8 s when repetitions are counted (room for more than one).
-    """
-    check = CHECKS.get(motion_for(drill).id, FormCheck())
-    clip = prepare_clip(drill, "en", size, seconds or ("8" if check.reps_on else "4"))
-    indices = list(range(clip.demo_start, clip.demo_end, _STEP))
-    fps = FPS / _STEP
-    with tempfile.TemporaryDirectory(prefix="formcoach-selfcheck-") as folder:
-        video = Path(folder) / "demo.mp4"
-        height, width = clip.background.shape[:2]
-        with H264Writer(video, width, height, fps) as writer:
-            for i in indices:
-                writer.write(clip.draw(i))
-        pose = estimate(video, settings)
-    features: dict[str, Any] = compute_features(pose, settings).to_json()
-    series: dict[str, list[float | None]] = features["series"]
-    result = SelfCheck(drill.id, clip.motion.id, float(pose.detection_rate))
-    if result.detection_rate < _MIN_DETECTION:
-        result.problems.append(f"person found in {result.detection_rate:.0%} of frames")
+
+def _judge_profile(
+    check: ProfileCheck,
+    features: dict[str, Any],
+    fps: float,
+    reps_rendered: int,
+    demo_s: float,
+    result: SelfCheck,
+) -> None:
+    """Run the analysis profile on the demonstration as on an upload, and judge its verdict."""
+    analysis = analyze(features, {"fps": fps}, {"proxy": {"fps": fps}}, check.movement, check.view)
+    result.movement = str(analysis["movement"])
+    metrics: dict[str, dict[str, Any]] = analysis["metrics"]
+    faults = [f["code"] for f in analysis["findings"] if f["severity"] != "info"]
+    result.findings = [code for code in faults if code not in check.known_false]
+    if result.findings:
+        result.problems.append(f"{check.movement} findings: {', '.join(result.findings)}")
+    for key, metric in metrics.items():
+        if metric.get("reference") is not None and key not in check.other_view:
+            result.measured[key] = metric["value"]
+            if metric["status"] == "not_measurable":
+                result.problems.append(f"{key} not measurable")
+    prefix = PREFIX.get(check.movement, check.movement)
+    if check.reps:
+        seen = (metrics.get(f"{prefix}_reps") or {}).get("value")
+        result.reps_rendered = reps_rendered
+        result.reps_seen = None if seen is None else round(seen)
+        if reps_rendered == 0 or result.reps_seen != reps_rendered:
+            result.problems.append(f"{result.reps_seen} full reps analysed, {reps_rendered} shown")
+    if check.hold_share is not None:
+        held = (metrics.get(f"{prefix}_hold_in_tolerance_s") or {}).get("value")
+        result.hold_s = None if held is None else float(held)
+        if held is None or held < check.hold_share * demo_s:
+            result.problems.append(f"held in tolerance {held} s of {demo_s:.2f} s")
+
+
+def _values(name: str, series: dict[str, Any], xy: FloatArray) -> FloatArray:
+    """A features.json series (``any_`` = the larger side), else a self-check signal."""
+    if name in series:
+        return np.array([math.nan if v is None else v for v in series[name]], dtype=np.float64)
+    rest = name.removeprefix("any_")
+    if rest != name and f"left_{rest}" in series:
+        both = np.stack([_values(f"{side}_{rest}", series, xy) for side in ("left", "right")])
+        with np.errstate(invalid="ignore"):
+            out: FloatArray = np.where(
+                np.isnan(both).all(axis=0), np.nan, np.nanmax(np.nan_to_num(both, nan=-1e9), 0)
+            )
+        return out
+    return signal(xy, name)
+
+
+def _judge_expects(
+    check: FormCheck, series: dict[str, Any], xy: FloatArray, result: SelfCheck
+) -> None:
     for expect in check.expects:
-        value = _stat(_series(series, expect.series), expect.stat)
-        result.measured[f"{expect.series}:{expect.stat}"] = value
-        if value is None or not expect.low <= value <= expect.high:
+        values = _values(expect.signal, series, xy)
+        value = _stat(values, expect.stat)
+        low = -math.inf if expect.low is None else expect.low
+        high = math.inf if expect.high is None else expect.high
+        result.measured[f"{expect.signal}:{expect.stat}"] = value
+        if value is None or not low <= value <= high:
             result.problems.append(
-                f"{expect.stat} {expect.series} = {value} not in [{expect.low}, {expect.high}]"
+                f"{expect.stat} {expect.signal} = {value} not in [{low}, {high}]"
             )
-    if check.reps_on is not None:
-        side, joint = check.reps_on.split("_")
-        truth = np.array(
-            [
-                getattr(clip.motion.pose_at((i - clip.demo_start) / FPS), f"{joint}_{side[0]}")
-                for i in indices
-            ]
-        )
-        result.reps_rendered = count_reps(truth, fps, check.reps_sign)
-        seen = _series(series, f"{side}_{joint}_flexion_deg")
-        result.reps_seen = count_reps(seen, fps, check.reps_sign)
-        if result.reps_rendered == 0 or result.reps_seen != result.reps_rendered:
-            result.problems.append(
-                f"{result.reps_seen} repetitions seen, {result.reps_rendered} rendered"
-            )
+
+
+def _judge_reps(check: RepCheck, xy: FloatArray, truth: FloatArray, result: SelfCheck) -> None:
+    prominence = check.prominence or load_checks().settings.default_prominence
+    seen = rendered = 0
+    for name in check.signals:
+        seen += count_reps(signal(xy, name), FPS, check.sign, prominence, check.smooth_s)
+        rendered += count_reps(signal(truth, name), FPS, check.sign, prominence, check.smooth_s)
+    result.reps_seen, result.reps_rendered = seen, rendered
+    if rendered == 0 or seen != rendered:
+        result.problems.append(f"{seen} repetitions seen, {rendered} rendered")
+
+
+def self_check(
+    drill: Drill,
+    settings: Settings,
+    size: str = "1280x720",
+    language: str = "en",
+    seconds: str | None = None,
+    body: Body = STANDARD_BODY,
+) -> SelfCheck:
+    """Render and encode the drill video, analyse the MP4 with the real pipeline, judge its form.
+
+    By default a 4 s video, or 8 s when repetitions of a motion looping slower than every
+    1.5 s are counted (room for two loops).
+    """
+    motion = motion_for(drill, body)
+    check = CHECKS.get(motion.id)
+    # Repetitions are counted over at least two loops of the motion: 8 s for slow drills.
+    slow = check is not None and check.counts_reps and motion.loop > _LOOPS_IN_4_S
+    length = seconds or ("8" if slow else "4")
+    clip = prepare_clip(drill, language, size, length, body)
+    result = SelfCheck(drill.id, clip.motion.id, size, language, length)
+    book = load_checks()
+    with tempfile.TemporaryDirectory(prefix="formcoach-selfcheck-") as folder:
+        video = Path(folder) / "drill.mp4"
+        rendered = write_clip(clip, video)
+        result.playable = is_playable_h264(video) and rendered.thumbnail.stat().st_size > 0
+        pose = estimate(video, settings)
+    start, end = clip.demo_start, clip.demo_end
+    demo = _demo_pose(pose, start, end)
+    result.detection_rate = float(demo.detection_rate)
+    if not result.playable:
+        result.problems.append("the encoded video is not playable H.264 with a thumbnail")
+    if result.detection_rate < book.settings.min_detection:
+        result.problems.append(f"person found in {result.detection_rate:.0%} of frames")
+    if check is None:
+        result.problems.append(f"no self-check declared for motion {clip.motion.id}")
+        return result
+    features, clean = compute_all(demo, settings, demo.fps)
+    features_json: dict[str, Any] = features.to_json()
+    truth = figure_points(clip.figures[start:end])
+    demo_s = (end - start) / FPS
+    if check.profile is not None:
+        reps = clip.motion.reps_done((end - start - 1) / FPS)
+        _judge_profile(check.profile, features_json, demo.fps, reps, demo_s, result)
+    _judge_expects(check, features_json["series"], clean.xy, result)
+    if check.reps is not None:
+        _judge_reps(check.reps, clean.xy, truth, result)
     return result

@@ -33,6 +33,7 @@ from formcoach.video_generation.cloud_jobs import (
 )
 from formcoach.video_generation.models import UNFINISHED, VideoJob
 from formcoach.video_generation.motions import MOTIONS, motion_for
+from formcoach.video_generation.proportions import body_for_run, body_from_code, figure_code
 from formcoach.video_generation.records import (
     MESSAGES,
     STANDARD_FIGURE,
@@ -100,11 +101,12 @@ def _new_job(
     drill_text: str,
     fmt: tuple[str, str, str],
     generator: str,
+    figure: str = STANDARD_FIGURE,
 ) -> VideoJob:
     """A queued job row, or one completed at once from the cache of identical videos."""
     size, seconds, language = fmt
     model = model_of(settings) if settings is not None and is_cloud(generator) else ""
-    key = cache_key(drill_id, size, seconds, language, generator, STANDARD_FIGURE, model)
+    key = cache_key(drill_id, size, seconds, language, generator, figure, model)
     job = VideoJob(
         run_id=run_id,
         user_id=user_id,
@@ -114,7 +116,7 @@ def _new_job(
         size=size,
         seconds=seconds,
         generator=generator,
-        figure=STANDARD_FIGURE,
+        figure=figure,
         cache_key=key,
         billed_seconds=0,
         request_marker=f"fc-{secrets.token_hex(12)}" if is_cloud(generator) else None,
@@ -158,8 +160,13 @@ def create_job(
     seconds: str,
     language: str | None = None,
     settings: Settings | None = None,
+    figure_from_run: int | None = None,
 ) -> VideoJob:
     """A job for the drill that ``drill_text`` names, on one of the user's runs.
+
+    ``figure_from_run`` (needs ``settings``): the figure takes the proportions measured in
+    that run, which must be the user's too (not_found otherwise; figure_unavailable when the
+    run has no measured keypoints).
 
     With ``settings`` the configured generator is used and an identical finished video is
     reused at once (the job is then already "completed"); without, the local generator and
@@ -175,7 +182,13 @@ def create_job(
         raise AppError("unknown_drill", suggestions=_suggestion_names(match.suggestions, lang))
     generator = settings.video_generator if settings is not None else GENERATOR
     fmt = (size, seconds, lang)
-    return _new_job(session, settings, run.id, user_id, match.drill.id, drill_text, fmt, generator)
+    figure = STANDARD_FIGURE
+    if figure_from_run is not None and settings is not None:
+        source = get_run_for_user(session, user_id, figure_from_run)
+        figure = figure_code(body_for_run(get_storage(settings), source.id, settings))
+    return _new_job(
+        session, settings, run.id, user_id, match.drill.id, drill_text, fmt, generator, figure
+    )
 
 
 def _pipeline_generator(settings: Settings, seconds: str) -> str:
@@ -250,7 +263,7 @@ def process_job(
             return
         set_status(job, "running")
         drill_id, language, size, seconds = job.drill_id, job.language, job.size, job.seconds
-        cloud = is_cloud(job.generator)
+        cloud, body = is_cloud(job.generator), body_from_code(job.figure)
     if cloud:
         process_cloud_job(job_id, settings)
         return
@@ -262,7 +275,14 @@ def process_job(
             storage.writer(thumbnail_key(job_id), suffix=".jpg") as thumb_tmp,
         ):
             result = render_drill_video(
-                drill, language, size, seconds, video_tmp, thumbnail=thumb_tmp, progress=progress
+                drill,
+                language,
+                size,
+                seconds,
+                video_tmp,
+                thumbnail=thumb_tmp,
+                progress=progress,
+                body=body,
             )
     except Exception as exc:
         code, message = _failure(exc, language)
@@ -307,6 +327,7 @@ def job_view(job: VideoJob, language: str | None = None) -> dict[str, Any]:
         seconds=job.seconds,
         language=job.language,
         generator=job.generator,
+        figure=job.figure,
         thumbnail_url=f"{URL_PREFIX}/{job.id}/thumbnail" if done else None,
     )
     return view.model_dump()
@@ -350,26 +371,41 @@ def thumbnail_path(storage: Storage, job: VideoJob) -> Path:
 
 def delete_videos_for_run(
     session: Session, storage: Storage, run_id: int, settings: Settings | None = None
-) -> None:
+) -> list[str]:
     """Remove a run's drill videos and job rows (called when the run is deleted).
 
-    Files that a cached job of another run also points at are kept. With ``settings``, cloud
-    jobs still being generated are cancelled at the provider (best effort).
+    A video lives in the folder of the job that rendered it (``videos/<job id>/``); jobs served
+    from the cache point at that folder. A folder goes with the last job pointing at it, from
+    whichever run: a cached video another run still shows is kept, and is deleted with that
+    run. Returns the folders deleted, so the caller can delete them again after its commit (a
+    renderer still writing then is caught). With ``settings``, cloud jobs still being generated
+    are cancelled at the provider (best effort).
     """
     jobs = list(session.scalars(select(VideoJob).where(VideoJob.run_id == run_id)))
+    folders: set[str] = set()
     for job in jobs:
-        shared = job.storage_key is not None and session.scalar(
-            select(func.count())
-            .select_from(VideoJob)
-            .where(VideoJob.storage_key == job.storage_key, VideoJob.run_id != run_id)
-        )
-        if not shared:
-            storage.delete_prefix(f"videos/{job.id}")
+        folders.add(f"videos/{job.id}")
+        folders.update(key.rsplit("/", 1)[0] for key in (job.storage_key, job.thumbnail_key) if key)
         unfinished = job.status in UNFINISHED and job.provider_job_id is not None
         if settings is not None and is_cloud(job.generator) and unfinished:
             cancel_cloud_job(settings, job.provider_job_id or "")
         session.delete(job)
     session.flush()
+    deleted: list[str] = []
+    for folder in sorted(folders):
+        inside = folder + "/"
+        still_used = session.scalar(
+            select(func.count())
+            .select_from(VideoJob)
+            .where(
+                VideoJob.storage_key.startswith(inside, autoescape=True)
+                | VideoJob.thumbnail_key.startswith(inside, autoescape=True)
+            )
+        )
+        if not still_used:
+            storage.delete_prefix(folder)
+            deleted.append(folder)
+    return deleted
 
 
 def drills_view(settings: Settings, language: str) -> list[dict[str, Any]]:

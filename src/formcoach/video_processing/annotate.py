@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
-from formcoach.kit.video_io import RGB, H264Writer, iter_frames
+from formcoach.kit.video_io import RGB, H264Writer, iter_frames, prefetch
 
 Colour = tuple[int, int, int]
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
@@ -240,8 +240,8 @@ def annotate(
     size = max(12, round(min(width, height) / 40))
     font, japanese = _font(size)
     legend = Legend(font, size, japanese, origin=(8, 8))
-    with H264Writer(dst, width, height, fps) as writer:
-        for frame in iter_frames(proxy):
+    with H264Writer(dst, width, height, fps, background=True) as writer:
+        for frame in prefetch(iter_frames(proxy)):
             image = frame.image if frame.image.flags.writeable else frame.image.copy()
             i = frame.index
             values = {name: _series_value(series.get(name), i) for name, _, _ in JOINT_VALUES}

@@ -19,7 +19,7 @@ from av.video.stream import VideoStream
 
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import Settings
-from formcoach.kit.video_io import RGB, H264Writer, iter_frames
+from formcoach.kit.video_io import RGB, H264Writer, iter_frames, prefetch
 from formcoach.video_processing.annotate import annotate
 from formcoach.video_processing.schemas import ProxyInfo, SourceInfo
 
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 # exercise rarely used parsers, and none of them is a camera recording.
 ACCEPTED_FORMATS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,mpeg"
 _OPEN_OPTIONS = {"format_whitelist": ACCEPTED_FORMATS, "protocol_whitelist": "file"}
-# One RGB frame of 8K UHD is ~100 MB; anything larger is not a phone video.
-MAX_PIXELS = 8192 * 4320
 PROGRESS_EVERY = 10
 
 
@@ -55,7 +53,9 @@ def _video_stream(container: InputContainer) -> VideoStream:
     streams = container.streams.video
     # Cover art in audio files shows up as a one-picture "video" stream.
     if not streams or streams[0].disposition & av.stream.Disposition.attached_pic:
-        raise _reject("audio only, no video" if container.streams.audio else "no video stream")
+        if container.streams.audio:
+            raise AppError("audio_only")
+        raise _reject("no video stream")
     stream = streams[0]
     if stream.codec_context is None:
         raise _reject("unsupported video codec")
@@ -129,14 +129,25 @@ def _first_frames(container: InputContainer, stream: VideoStream) -> av.VideoFra
     return frames[0]
 
 
-def _display_size(stream: VideoStream, first: av.VideoFrame, rotation: int) -> tuple[int, int]:
+def _check_frame_size(width: int, height: int, settings: Settings) -> None:
+    if width * height > settings.max_video_pixels:
+        raise AppError(
+            "frame_too_large",
+            width=width,
+            height=height,
+            limit_mpx=settings.max_video_pixels / 1e6,
+        )
+
+
+def _display_size(
+    stream: VideoStream, first: av.VideoFrame, rotation: int, settings: Settings
+) -> tuple[int, int]:
     width, height = first.width, first.height
     sar = stream.sample_aspect_ratio
     if sar is not None and sar > 0 and sar != 1:
         # Anamorphic storage: the proxy shows square pixels.
         width = round(width * sar)
-    if width * height > MAX_PIXELS:
-        raise _reject(f"frame size {width}x{height} is too large")
+    _check_frame_size(width, height, settings)
     return (height, width) if rotation in (90, 270) else (width, height)
 
 
@@ -151,8 +162,8 @@ def _header_duration(container: InputContainer, stream: VideoStream) -> float | 
 def probe(path: Path, settings: Settings) -> SourceInfo:
     """Validate an uploaded file as a usable video and describe it.
 
-    Raises AppError: empty_file, not_a_video (detail says why), video_too_short,
-    video_too_long.
+    Raises AppError: empty_file, not_a_video (detail says why), audio_only, frame_too_large,
+    frame_rate_invalid, video_too_short, video_too_long.
     """
     size = path.stat().st_size
     if size == 0:
@@ -161,12 +172,17 @@ def probe(path: Path, settings: Settings) -> SourceInfo:
         stream = _video_stream(container)
         if _is_truncated(container, stream, size):
             raise _reject("the file is incomplete (interrupted upload?)")
+        # The header's frame size, before a byte is decoded: a hostile header claiming a huge
+        # frame would otherwise make the decoder allocate it.
+        _check_frame_size(stream.codec_context.width, stream.codec_context.height, settings)
         stream.thread_type = "AUTO"
         first = _first_frames(container, stream)
         # Snap to quarter turns: that is all phones write, and all the proxy can apply.
         rotation = (round(first.rotation / 90) * 90) % 360
-        width, height = _display_size(stream, first, rotation)
+        width, height = _display_size(stream, first, rotation, settings)
         fps = _frame_rate(stream)
+        if fps > settings.max_video_fps:
+            raise AppError("frame_rate_invalid", fps=fps, limit=settings.max_video_fps)
         frames = int(stream.frames or 0)
         header_s = _header_duration(container, stream)
         codec, fmt = stream.codec_context.name, container.format.name
@@ -213,6 +229,11 @@ def make_proxy(
 ) -> ProxyInfo:
     """Re-encode src to a browser-playable H.264 proxy, one output frame per decoded frame.
 
+    Decoding (one thread), scaling (this one) and encoding (the writer's) overlap. The frames
+    go through RGB on purpose: scaling the YUV planes directly would be ~2x cheaper, but the
+    pose detector is sensitive to the small differences, and on the two-people fixture a
+    planar-scaled proxy split the subject's track (3-4 tracks instead of 2).
+
     ``max_duration_s`` guards against headers that understate the length: decoding stops with
     video_too_long as soon as the real timestamps pass it.
     """
@@ -221,8 +242,8 @@ def make_proxy(
     fps = float(Fraction(info.fps).limit_denominator(1001))
     expected = max(info.frames, 1)
     count = 0
-    with H264Writer(dst, width, height, fps) as writer:
-        frames = iter_frames(src)
+    with H264Writer(dst, width, height, fps, background=True) as writer:
+        frames = prefetch(iter_frames(src))
         while True:
             try:
                 frame = next(frames, None)

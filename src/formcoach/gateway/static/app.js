@@ -70,9 +70,10 @@ function initProgress() {
   if (!card) return;
   const id = card.dataset.run, labels = JSON.parse(card.dataset.labels), hints = JSON.parse(card.dataset.hints);
   const setBadge = (el, status) => { el.className = "badge st-" + status; el.textContent = labels[status] || status; };
-  async function poll() {
-    let run;
-    try { run = await api("GET", "/api/runs/" + id); } catch (_) { setTimeout(poll, 2000); return; }
+  let finished = false;
+  // One update per run state, from the event stream or from polling.
+  async function update(run) {
+    if (finished) return;
     setBadge($("#status"), run.status);
     $("#progress").value = run.progress;
     $("#progress-pct").textContent = Math.round(run.progress) + " %";
@@ -83,20 +84,53 @@ function initProgress() {
       $(".state", li).textContent = labels[s.status] || s.status;
     }
     if (run.status === "completed") {
+      finished = true;
       const res = await fetch("/runs/" + id + "/results", { credentials: "same-origin" });
       $("#results").innerHTML = await res.text();
       card.hidden = true; $("#run-actions").hidden = false;
-      initResults();
+      initResults(); initPeople();
     } else if (run.status === "failed") {
+      finished = true;
       const box = $("#failure");
       $("#failure-msg").textContent = run.error ? run.error.message + " (" + run.error.code + ")" : "";
       $("#failure-hint").textContent = hints[run.error ? run.error.code : ""] || hints[""];
       box.hidden = false;
-    } else {
-      setTimeout(poll, 1000);
     }
   }
-  setTimeout(poll, 800);
+  async function poll() {
+    if (finished) return;
+    try { await update(await api("GET", "/api/runs/" + id)); } catch (_) { /* retried below */ }
+    if (!finished) setTimeout(poll, 1000);
+  }
+  // Live updates by server-sent events; if the stream fails (a proxy that buffers, an old
+  // browser), fall back to polling once a second.
+  card.dataset.live = "polling";
+  if (!window.EventSource) { setTimeout(poll, 800); return; }
+  const stream = new EventSource("/api/runs/" + id + "/events?lang=" + lang());
+  stream.addEventListener("run", (e) => {
+    card.dataset.live = "events";
+    const run = JSON.parse(e.data);
+    if (run.status === "completed" || run.status === "failed") stream.close();
+    update(run);
+  });
+  stream.addEventListener("gone", () => { stream.close(); location.reload(); });
+  stream.onerror = () => {
+    if (finished) { stream.close(); return; }
+    stream.close(); card.dataset.live = "polling";
+    $("#live-note").hidden = false;
+    setTimeout(poll, 1000);
+  };
+}
+
+// --- subject picker: analyse another tracked person from the same upload ----------------
+function initPeople() {
+  $$("[data-reanalyse]").forEach((b) => b.addEventListener("click", async () => {
+    b.disabled = true;
+    try {
+      const run = await api("POST", "/api/runs/" + b.dataset.run + "/reanalyse", { subject: +b.dataset.reanalyse });
+      location.href = "/runs/" + run.id;
+    } catch (e) { b.disabled = false; show($("#people-msg"), e.message); }
+  }));
 }
 
 // --- results: seek from findings and charts, playhead, original follows annotated ---------
@@ -251,5 +285,5 @@ function initCommon() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  initCommon(); initUpload(); initProgress(); initResults(); initHistory(); initCompare(); initAccounts();
+  initCommon(); initUpload(); initProgress(); initResults(); initPeople(); initHistory(); initCompare(); initAccounts();
 });

@@ -1,0 +1,64 @@
+"""Live progress of a run as server-sent events (GET /api/runs/{id}/events).
+
+The job runner (threads here, Celery workers when scaled out) records progress in the database,
+so the stream reads the run's rows every `events_poll_s` and sends an event only when something
+changed: every gateway process can serve any run's stream, with no broker of its own."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+from starlette.concurrency import run_in_threadpool
+
+from formcoach.gateway import service
+from formcoach.gateway.models import Run
+from formcoach.kit.db import session_scope
+from formcoach.kit.settings import Settings
+
+TERMINAL = ("completed", "failed")
+
+
+def snapshot(settings: Settings, run_id: int) -> dict[str, Any] | None:
+    """The run as GET /api/runs/{id} shows it, or None once it has been deleted."""
+    with session_scope(settings.db_url) as session:
+        run = session.get(Run, run_id)
+        return None if run is None else service.run_view(run).model_dump(mode="json")
+
+
+def _event(name: str, data: dict[str, Any], event_id: int) -> str:
+    return f"id: {event_id}\nevent: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def run_events(
+    settings: Settings, run_id: int, disconnected: Callable[[], Any]
+) -> AsyncIterator[str]:
+    """`run` events with the run (RunOut) on each change; `gone` if it is deleted. The stream
+    ends after the completed/failed event, so a client that reconnects only while a run is in
+    progress never loops on a finished one."""
+    # Tells EventSource to wait 2 s before reconnecting after a dropped connection.
+    yield "retry: 2000\n\n"
+    last: dict[str, Any] | None = None
+    sent = 0
+    started = quiet_since = time.monotonic()
+    while time.monotonic() - started < settings.events_max_s:
+        if await disconnected():
+            return
+        current = await run_in_threadpool(snapshot, settings, run_id)
+        if current is None:
+            yield _event("gone", {"id": run_id}, sent + 1)
+            return
+        if current != last:
+            sent += 1
+            last = current
+            quiet_since = time.monotonic()
+            yield _event("run", current, sent)
+            if current["status"] in TERMINAL:
+                return
+        elif time.monotonic() - quiet_since >= settings.events_heartbeat_s:
+            quiet_since = time.monotonic()
+            yield ": heartbeat\n\n"
+        await anyio.sleep(settings.events_poll_s)

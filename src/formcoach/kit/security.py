@@ -1,0 +1,302 @@
+"""Sign-in throttling, password rules and the security headers of every response."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from formcoach.kit.accounts import User, authenticate_password
+from formcoach.kit.errors import AppError, render_message
+from formcoach.kit.i18n import Text, pick
+from formcoach.kit.settings import Settings, get_settings
+
+# --- sign-in throttling ---------------------------------------------------------------------
+
+# Above this many accounts and addresses with recent failures, expired ones are swept out.
+MAX_TRACKED_KEYS = 10_000
+
+
+class SigninThrottle:
+    """Recent password failures per account and per client address, in this process.
+
+    Kept in memory: a restart forgets them, which only gives an attacker one more window.
+    Several gateway processes each count on their own, so the effective limit is per process.
+    Only password sign-in is throttled: bearer tokens are 256-bit random (not guessable) and
+    an account locked by someone else's guesses keeps its existing tokens and sessions.
+    """
+
+    def __init__(
+        self,
+        max_per_account: int,
+        max_per_ip: int,
+        window_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limits = {"account": max_per_account, "ip": max_per_ip}
+        self.window_s = window_s
+        self._clock = clock
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._failures.get(key)
+        if times is None:
+            return deque()
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+        return times
+
+    def retry_after(self, account: str, ip: str) -> int:
+        """Seconds until password sign-in is accepted again; 0 when it is accepted now."""
+        now = self._clock()
+        wait = 0.0
+        with self._lock:
+            for kind, name in (("account", account.casefold()), ("ip", ip)):
+                times = self._recent((kind, name), now)
+                limit = self.limits[kind]
+                if len(times) >= limit:
+                    # Accepted again once enough of the failures have left the window.
+                    wait = max(wait, times[len(times) - limit] + self.window_s - now)
+        return math.ceil(wait) if wait > 0 else 0
+
+    def failed(self, account: str, ip: str) -> None:
+        now = self._clock()
+        with self._lock:
+            if len(self._failures) > MAX_TRACKED_KEYS:
+                # Guesses at many made-up usernames leave keys nobody asks about again.
+                for key in list(self._failures):
+                    self._recent(key, now)
+            for key in (("account", account.casefold()), ("ip", ip)):
+                self._recent(key, now)
+                self._failures.setdefault(key, deque()).append(now)
+
+    def succeeded(self, account: str) -> None:
+        # The address keeps its count: one known password must not reset guessing at others.
+        with self._lock:
+            self._failures.pop(("account", account.casefold()), None)
+
+
+def _settings(request: Request) -> Settings:
+    settings = getattr(request.app.state, "settings", None)
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+def signin_throttle(request: Request) -> SigninThrottle:
+    """The app's throttle, made on first use (so every app, even a test's bare one, has one)."""
+    throttle = getattr(request.app.state, "signin_throttle", None)
+    if not isinstance(throttle, SigninThrottle):
+        settings = _settings(request)
+        throttle = SigninThrottle(
+            settings.signin_max_failures_per_account,
+            settings.signin_max_failures_per_ip,
+            settings.signin_window_s,
+        )
+        request.app.state.signin_throttle = throttle
+    return throttle
+
+
+def client_address(request: Request) -> str:
+    # uvicorn already replaces this with X-Forwarded-For when the proxy is a trusted one
+    # (--forwarded-allow-ips); an untrusted header is never read here.
+    return request.client.host if request.client else "unknown"
+
+
+def password_signin(request: Request, session: Session, username: str, password: str) -> User:
+    """Check a username and password under the throttle.
+
+    Raises too_many_attempts (with retry_after, sent as Retry-After) while the account or the
+    address is throttled, without checking the password; unauthorized when they are wrong.
+    """
+    throttle = signin_throttle(request)
+    ip = client_address(request)
+    wait = throttle.retry_after(username, ip)
+    if wait:
+        raise AppError("too_many_attempts", retry_after=wait)
+    user = authenticate_password(session, username, password)
+    if user is None:
+        throttle.failed(username, ip)
+        raise AppError("unauthorized")
+    throttle.succeeded(username)
+    return user
+
+
+# --- password rules -------------------------------------------------------------------------
+
+RULES: dict[str, Text] = {
+    "too_short": {
+        "ja": "{min_length} 文字以上にしてください。",
+        "en": "use at least {min_length} characters.",
+    },
+    "username": {
+        "ja": "ユーザー名と同じパスワードは使えません。",
+        "en": "it must not be the username.",
+    },
+    "common": {
+        "ja": "よく使われているパスワードは使えません。",
+        "en": "it is one of the most commonly used passwords.",
+    },
+    "repetitive": {
+        "ja": "同じ文字や連続した文字の繰り返しは使えません。",
+        "en": "it must not be one repeated character or a simple sequence.",
+    },
+}
+
+# Passwords of 10+ characters from the top of the NCSC "100,000 most breached passwords" list
+# (ncsc.gov.uk/static-assets/documents/PwnedPasswordsTop100k.txt); shorter ones already fail
+# the length rule. Compared case-insensitively.
+COMMON_PASSWORDS = frozenset(
+    {
+        "1234567890",
+        "0987654321",
+        "12345678910",
+        "123456789a",
+        "1q2w3e4r5t",
+        "1qaz2wsx3edc",
+        "qwertyuiop",
+        "asdfghjkl;",
+        "password123",
+        "password1234",
+        "password12",
+        "passw0rd123",
+        "iloveyou12",
+        "qwerty12345",
+        "qwerty123456",
+        "1q2w3e4r5t6y",
+        "zaq12wsxcde3",
+        "football123",
+        "princess123",
+        "sunshine123",
+        "welcome123",
+        "letmein123",
+        "admin12345",
+        "administrator",
+        "changeme123",
+        "trustno1234",
+        "baseball123",
+        "superman123",
+        "michael123",
+        "abcdefghij",
+        "abc1234567",
+        "1111111111",
+        "formcoach1",
+        "formcoach123",
+    }
+)
+_SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiopasdfghjklzxcvbnm")
+
+
+def _is_repetitive(password: str) -> bool:
+    low = password.casefold()
+    if len(set(low)) <= 2:
+        return True
+    # Any run of the alphabet, the digits or the keyboard row, forwards or backwards.
+    return any(low in seq or low in seq[::-1] for seq in _SEQUENCES)
+
+
+def password_problem(password: str, username: str, settings: Settings) -> str | None:
+    """The first password rule the password breaks (a key of RULES), or None."""
+    if len(password) < settings.password_min_length:
+        return "too_short"
+    if password.casefold() == username.casefold():
+        return "username"
+    if password.casefold() in COMMON_PASSWORDS:
+        return "common"
+    if _is_repetitive(password):
+        return "repetitive"
+    return None
+
+
+class WeakPasswordError(AppError):
+    """weak_password, with the broken rule worded in the caller's language."""
+
+    def __init__(self, rule: str, **params: Any) -> None:
+        super().__init__("weak_password", **params)
+        self.rule = rule
+
+    def message(self, lang: str = "en") -> str:
+        rule = pick(RULES[self.rule], lang).format(**self.params)
+        return render_message("weak_password", lang, rule=rule)
+
+
+def check_password(password: str, username: str, settings: Settings) -> None:
+    """Raise weak_password (422) when the password breaks a rule; used on creation and change."""
+    rule = password_problem(password, username, settings)
+    if rule is not None:
+        raise WeakPasswordError(rule, min_length=settings.password_min_length)
+
+
+# --- security headers -----------------------------------------------------------------------
+
+# The pages load only their own script and stylesheet (no inline script or style), so the
+# policy needs no 'unsafe-inline'. Videos play from same-origin URLs; QR codes are inline SVG.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# FastAPI's /docs and /redoc pages are a bundle from jsDelivr started by an inline script.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'"
+)
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    # Run ids in page addresses stay on this site.
+    (b"referrer-policy", b"same-origin"),
+    # The pages use no camera, microphone or location: a script injected somehow cannot either.
+    (
+        b"permissions-policy",
+        b"camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+    ),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+# One year (the hstspreload.org minimum), only when the browser reached us over TLS.
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (streamed bodies pass untouched) adding the headers to every answer."""
+
+    def __init__(self, app: ASGIApp, tls: bool) -> None:
+        self.app = app
+        self.tls = tls
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        csp = DOCS_CSP if path in DOCS_PATHS else PAGE_CSP
+        extra = [*BASE_HEADERS, (b"content-security-policy", csp.encode())]
+        if self.tls or scope.get("scheme") == "https":
+            extra.append(HSTS)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(n, v) for n, v in extra if n not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def install_security(app: FastAPI, settings: Settings) -> None:
+    """Headers on every response; the sign-in throttle is made on first use."""
+    # secure_cookies is the "served behind TLS" switch (README): HSTS follows it.
+    app.add_middleware(SecurityHeaders, tls=settings.secure_cookies)
