@@ -67,8 +67,16 @@ def get_engine(url: str) -> Engine:
     # connections beyond pool_size are closed, so a quiet process keeps few.
     pool = {"pool_size": DB_POOL_SIZE, "max_overflow": DB_POOL_OVERFLOW}
     if url.startswith("sqlite"):
+        # Outgrowing the threads is not enough: a request takes its connection in the auth
+        # dependency, then queues for a thread to run the endpoint, so 200 requests in flight
+        # can hold every connection while the threads wait for one (py-spy: 40 threads and
+        # the pose job's progress writer all parked in pool checkout). SQLite connections are
+        # cheap file handles, so the pool grows with the requests in flight.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=DB_POOL_SIZE,
+            max_overflow=-1,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
