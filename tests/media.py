@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -51,3 +52,18 @@ def long_clip(path: Path, seconds: float, frames: int = 6, size: int = 32) -> Pa
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def top_atoms(path: Path) -> list[bytes]:
+    """The MP4's top-level boxes in file order (faststart: moov before mdat)."""
+    data = path.read_bytes()
+    atoms, pos = [], 0
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+        atoms.append(kind)
+        if size < 8:
+            break
+        pos += size
+    return atoms

@@ -7,7 +7,6 @@ other language, so every drill is verified as a served video in both sizes and b
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import av
@@ -21,6 +20,7 @@ from formcoach.kit.video_io import is_playable_h264
 from formcoach.video_generation.motions import MOTIONS, motion_for
 from formcoach.video_generation.render import prepare_clip, render_drill_video
 from formcoach.video_generation.selfcheck import CHECKS, self_check
+from tests.media import top_atoms
 
 # Drills the library is growing to; each must have a real motion even before it is listed.
 NEW_IDS = {
@@ -67,21 +67,6 @@ DRILLS = library()
 COMBOS = [(s, lang) for s in ("1280x720", "720x1280") for lang in ("ja", "en")]
 # The self-check's combination for drill i is COMBOS[i % 4]; COMBOS[3 - i % 4] is the other
 # size and the other language.
-
-
-def top_atoms(path: Path) -> list[bytes]:
-    """The MP4's top-level boxes in file order (faststart: moov before mdat)."""
-    data = path.read_bytes()
-    atoms, pos = [], 0
-    while pos + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        if size == 1:
-            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
-        atoms.append(kind)
-        if size < 8:
-            break
-        pos += size
-    return atoms
 
 
 def test_every_drill_has_its_own_motion() -> None:

@@ -32,6 +32,7 @@ from formcoach.video_processing import jobs
 from formcoach.video_processing.annotate import LEFT, RIGHT, Legend, _font
 from formcoach.video_processing.schemas import ProxyInfo, SourceInfo
 from formcoach.video_processing.service import annotate, make_proxy, probe, proxy_size
+from tests.media import top_atoms
 
 
 def write_clip(
@@ -58,20 +59,6 @@ def write_clip(
             out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         out.mux(stream.encode())
     return path
-
-
-def top_atoms(path: Path) -> list[bytes]:
-    data = path.read_bytes()
-    atoms, pos = [], 0
-    while pos + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        if size == 1:
-            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
-        atoms.append(kind)
-        if size < 8:
-            break
-        pos += size
-    return atoms
 
 
 def frame_count(path: Path) -> int:
