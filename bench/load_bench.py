@@ -4,7 +4,10 @@ Starts `formcoach serve` as a subprocess (free port, temporary data dir, default
 uploads the two-person clip and, once its pose stage runs, lets CLIENTS concurrent clients
 (each its own HTTP connection, like browsers) poll ``GET /api/runs/{id}`` every INTERVAL
 seconds for DURATION seconds with a bearer token. Prints latency percentiles and the error
-rate. Then sends 20 uploads of the single-person clip at once and waits until every run has
+rate. The pollers are one asyncio process speaking HTTP/1.1 keep-alive over raw streams (an
+httpx client per poller costs as much CPU as the server on this 2-core machine and would
+distort the figure); latency is from sending the request to the last byte of the body. The
+client's own CPU seconds, the server's, and the load average before/after go into the JSON. Then sends 20 uploads of the single-person clip at once and waits until every run has
 finished: none may be lost or failed. Writes bench/results/load.json.
 
     .venv/bin/python bench/load_bench.py [CLIENTS] [DURATION_S] [INTERVAL_S] [UPLOADS]
@@ -15,10 +18,12 @@ Targets (issue 8): p99 < 100 ms and 0 errors while a pose job runs; every upload
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import random
+import resource
 import socket
 import subprocess
 import sys
@@ -101,51 +106,92 @@ async def wait_stage(client: httpx.AsyncClient, run_id: int, stage: str, auth: A
         await asyncio.sleep(0.1)
 
 
+class KeepAliveClient:
+    """One HTTP/1.1 keep-alive connection, as one browser tab would hold: GET only, lean."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self.host, self.port = host, port
+        self.extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.extra}\r\n"
+        self.writer.write(request.encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length, close = 0, False
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        await self.reader.readexactly(length)
+        if close:
+            await self.close()
+        return status
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
 async def poller(
-    client: httpx.AsyncClient,
-    path: str,
-    auth: dict[str, str],
-    until: float,
-    interval: float,
-    out: dict[str, Any],
+    client: KeepAliveClient, path: str, until: float, interval: float, out: dict[str, Any]
 ) -> None:
     await asyncio.sleep(random.uniform(0, interval))  # clients do not start in lockstep
     while time.monotonic() < until:
         started = time.perf_counter()
         try:
-            response = await client.get(path, headers=auth)
-            ok = response.status_code == 200
-        except httpx.HTTPError:
+            ok = await asyncio.wait_for(client.get(path), 10) == 200
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
             ok = False
+            await client.close()
         elapsed = time.perf_counter() - started
         out["latencies"].append(elapsed * 1000)
         out["errors"] += 0 if ok else 1
         await asyncio.sleep(max(0.0, interval - elapsed))
 
 
-def browser_like(base: str) -> httpx.AsyncClient:
-    # One connection per client, as separate browsers would have. Plain HTTP: no CA bundle to
-    # load (that alone takes tens of ms per client).
-    return httpx.AsyncClient(
-        base_url=base, timeout=10, verify=False, limits=httpx.Limits(max_connections=1)
-    )
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of this process (pid None) or of another one (/proc)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime, stime, cutime, cstime (fields 14-17): the children are the pose workers.
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 async def polling_phase(
-    base: str, auth: dict[str, str], clients: int, duration: float, interval: float
+    base: str, auth: dict[str, str], clients: int, duration: float, interval: float, server_pid: int
 ) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         run_id = await upload(client, POSE_CLIP, auth)
         await wait_stage(client, run_id, "pose", auth)
         out: dict[str, Any] = {"latencies": [], "errors": 0}
-        pool = [browser_like(base) for _ in range(clients)]
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        pool = [KeepAliveClient(host, int(port), auth) for _ in range(clients)]
         load_before = os.getloadavg()[0]
+        client_cpu, server_cpu = cpu_seconds(), cpu_seconds(server_pid)
         until = time.monotonic() + duration
         path = f"/api/runs/{run_id}"
         try:
-            await asyncio.gather(*(poller(c, path, auth, until, interval, out) for c in pool))
+            await asyncio.gather(*(poller(c, path, until, interval, out) for c in pool))
         finally:
-            await asyncio.gather(*(c.aclose() for c in pool))
+            await asyncio.gather(*(c.close() for c in pool))
+        client_cpu = cpu_seconds() - client_cpu
+        server_cpu = cpu_seconds(server_pid) - server_cpu
+        load_after = os.getloadavg()[0]
         state = (await client.get(f"/api/runs/{run_id}", headers=auth, timeout=300)).json()
     lat: list[float] = out["latencies"]
     return {
@@ -165,8 +211,11 @@ async def polling_phase(
             "stage_after": state["stage"],
             "status_after": state["status"],
         },
+        "client_cpu_s": round(client_cpu, 2),
+        # The web process and, while the pose job runs in it, the job too.
+        "server_cpu_s": round(server_cpu, 2),
         "load_1min_before": round(load_before, 2),
-        "load_1min_after": round(os.getloadavg()[0], 2),
+        "load_1min_after": round(load_after, 2),
     }
 
 
@@ -214,7 +263,9 @@ def main() -> None:
             basic = httpx.BasicAuth("admin", PASSWORD)
             made = httpx.post(f"{base}/api/tokens", auth=basic, json={"name": "bench"}, timeout=30)
             auth = {"Authorization": f"Bearer {made.json()['token']}"}
-            polling = asyncio.run(polling_phase(base, auth, clients, duration, interval))
+            polling = asyncio.run(
+                polling_phase(base, auth, clients, duration, interval, server.pid)
+            )
             burst = asyncio.run(upload_phase(base, auth, uploads)) if uploads else None
         finally:
             server.terminate()
@@ -234,6 +285,9 @@ def main() -> None:
     print(f"target p99 < {TARGET_P99_MS:.0f} ms, 0 errors: {'met' if verdict else 'NOT met'}")
     print(
         f"load average (1 min) before/after: {polling['load_1min_before']} / {polling['load_1min_after']}"
+    )
+    print(
+        f"CPU s during polling: client {polling['client_cpu_s']}, server {polling['server_cpu_s']}"
     )
     if burst is not None:
         print(

@@ -18,6 +18,11 @@ For each clip, in the same run and each in a fresh interpreter:
   depend on the clip's length and are cached per drill;
 - pose: the pose stage alone (part of the analysis above), whose two halves run on both cores.
 
+Each row also has CPU seconds (time.process_time of the process, all its threads): of the raw
+loop (``raw_cpu_s``), of the analysis and of each stage (``stages_cpu_s``), which a busy shared
+machine inflates far less than wall time. A --quick run keeps the previous file's rows for clips
+it does not measure (the 10-minute one), marked with a ``note``.
+
 ``ratio_analysis_to_raw`` = analysis time / raw time (target <= 1.15);
 ``pose_throughput_vs_raw`` = raw time / pose stage time (target >= 1.7 for clips of 30 s or
 more: the pose stage runs two graph chains on overlapping halves); peak memory is the largest of
@@ -59,9 +64,9 @@ with mp_pose.Pose(static_image_mode=False, model_complexity=1) as graph:
     n = 0
     for frame in iter_frames(Path(sys.argv[1])):
         if n == 0:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
         graph.process(frame.image); n += 1
-print(time.perf_counter() - started, n)
+print(time.perf_counter() - started, n, time.process_time() - cpu)
 """
 
 _FULL = """
@@ -79,16 +84,19 @@ if __name__ == "__main__":
     storage.put_file(ctx.key(UPLOAD), Path(sys.argv[1]))
     functions = [stage_function(s) for s in STAGES]  # imports, not timed
     import mediapipe, formcoach.pose_estimation.service  # noqa: the raw loop has these imported
-    times = {}
-    started = time.perf_counter()
+    times, cpu = {}, {}
+    started, cpu_started = time.perf_counter(), time.process_time()
     for stage, function in zip(STAGES, functions):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         function(ctx)
         times[stage] = round(time.perf_counter() - t, 2)
+        cpu[stage] = round(time.process_time() - c, 2)
     total = time.perf_counter() - started
+    cpu_total = time.process_time() - cpu_started
     meta = ctx.read_json(POSE_META)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"total": total, "stages": times, "frames": meta["frames"],
+    print(json.dumps({"total": total, "stages": times, "cpu_total": cpu_total,
+                      "stages_cpu": cpu, "frames": meta["frames"],
                       "subject_frames": meta["frames_with_subject"],
                       "tracks": len(meta.get("tracks", [])), "peak_self": peak}))
 """
@@ -197,6 +205,7 @@ def _row(clip: Path, work: Path, with_raw: bool) -> dict[str, Any]:
         row.update(
             frames=frames,
             raw_s=round(raw_s, 2),
+            raw_cpu_s=round(float(raw.split()[2]), 2),
             raw_fps=round(frames / raw_s, 1),
             peak_rss_mib_raw=round(raw_peak / 2**20),
         )
@@ -209,6 +218,8 @@ def _row(clip: Path, work: Path, with_raw: bool) -> dict[str, Any]:
         analysis_s=round(full["total"], 2),
         analysis_fps=round(frames / full["total"], 1),
         stages_s=stages,
+        analysis_cpu_s=round(full["cpu_total"], 2),
+        stages_cpu_s=full["stages_cpu"],
     )
     if raw_s is not None:
         row.update(
@@ -241,6 +252,11 @@ def _table(rows: list[dict[str, Any]]) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     lines += [f"{r['clip']}: stages {r['stages_s']}" for r in rows]
+    lines += [
+        f"{r['clip']}: CPU s raw {r.get('raw_cpu_s', '-')}, stages {r['stages_cpu_s']}"
+        for r in rows
+        if "stages_cpu_s" in r
+    ]
     return "\n".join(lines)
 
 
@@ -268,6 +284,19 @@ def _save(rows: list[dict[str, Any]], load_before: tuple[float, ...], complete: 
     return table
 
 
+def _earlier_rows(measuring: list[str]) -> list[dict[str, Any]]:
+    """Rows of the previous results for clips this run does not measure (a --quick run keeps
+    the 10-minute row), each marked as carried over."""
+    try:
+        earlier = json.loads(OUT.read_text())["rows"]
+    except (OSError, ValueError, KeyError):
+        return []
+    kept = [dict(r) for r in earlier if r.get("clip") not in measuring]
+    for row in kept:
+        row.setdefault("note", "carried over from an earlier full run, not re-measured")
+    return kept
+
+
 def main() -> None:
     long = "--quick" not in sys.argv
     rows: list[dict[str, Any]] = []
@@ -275,13 +304,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         clips = sorted(FIXTURES.glob("*.mp4")) + make_long_clips(work, long)
+        carried = _earlier_rows([c.name for c in clips])
         for clip in clips:
             # Ten minutes of the raw loop would double the bench's time for a ratio the 60 s
             # clip already shows; the 10-minute clip is there for memory.
             rows.append(_row(clip, work, with_raw="600s" not in clip.name))
             print(json.dumps(rows[-1]), flush=True)
-            _save(rows, load_before, complete=False)
-    print(_save(rows, load_before, complete=True))
+            _save(rows + carried, load_before, complete=False)
+    print(_save(rows + carried, load_before, complete=True))
     print(f"wrote {OUT}")
 
 

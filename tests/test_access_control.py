@@ -69,6 +69,11 @@ RULES: dict[tuple[str, str], Rule] = {
         "admin", body={"language": "en", "password": "taken-over-password-1"}
     ),
     ("GET", "/api/me"): Rule("own"),
+    # The caller's own password: a weak new one answers 422 and changes nothing (a wrong
+    # current one would count against the caller's throttle).
+    ("POST", "/api/me/password"): Rule(
+        "own", body={"current_password": OTHER_PW, "new_password": "short"}
+    ),
     ("POST", "/api/tokens"): Rule("own", body={"name": "acl-other-token"}),
     ("GET", "/api/tokens"): Rule("own"),
     ("DELETE", "/api/tokens/{token_id}"): Rule("owned"),
@@ -110,6 +115,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/login"): Rule("form", form={"username": "admin", "password": ADMIN_PW}),
     ("POST", "/logout"): Rule("form", form={}),
     ("POST", "/language"): Rule("form", form={"lang": "en"}),
+    ("POST", "/account/password"): Rule(
+        "form", form={"current_password": OTHER_PW, "new_password": "taken-over-password-2"}
+    ),
     ("GET", "/"): Rule("page"),
     ("GET", "/history"): Rule("page"),
 }

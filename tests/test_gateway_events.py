@@ -100,7 +100,9 @@ def test_stream_follows_the_stages_until_the_run_fails(
     progress = [r["progress"] for r in runs]
     assert progress == sorted(progress)
     seen = {(s["name"], s["status"]) for r in runs for s in r["stages"]}
-    assert {("probe", "running"), ("probe", "done"), ("pose", "failed")} <= seen
+    # A stage quicker than the poll interval (a remuxed proxy) may only be seen done.
+    assert {("probe", "done"), ("pose", "failed")} <= seen
+    assert any(status == "running" for _, status in seen)
     # The heartbeats came while nothing changed, before the stages started.
     first_change = blocks.index(events[1])
     assert sum("comment" in b for b in blocks[:first_change]) >= 2

@@ -144,5 +144,18 @@ def test_two_people_through_the_proxy_keep_two_tracks(tmp_path: Path) -> None:
     found, width, height = detect_video(proxy, settings)
     pose = select_subject(found, width, height, settings)
     assert [t.id for t in pose.tracks] == [1, 2]
-    assert pose.subject == 1 and pose.tracks[0].start_s < 0.2
-    assert pose.frames_with_subject >= 200
+    man, woman = pose.tracks
+    assert man.start_s < 0.2 and woman.start_s < 1.5
+    # Which of the two is "most prominent" is close here (the man is lost for about a second
+    # in his flip): on some CPUs MediaPipe's small numeric differences tip it either way. What
+    # must hold is the choice rule and a subject that never jumps to the other person.
+    assert pose.subject == max(pose.tracks, key=lambda t: t.prominence).id
+    for chosen in (None, 1, 2):
+        picked = select_subject(found, width, height, settings, subject=chosen)
+        assert picked.frames_with_subject >= 170
+        hips = np.nanmean(picked.keypoints[:, [23, 24], :2], axis=1)
+        seen = np.flatnonzero(picked.detected)
+        steps = np.linalg.norm(np.diff(hips[seen], axis=0), axis=1) / np.diff(seen)
+        # A third of a body size (~210 px) per frame at most: the man's flip moves his hips up
+        # to ~47 px a frame; the people stand 100-500 px apart except where they cross.
+        assert float(np.nanmax(steps)) < 70.0, (chosen, float(np.nanmax(steps)))

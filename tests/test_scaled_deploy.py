@@ -12,8 +12,9 @@ import click
 import yaml
 
 from formcoach.cli import cli
-from formcoach.gateway.app import DEFAULT_PORTS, SERVICES
+from formcoach.gateway.app import DEFAULT_PORTS
 from formcoach.gateway.jobs import QUEUES
+from formcoach.kit.pipeline import SERVICES
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 

@@ -20,17 +20,11 @@ from typing import Any
 import httpx
 import psycopg
 
+from formcoach.kit.pipeline import SERVICES
+
 ADMIN_PW = "admin-test-pw"
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 BUCKET = "formcoach-test"
-SERVICES = (
-    "video_processing",
-    "pose_estimation",
-    "feature_extraction",
-    "analysis",
-    "advice_generation",
-    "video_generation",
-)
 
 
 def free_port() -> int:

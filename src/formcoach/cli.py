@@ -11,7 +11,7 @@ import click
 
 from formcoach import __version__
 from formcoach.kit.errors import AppError
-from formcoach.kit.pipeline import MOVEMENTS, VIEWS
+from formcoach.kit.pipeline import MOVEMENTS, SERVICES, VIEWS
 from formcoach.kit.settings import Settings, get_settings
 
 
@@ -27,7 +27,34 @@ def prepare(settings: Settings) -> str | None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
     with session_scope(settings.db_url) as session:
-        return ensure_admin(session, settings.admin_password)
+        return ensure_admin(session, settings.admin_password, settings)
+
+
+def _prepare_or_exit(settings: Settings) -> str | None:
+    """prepare(), but a refused setting (a weak FORMCOACH_ADMIN_PASSWORD) ends the command with
+    its message in both languages and exit status 2 instead of a traceback."""
+    try:
+        return prepare(settings)
+    except AppError as exc:
+        click.echo(f"error: {exc.code}: {exc.message('ja')}\n{exc.message('en')}", err=True)
+        sys.exit(2)
+
+
+# The served one-process deployment runs its jobs in a niced child process (kit/jobs.py
+# ProcessJobRunner) so that status requests stay fast during a pose job (issue 8).
+SERVE_JOB_DEFAULTS: dict[str, object] = {"job_process": True, "job_nice": 10}
+
+
+def preload_stages() -> None:
+    """Import every stage's module before serving. Importing MediaPipe (and the matplotlib it
+    pulls in) takes seconds holding the GIL and the import lock: left to the first pose job,
+    it stalls every request in flight (seen as 10 s timeouts of 200 polling clients)."""
+    import importlib
+
+    from formcoach.gateway.jobs import STAGE_FUNCTIONS
+
+    for target in STAGE_FUNCTIONS.values():
+        importlib.import_module(target.partition(":")[0])
 
 
 @click.group()
@@ -48,21 +75,13 @@ def _logging(level: int | str, settings: Settings | None = None) -> None:
 def migrate() -> None:
     """Apply database migrations."""
     settings = get_settings()
-    generated = prepare(settings)
+    generated = _prepare_or_exit(settings)
     click.echo(f"database ready: {settings.db_url}")
     if generated:
         click.echo(f"admin login: admin / {generated}")
 
 
-SERVICE_CHOICES = (
-    "gateway",
-    "video_processing",
-    "pose_estimation",
-    "feature_extraction",
-    "analysis",
-    "advice_generation",
-    "video_generation",
-)
+SERVICE_CHOICES = ("gateway", *SERVICES)
 
 
 @cli.command()
@@ -96,7 +115,12 @@ def serve(host: str | None, port: int | None, service: str) -> None:
             log_config=None,  # keep the JSON logging configured above
         )
         return
-    generated = prepare(settings)
+    generated = _prepare_or_exit(settings)
+    settings = settings.model_copy(
+        update={k: v for k, v in SERVE_JOB_DEFAULTS.items() if k not in settings.model_fields_set}
+    )
+    if not settings.broker_url and not settings.job_process:
+        preload_stages()
     port = port or settings.port
     click.echo(f"formcoach {__version__} on http://{host}:{port}/")
     if generated:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from formcoach.analysis import lunge
 from formcoach.analysis import series as s
 from formcoach.analysis.judge import Clip, Measured
 from formcoach.analysis.messages import FACING_UNKNOWN
@@ -210,17 +211,18 @@ def measure_reps(
         measured["lunge_trunk_lean_deg"] = _per_rep(
             clip, turns, trunk, NO_REPS, rule.min_reps_confident
         )
-        tibia = _max_tibia(clip)
-        measured["lunge_front_shin_deg"] = _per_rep(
-            clip, turns, tibia, NEEDS_SEGMENTS, rule.min_reps_confident
-        )
-        back = -combine(
-            -s.series(clip.features, "left_knee_flexion_deg"),
-            -s.series(clip.features, "right_knee_flexion_deg"),
-            "max",
-        )
-        at = _at_turns(clip, back, turns)
-        info["lunge_back_knee_deg"] = (_median(at), len(at) or None, NO_REPS)
+        found = lunge.bottoms(clip, turns)
+        if not lunge.has_segments(clip):
+            shin = Measured(None, note=NEEDS_SEGMENTS)
+        elif not turns:
+            shin = Measured(None, note=NO_REPS)
+        else:
+            bounds = limits("lunge_front_shin_deg")
+            high = bounds[1] if bounds else None
+            shin = lunge.front_shin(clip, found, high, rule.min_reps_confident, NO_REPS)
+        measured["lunge_front_shin_deg"] = shin
+        rear = [b.rear_knee_deg for b in found if b.rear_knee_deg is not None]
+        info["lunge_back_knee_deg"] = (_median(rear), len(rear) or None, NO_REPS)
     elif movement == "single_leg_squat":
         if clip.view == "front":
             fppa = front_fppa(clip, None)
@@ -290,13 +292,3 @@ def front_fppa(clip: Clip, high: float | None) -> Measured:
             for a, b in s.spans(clip.times[: flagged.size], flagged, clip.frame_s, 0.2)
         ]
     return Measured(max(medians), evidence=evidence, samples=int(frames.sum()))
-
-
-def _max_tibia(clip: Clip) -> s.FloatArray | None:
-    """The more forward-leaning shin per frame: in a split stance that is the front one."""
-    if not (clip.has("left_shank_segment_deg") or clip.has("right_shank_segment_deg")):
-        return None
-    return s.pairwise_max(
-        -s.series(clip.features, "left_shank_segment_deg"),
-        -s.series(clip.features, "right_shank_segment_deg"),
-    )

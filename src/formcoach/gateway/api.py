@@ -18,6 +18,8 @@ from formcoach.gateway.models import PERSON_MAX
 from formcoach.gateway.report import SERVABLE, build_report
 from formcoach.gateway.schemas import (
     ErrorResponse,
+    PasswordChange,
+    PasswordChanged,
     Reanalyse,
     RunComparison,
     RunCreated,
@@ -31,10 +33,19 @@ from formcoach.gateway.schemas import (
     UserUpdate,
 )
 from formcoach.kit.accounts import User
-from formcoach.kit.api import AdminUser, CurrentUser, DbSession, SettingsDep, StorageDep
+from formcoach.kit.api import (
+    AdminUser,
+    CurrentUser,
+    DbSession,
+    SettingsDep,
+    StorageDep,
+    db_slot_held,
+    request_principal,
+)
+from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, UPLOAD, VIEWS, RunOptions, run_key
-from formcoach.kit.security import check_password
+from formcoach.kit.security import change_password, check_password
 from formcoach.kit.storage import move_into
 from formcoach.kit.upload import receive_upload
 
@@ -112,6 +123,24 @@ def update_user(
 @router.get("/me", response_model=UserOut, tags=["accounts"])
 def me(user: CurrentUser) -> UserOut:
     return _user_out(user)
+
+
+@router.post("/me/password", response_model=PasswordChanged, tags=["accounts"])
+def change_my_password(
+    body: PasswordChange,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    settings: SettingsDep,
+) -> PasswordChanged:
+    """Any user's own password: the current one is required (403 wrong_password, throttled:
+    429 too_many_attempts), the new one follows the rules (422 weak_password). Every API token
+    of the user but the one this request used is revoked."""
+    revoked = change_password(
+        request, session, user, body.current_password, body.new_password, settings
+    )
+    session.commit()
+    return PasswordChanged(revoked_tokens=revoked)
 
 
 @router.post("/tokens", status_code=201, response_model=TokenOut, tags=["accounts"])
@@ -276,8 +305,22 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, tags=["runs"])
-def get_run(run_id: int, user: CurrentUser, session: DbSession) -> RunOut:
-    return service.run_view(service.get_run_for_user(session, user.id, run_id))
+async def get_run(run_id: int, request: Request, settings: SettingsDep) -> Response:
+    # Every open progress page polls this once a second: one thread hop for the credentials
+    # (token cached), two Core queries and the JSON, instead of a hop per dependency and
+    # ORM objects; same checks and answer as current_user + get_run_for_user + run_view.
+    async with db_slot_held(settings.db_url):
+        body = await run_in_threadpool(_run_json, request, settings.db_url, run_id)
+    return Response(body, media_type="application/json")
+
+
+def _run_json(request: Request, db_url: str, run_id: int) -> bytes:
+    with session_scope(db_url) as session:
+        principal = request_principal(request, session)
+        if principal is None:
+            raise AppError("unauthorized")
+        request.state.language = principal.language
+        return service.run_status(session, principal.user_id, run_id).model_dump_json().encode()
 
 
 @router.delete("/runs/{run_id}", status_code=204, tags=["runs"])

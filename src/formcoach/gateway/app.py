@@ -26,20 +26,12 @@ from formcoach.gateway.jobs import build_celery_backend, pending_run_ids, proces
 from formcoach.gateway.retention import RetentionSweeper
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.errors import AppError
-from formcoach.kit.jobs import JobBackend, JobRunner
+from formcoach.kit.jobs import JobBackend, JobRunner, ProcessJobRunner
+from formcoach.kit.pipeline import SERVICES
 from formcoach.kit.security import install_security
 from formcoach.kit.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-
-SERVICES: tuple[str, ...] = (
-    "video_processing",
-    "pose_estimation",
-    "feature_extraction",
-    "analysis",
-    "advice_generation",
-    "video_generation",
-)
 
 
 # The seed's ports, used by `formcoach serve --service <name>` when --port is not given.
@@ -73,10 +65,20 @@ def service_url(settings: Settings, name: str) -> str | None:
     return str(url).rstrip("/") if url else None
 
 
-def build_job_runner(settings: Settings, resume: bool = True) -> JobRunner:
+def build_job_runner(settings: Settings, resume: bool = True) -> JobRunner | ProcessJobRunner:
     from formcoach.video_generation.service import pending_job_ids, process_job
 
-    runner = JobRunner(settings.job_workers, resume=resume)
+    runner: JobRunner | ProcessJobRunner
+    if settings.job_process:
+        runner = ProcessJobRunner(
+            settings.job_workers,
+            resume=resume,
+            nice=settings.job_nice,
+            log_level=settings.log_level,
+            log_format=settings.log_format,
+        )
+    else:
+        runner = JobRunner(settings.job_workers, resume=resume, nice=settings.job_nice)
     runner.register(
         "run", partial(process_run, settings=settings), partial(pending_run_ids, settings)
     )

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from formcoach.gateway import service
 from formcoach.gateway.models import Run
+from formcoach.kit.api import db_slot_held
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
 
@@ -47,7 +48,9 @@ async def run_events(
     while time.monotonic() - started < settings.events_max_s:
         if await disconnected():
             return
-        current = await run_in_threadpool(snapshot, settings, run_id)
+        # A held slot, like any request's session: streams must not starve a bounded pool.
+        async with db_slot_held(settings.db_url):
+            current = await run_in_threadpool(snapshot, settings, run_id)
         if current is None:
             yield _event("gone", {"id": run_id}, sent + 1)
             return

@@ -29,7 +29,7 @@ from formcoach.kit.accounts import utcnow
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.observability import log_context
-from formcoach.kit.pipeline import RunOptions, StageContext
+from formcoach.kit.pipeline import SERVICES, RunOptions, StageContext
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage, get_storage
 
@@ -72,14 +72,8 @@ STAGE_QUEUES: dict[str, str] = {
     "advice": "advice_generation",
     "drill_videos": "video_generation",
 }
-QUEUES: tuple[str, ...] = (
-    "video_processing",
-    "pose_estimation",
-    "feature_extraction",
-    "analysis",
-    "advice_generation",
-    "video_generation",
-)
+# One Celery queue per service.
+QUEUES: tuple[str, ...] = SERVICES
 DRILL_VIDEO_TASK = "formcoach.drill_video"
 DRILL_VIDEO_QUEUE = "video_generation"
 

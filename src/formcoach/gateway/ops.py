@@ -80,6 +80,7 @@ class FormcoachCollector(Collector):
                 if start is not None and end is not None:
                     stage_times.setdefault(name, []).append((end - start).total_seconds())
             video = list(self._video_jobs(session))
+            spend = list(self._spend(session))
         runs = GaugeMetricFamily("formcoach_runs", "Runs by state.", labels=["state"])
         for state in RUN_STATES:
             runs.add_metric([state], float(by_state.get(state, 0)))
@@ -91,26 +92,35 @@ class FormcoachCollector(Collector):
         for queue, count in self._depth().items():
             depth.add_metric([queue], float(count))
         yield depth
-        yield from _video_metrics(video, self.settings.cloud_video_usd_per_second)
+        yield from _video_metrics(video, spend)
 
     @staticmethod
-    def _video_jobs(session: Any) -> Iterator[tuple[str, str, int, int]]:
+    def _video_jobs(session: Any) -> Iterator[tuple[str, str, int]]:
         from formcoach.video_generation.models import VideoJob
 
-        rows = (
-            session.execute(
-                select(
-                    VideoJob.generator,
-                    VideoJob.status,
-                    func.count(),
-                    func.coalesce(func.sum(VideoJob.billed_seconds), 0),
-                ).group_by(VideoJob.generator, VideoJob.status)
+        rows = session.execute(
+            select(VideoJob.generator, VideoJob.status, func.count()).group_by(
+                VideoJob.generator, VideoJob.status
             )
-            .tuples()
-            .all()
-        )
-        for generator, status, count, billed in rows:
-            yield str(generator), str(status), int(count), int(billed)
+        ).tuples()
+        for generator, status, count in rows:
+            yield str(generator), str(status), int(count)
+
+    @staticmethod
+    def _spend(session: Any) -> Iterator[tuple[str, int, float]]:
+        """Billed seconds and USD per generator from the ledger, which keeps the spend of
+        jobs whose runs were deleted (video_jobs forgets it)."""
+        from formcoach.video_generation.models import GenerationSpend
+
+        rows = session.execute(
+            select(
+                GenerationSpend.generator,
+                func.coalesce(func.sum(GenerationSpend.billed_seconds), 0),
+                func.coalesce(func.sum(GenerationSpend.usd), 0),
+            ).group_by(GenerationSpend.generator)
+        ).tuples()
+        for generator, seconds, usd in rows:
+            yield str(generator), int(seconds), float(usd)
 
     def _depth(self) -> dict[str, int]:
         from formcoach.gateway.jobs import QUEUES
@@ -140,7 +150,9 @@ def _histogram(stage_times: dict[str, list[float]]) -> HistogramMetricFamily:
     return family
 
 
-def _video_metrics(rows: list[tuple[str, str, int, int]], usd_per_s: float) -> Iterator[Metric]:
+def _video_metrics(
+    rows: list[tuple[str, str, int]], spend: list[tuple[str, int, float]]
+) -> Iterator[Metric]:
     jobs = GaugeMetricFamily(
         "formcoach_generator_jobs",
         "Drill-video generator jobs by generator and status (rows of video_jobs).",
@@ -148,21 +160,25 @@ def _video_metrics(rows: list[tuple[str, str, int, int]], usd_per_s: float) -> I
     )
     billed = GaugeMetricFamily(
         "formcoach_generator_billed_seconds",
-        "Generated seconds billed by cloud generators (video_jobs.billed_seconds).",
+        "Generated seconds billed by cloud generators (the generation_spend ledger).",
         labels=["generator"],
     )
     cost = GaugeMetricFamily(
         "formcoach_generator_cost_usd",
-        "Cost of the billed seconds at FORMCOACH_CLOUD_VIDEO_USD_PER_SECOND.",
+        "Cost of the billed seconds, each at the FORMCOACH_CLOUD_VIDEO_USD_PER_SECOND of "
+        "when it was billed.",
         labels=["generator"],
     )
-    seconds: dict[str, int] = {}
-    for generator, status, count, spent in rows:
+    generators: set[str] = set()
+    for generator, status, count in rows:
         jobs.add_metric([generator, status], float(count))
-        seconds[generator] = seconds.get(generator, 0) + spent
-    for generator, spent in sorted(seconds.items()):
-        billed.add_metric([generator], float(spent))
-        cost.add_metric([generator], round(spent * usd_per_s, 4))
+        generators.add(generator)
+    spent = {generator: (seconds, usd) for generator, seconds, usd in spend}
+    # Every generator that has jobs or spend gets a figure (0 for the local one).
+    for generator in sorted(generators | spent.keys()):
+        seconds, usd = spent.get(generator, (0, 0.0))
+        billed.add_metric([generator], float(seconds))
+        cost.add_metric([generator], round(usd, 4))
     yield jobs
     yield billed
     yield cost

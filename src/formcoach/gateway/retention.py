@@ -9,7 +9,6 @@ still being processed is stopped by its worker (gateway/jobs.py notices the run 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +17,7 @@ from sqlalchemy import select
 from formcoach.gateway.models import Run
 from formcoach.gateway.service import delete_folders, delete_run
 from formcoach.kit.accounts import User
+from formcoach.kit.background import PeriodicThread
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import get_storage
@@ -68,29 +68,17 @@ class RetentionSweeper:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # A first pass at start-up, then one per interval.
+        self._thread = PeriodicThread(
+            "formcoach-retention",
+            settings.retention_sweep_interval_s,
+            lambda: purge_expired(self.settings),
+            first_at_start=True,
+        )
 
     def start(self) -> None:
-        if self.settings.retention_days is None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="formcoach-retention", daemon=True)
-        self._thread.start()
+        if self.settings.retention_days is not None:
+            self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        # A first pass at start-up, then one per interval.
-        while True:
-            try:
-                purge_expired(self.settings)
-            except Exception:
-                # Database or storage away: the next pass tries again.
-                log.warning("retention sweep failed", exc_info=True)
-            if self._stop.wait(self.settings.retention_sweep_interval_s):
-                return
+        self._thread.stop(timeout)

@@ -102,6 +102,20 @@ class UserUpdate(BaseModel):
     is_admin: bool | None = None
 
 
+class PasswordChange(BaseModel):
+    """A signed-in user's own password change (POST /api/me/password)."""
+
+    current_password: str = Field(min_length=1, max_length=256)
+    # The password rules (settings.password_min_length...) answer 422 weak_password.
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+class PasswordChanged(BaseModel):
+    revoked_tokens: int = Field(
+        description="API tokens revoked with the old password (all but the one used, if any)"
+    )
+
+
 class MetricChange(BaseModel):
     key: str
     label: str

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import secrets
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from formcoach.gateway.models import PERSON_MAX, STAGES, Run, RunStage, person_search_key
@@ -36,16 +37,22 @@ def get_run_for_user(session: Session, user_id: int, run_id: int) -> Run:
 # --- accounts -------------------------------------------------------------------------------
 
 
-def ensure_admin(session: Session, password: str | None) -> str | None:
-    """Create the first admin if there is no user yet; returns a generated password to print once."""
+def ensure_admin(
+    session: Session, password: str | None, settings: Settings | None = None
+) -> str | None:
+    """Create the first admin if there is no user yet; returns a generated password to print once.
+
+    A given password must follow the password rules (weak_admin_password otherwise), and a
+    generated one does (kit/security.py first_admin_password).
+    """
+    from formcoach.kit.security import ADMIN_USERNAME, first_admin_password
+
     if session.scalar(select(func.count()).select_from(User)):
         return None
-    generated = None
-    if not password:
-        generated = password = secrets.token_urlsafe(12)
-    session.add(User(username="admin", password_hash=hash_password(password), is_admin=True))
+    password, generated = first_admin_password(password, settings or Settings())
+    session.add(User(username=ADMIN_USERNAME, password_hash=hash_password(password), is_admin=True))
     session.flush()
-    return generated
+    return password if generated else None
 
 
 def create_user(
@@ -157,6 +164,33 @@ def _duration(start: datetime | None, end: datetime | None) -> float | None:
 
 
 def run_view(run: Run) -> RunOut:
+    return _run_out(run, run.stages)
+
+
+_RUNS = Run.__table__.c
+_RUN_STAGES = RunStage.__table__.c
+# Built once: compiling a statement costs more than running it on SQLite.
+_RUN_BY_ID = select(Run.__table__).where(_RUNS.id == bindparam("run_id"))
+_STAGES_OF_RUN = (
+    select(RunStage.__table__)
+    .where(_RUN_STAGES.run_id == bindparam("run_id"))
+    .order_by(_RUN_STAGES.position)
+)
+
+
+def run_status(session: Session, user_id: int, run_id: int) -> RunOut:
+    """run_view(get_run_for_user(...)) from two Core queries on the session's connection,
+    without ORM objects: GET /api/runs/{id}, polled every second by each open progress page."""
+    connection = session.connection()
+    run = connection.execute(_RUN_BY_ID, {"run_id": run_id}).first()
+    if run is None or run.user_id != user_id:
+        raise AppError("not_found")
+    stages = connection.execute(_STAGES_OF_RUN, {"run_id": run_id}).all()
+    return _run_out(run, stages)
+
+
+def _run_out(run: Any, stages: Iterable[Any]) -> RunOut:
+    """The view of a run; run and stages are ORM objects or Core rows (same attribute names)."""
     url = f"/api/runs/{run.id}"
     error = (
         ErrorDetail(code=run.error_code, message=run.error_message or "")
@@ -190,7 +224,7 @@ def run_view(run: Run) -> RunOut:
                 duration_s=_duration(s.started_at, s.finished_at),
                 error_code=s.error_code,
             )
-            for s in run.stages
+            for s in stages
         ],
         error=error,
         report_url=f"{url}/report" if run.status == "completed" else None,

@@ -15,6 +15,7 @@ from formcoach.gateway import service, web_admin, web_runs
 from formcoach.gateway.models import PERSON_MAX
 from formcoach.gateway.web_common import STATIC_DIR, csrf_ok, render, safe_next, session_user
 from formcoach.gateway.web_text import TEXT
+from formcoach.kit.accounts import session_fingerprint
 from formcoach.kit.api import DbSession
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, VIEWS
@@ -66,7 +67,13 @@ def login(
     lang = request.session.get("lang")
     request.session.clear()
     # A new CSRF token at sign-in: a token planted before sign-in must not carry over.
-    request.session.update({"user_id": user.id, "csrf": secrets.token_urlsafe(24)})
+    request.session.update(
+        {
+            "user_id": user.id,
+            "auth": session_fingerprint(user),
+            "csrf": secrets.token_urlsafe(24),
+        }
+    )
     if lang in ("ja", "en") and lang != user.language:
         # A language picked on the sign-in page is an explicit choice: remember it on the user.
         request.session["lang"] = lang

@@ -1,18 +1,25 @@
-"""Account pages: user administration (admins) and the user's own API tokens.
+"""Account pages: user administration (admins), the user's own API tokens and password.
 
 The pages only render; their buttons call the JSON API (PATCH/POST/DELETE /api/users,
-/api/tokens) with the page's CSRF token, so every rule lives in one place."""
+/api/tokens) with the page's CSRF token, so every rule lives in one place. The password form
+posts to /account/password (it works without script) and applies the same function as
+POST /api/me/password."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from formcoach.gateway import service
-from formcoach.gateway.web_common import render, session_user
+from formcoach.gateway.web_common import csrf_ok, render, session_user
+from formcoach.gateway.web_text import TEXT
 from formcoach.kit.accounts import User
-from formcoach.kit.api import DbSession
+from formcoach.kit.api import DbSession, SettingsDep
+from formcoach.kit.errors import AppError
+from formcoach.kit.i18n import Text
+from formcoach.kit.security import change_password
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,5 +40,55 @@ def tokens_page(request: Request, session: DbSession) -> Response:
     user = session_user(request, session)
     if user is None:
         return RedirectResponse("/login?next=/tokens", status_code=303)
+    return _account_page(request, session, user)
+
+
+def _account_page(
+    request: Request,
+    session: Session,
+    user: User,
+    status_code: int = 200,
+    error: Text | None = None,
+) -> HTMLResponse:
     tokens = service.list_tokens(session, user)
-    return render(request, "tokens.html", user, nav="tokens", tokens=tokens)
+    changed = request.query_params.get("password") == "changed"
+    return render(
+        request,
+        "tokens.html",
+        user,
+        status_code=status_code,
+        nav="tokens",
+        tokens=tokens,
+        password_error=error,
+        password_changed=changed and error is None,
+    )
+
+
+@router.post("/account/password", response_model=None)
+def change_password_form(
+    request: Request,
+    session: DbSession,
+    settings: SettingsDep,
+    current_password: str = Form("", max_length=256),
+    new_password: str = Form("", max_length=256),
+    csrf: str = Form(""),
+) -> Response:
+    """The account page's password form: the rules of POST /api/me/password (security.py
+    change_password), answered as the page with the error, or a redirect once changed."""
+    user = session_user(request, session)
+    if user is None:
+        return RedirectResponse("/login?next=/tokens", status_code=303)
+    if not csrf_ok(request, csrf):
+        return _account_page(request, session, user, 403, TEXT["form_expired"])
+    try:
+        change_password(request, session, user, current_password, new_password, settings)
+    except AppError as exc:
+        session.rollback()
+        page = _account_page(
+            request, session, user, exc.status, {"ja": exc.message("ja"), "en": exc.message("en")}
+        )
+        if "retry_after" in exc.params:
+            page.headers["Retry-After"] = str(exc.params["retry_after"])
+        return page
+    session.commit()
+    return RedirectResponse("/tokens?password=changed#password", status_code=303)

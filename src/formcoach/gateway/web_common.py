@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from formcoach.gateway.web_text import labels, texts
-from formcoach.kit.accounts import User
+from formcoach.kit.accounts import User, cookie_user
 from formcoach.kit.i18n import parse_accept_language
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -46,11 +46,7 @@ def csrf_ok(request: Request, sent: str) -> bool:
 
 
 def session_user(request: Request, session: Session) -> User | None:
-    user_id = request.session.get("user_id")
-    if user_id is None:
-        return None
-    user = session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    return cookie_user(session, request.session)
 
 
 def safe_next(target: str | None) -> str:

@@ -130,6 +130,20 @@ TEXT: dict[str, dict[str, str]] = {
     "cancel": {"ja": "キャンセル", "en": "Cancel"},
     "saved": {"ja": "保存しました。", "en": "Saved."},
     "tokens": {"ja": "API トークン", "en": "API tokens"},
+    "change_password": {"ja": "パスワードの変更", "en": "Change your password"},
+    "current_password": {"ja": "現在のパスワード", "en": "Current password"},
+    "password_change_note": {
+        "ja": "変更すると、あなたの API トークンはすべて無効になります。",
+        "en": "Changing it revokes all your API tokens.",
+    },
+    "password_changed": {
+        "ja": "パスワードを変更しました。API トークンはすべて無効になりました。",
+        "en": "Your password was changed. All your API tokens were revoked.",
+    },
+    "form_expired": {
+        "ja": "フォームの有効期限が切れました。ページを再読み込みしてからもう一度お試しください。",
+        "en": "The form has expired. Reload the page and try again.",
+    },
     "token_name": {"ja": "トークン名", "en": "Token name"},
     "create_token": {"ja": "トークンを作成", "en": "Create token"},
     "token_once": {

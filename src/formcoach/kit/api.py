@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
-from collections.abc import Iterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -16,8 +19,14 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from formcoach import __version__
-from formcoach.kit.accounts import User, authenticate_token
-from formcoach.kit.db import session_scope
+from formcoach.kit.accounts import (
+    Principal,
+    User,
+    authenticate_token,
+    cookie_user,
+    token_principal,
+)
+from formcoach.kit.db import request_slots, session_scope
 from formcoach.kit.errors import CATALOGUE, AppError, error_body, render_message
 from formcoach.kit.i18n import parse_accept_language
 from formcoach.kit.security import password_signin
@@ -35,7 +44,44 @@ def settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(settings_dep)]
 
 
-def db_session(settings: SettingsDep) -> Iterator[Session]:
+# Per event loop (asyncio primitives belong to one), then per database URL (one pool each).
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _slot_semaphore(url: str) -> asyncio.Semaphore | None:
+    slots = request_slots(url)
+    if slots is None:
+        return None
+    per_url = _SLOTS.setdefault(asyncio.get_running_loop(), {})
+    semaphore = per_url.get(url)
+    if semaphore is None:
+        semaphore = per_url[url] = asyncio.Semaphore(slots)
+    return semaphore
+
+
+@asynccontextmanager
+async def db_slot_held(url: str) -> AsyncIterator[None]:
+    """Waits (on the event loop, holding no thread) until the pool has a connection for this
+    request: fewer requests hold sessions than the pool has connections (db.request_slots), so
+    no request waits in pool checkout for a connection held by one that waits for a thread."""
+    semaphore = _slot_semaphore(url)
+    if semaphore is None:
+        yield
+        return
+    async with semaphore:
+        yield
+
+
+async def db_slot(settings: SettingsDep) -> AsyncIterator[None]:
+    async with db_slot_held(settings.db_url):
+        yield
+
+
+def db_session(
+    settings: SettingsDep, _slot: Annotated[None, Depends(db_slot)]
+) -> Iterator[Session]:
     """A session around the route; committed when the route returns without error."""
     with session_scope(settings.db_url) as session:
         yield session
@@ -63,15 +109,30 @@ def request_language(request: Request) -> str:
     return parse_accept_language(request.headers.get("accept-language"))
 
 
-def _user_from_request(request: Request, session: Session) -> User | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    scheme = scheme.lower()
+def _authorization(request: Request) -> tuple[str, str]:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower(), value.strip()
+
+
+def request_principal(request: Request, session: Session) -> Principal | None:
+    """Who sends the request, as current_user decides, without loading the user row for a
+    bearer token (kept in accounts.TOKEN_CACHE): for routes polled often."""
+    scheme, value = _authorization(request)
     if scheme == "bearer" and value:
-        return authenticate_token(session, value.strip())
+        return token_principal(session, value)
+    user = _user_from_request(request, session)
+    if user is None:
+        return None
+    return Principal(None, user.id, str(user.language), bool(user.is_admin))
+
+
+def _user_from_request(request: Request, session: Session) -> User | None:
+    scheme, value = _authorization(request)
+    if scheme == "bearer" and value:
+        return authenticate_token(session, value)
     if scheme == "basic" and value:
         try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return None
         username, sep, password = decoded.partition(":")
@@ -80,8 +141,8 @@ def _user_from_request(request: Request, session: Session) -> User | None:
     # The web pages use a signed session cookie (set by the gateway's sign-in page).
     session_data = request.scope.get("session")
     if session_data and "user_id" in session_data:
-        user = session.get(User, int(session_data["user_id"]))
-        if user is None or not user.is_active:
+        user = cookie_user(session, session_data)
+        if user is None:
             return None
         # A cookie rides along on cross-site requests: changes need the page's CSRF token too.
         if request.method not in SAFE_METHODS:

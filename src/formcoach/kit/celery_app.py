@@ -26,6 +26,7 @@ from typing import Any
 import redis
 from celery import Celery, signals
 
+from formcoach.kit.background import PeriodicThread
 from formcoach.kit.observability import bind, configure_logging
 from formcoach.kit.observability import clear as clear_context
 from formcoach.kit.settings import Settings
@@ -188,11 +189,11 @@ class CeleryBackend:
     def __init__(self, app: Celery, leases: Leases, watchdog_interval_s: float) -> None:
         self.app = app
         self.leases = leases
-        self.interval = watchdog_interval_s
         self._kinds: dict[str, CeleryKind] = {}
         self._missing: set[tuple[str, int]] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = PeriodicThread(
+            "formcoach-watchdog", watchdog_interval_s, self.sweep, first_at_start=False
+        )
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="formcoach-send")
 
     def register(
@@ -239,14 +240,6 @@ class CeleryBackend:
         self._missing = missing
         return sent
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.sweep()
-            except Exception:
-                # Database or broker away: try again on the next pass.
-                log.warning("watchdog pass failed", exc_info=True)
-
     def depth(self, queues: tuple[str, ...]) -> dict[str, int]:
         """Messages waiting in each Celery queue (one Redis list per queue): the queue depth."""
         pipe = self.leases.client.pipeline()
@@ -255,15 +248,10 @@ class CeleryBackend:
         return dict(zip(queues, (int(n) for n in pipe.execute()), strict=True))
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="formcoach-watchdog", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.stop(timeout)
         self._sender.shutdown(wait=True)
         # Ready again should the app start once more (e.g. a second test client).
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="formcoach-send")

@@ -55,6 +55,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 
 DB_POOL_SIZE = 10
+# SQLite keeps as many idle connections as the web threadpool has threads: under load, closing
+# the ones beyond pool_size meant opening them again (with their PRAGMAs) on every request.
+SQLITE_POOL_SIZE = 40
 DB_POOL_OVERFLOW = 50
 
 
@@ -75,13 +78,27 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=DB_POOL_SIZE,
+            pool_size=SQLITE_POOL_SIZE,
             max_overflow=-1,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, **pool)
     return engine
+
+
+def request_slots(url: str) -> int | None:
+    """How many requests may hold a database session at once (None: no limit).
+
+    A request keeps its connection across thread hops, so with more requests in flight than
+    connections every thread can end up waiting in pool checkout (kit/api.py's db_session waits
+    for a slot first instead). A quarter of a bounded pool, at least two connections, stays
+    for the job threads, the retention sweep and the event streams. SQLite's pool is unbounded.
+    """
+    if url.startswith("sqlite"):
+        return None
+    total = DB_POOL_SIZE + DB_POOL_OVERFLOW
+    return max(1, total - max(2, total // 4))
 
 
 @lru_cache(maxsize=8)

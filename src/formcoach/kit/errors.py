@@ -254,6 +254,22 @@ CATALOGUE: dict[str, ErrorSpec] = {
         422,
         {"ja": "このパスワードは使えません: {rule}", "en": "This password cannot be used: {rule}"},
     ),
+    "wrong_password": ErrorSpec(
+        403,
+        {
+            "ja": "現在のパスワードが正しくありません。",
+            "en": "The current password is wrong.",
+        },
+    ),
+    "weak_admin_password": ErrorSpec(
+        422,
+        {
+            "ja": "FORMCOACH_ADMIN_PASSWORD のパスワードは使えません: {rule} "
+            "規則を満たすパスワードにするか、未設定にして生成させてください。起動を中止します。",
+            "en": "FORMCOACH_ADMIN_PASSWORD cannot be used: {rule} Set one that follows the "
+            "rules, or unset it to have one generated. Not starting.",
+        },
+    ),
     "internal_error": ErrorSpec(
         500,
         {

@@ -7,12 +7,18 @@ killed process resumes its work. Handlers must be idempotent.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import multiprocessing
+import os
 import queue
+import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from formcoach.kit.observability import log_context
 
@@ -34,9 +40,34 @@ class JobKind:
     pending: Callable[[], list[int]]
 
 
+def lower_thread_priority(nice: int) -> None:
+    """Raise the calling thread's nice value by ``nice`` (Linux: a thread is a task of its own).
+
+    The job threads share the process and its two cores with the web requests; niced, the
+    kernel runs a request's thread first when both are ready, and every thread and process a
+    job starts (pose workers, encoder threads) inherits the lower priority.
+    """
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    tid = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + nice))
+    except OSError as exc:  # e.g. a sandbox without the permission: run at normal priority
+        log.warning("could not lower the job thread's priority: %s", exc)
+
+
 class JobRunner:
-    def __init__(self, workers: int = 1, resume: bool = True) -> None:
+    def __init__(
+        self,
+        workers: int = 1,
+        resume: bool = True,
+        nice: int = 0,
+        on_done: Callable[[str, int], None] | None = None,
+    ) -> None:
         self._workers = max(1, workers)
+        self._nice = nice
+        self._on_done = on_done
         # A service process run beside a gateway leaves resuming to the gateway.
         self._resume = resume
         self._kinds: dict[str, JobKind] = {}
@@ -94,6 +125,7 @@ class JobRunner:
             return self._idle.wait_for(lambda: not self._active, timeout)
 
     def _loop(self) -> None:
+        lower_thread_priority(self._nice)
         while True:
             item = self._queue.get()
             if item is None:
@@ -112,3 +144,196 @@ class JobRunner:
                 with self._idle:
                     self._active.discard(item)
                     self._idle.notify_all()
+                if self._on_done is not None:
+                    self._on_done(kind, job_id)
+
+
+# --- the jobs of the one-process default in a child process ----------------------------------
+
+# How often the child checks that the server is still there, and the parent that the child is.
+WATCH_S = 1.0
+
+
+def _child_main(
+    handlers: dict[str, Callable[[int], None]],
+    tasks: Any,
+    done: Any,
+    workers: int,
+    nice: int,  # absolute nice value
+    parent_pid: int,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """The child of ProcessJobRunner: a JobRunner fed from ``tasks``, reporting to ``done``."""
+    from formcoach.kit.observability import configure_logging
+
+    # Ctrl-C reaches the whole process group: the server stops the child itself (sentinel).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    # Usually set already by the parent right after the start; threads made later inherit it.
+    if os.getpriority(os.PRIO_PROCESS, 0) < nice:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    configure_logging(log_level, log_format)
+    runner = JobRunner(workers, resume=False, on_done=lambda kind, job_id: done.put((kind, job_id)))
+    for name, handler in handlers.items():
+        runner.register(name, handler, list)
+    runner.start()
+
+    def watch_parent() -> None:
+        # Backs up PR_SET_PDEATHSIG: a killed server must not leave this process running.
+        while os.getppid() == parent_pid:
+            time.sleep(WATCH_S)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, name="formcoach-job-watch", daemon=True).start()
+    while True:
+        item = tasks.get()
+        if item is None:
+            break
+        runner.enqueue(*item)
+    # A job still running is cut off at exit (daemon threads) and resumed at the next start.
+    runner.stop(timeout=2.0)
+
+
+def _die_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class ProcessJobRunner:
+    """JobRunner's interface with the jobs run in one child process ('spawn') of lower priority.
+
+    Threads of the web process share its GIL: pure-Python parts of a pose job (decoding
+    glue, tracking) delay every request by up to the interpreter's switch interval, many times
+    per request. In a child, niced, the job leaves the web process its own interpreter and the
+    kernel serves requests first. The rows in the database stay the durable record: this keeps
+    only ids; resuming at start-up is done here (the parent), a child that dies is started again
+    with the jobs it had, and the child exits with the server (sentinel on stop, parent-death
+    signal and a parent check if the server is killed).
+    """
+
+    def __init__(
+        self,
+        workers: int = 1,
+        resume: bool = True,
+        nice: int = 0,
+        log_level: str = "INFO",
+        log_format: str = "json",
+    ) -> None:
+        self._workers = max(1, workers)
+        self._resume = resume
+        self._nice = nice
+        self._log = (log_level, log_format)
+        self._kinds: dict[str, JobKind] = {}
+        self._context = multiprocessing.get_context("spawn")
+        self._tasks: Any = self._context.Queue()
+        self._done: Any = self._context.Queue()
+        self._process: Any = None
+        self._active: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def register(
+        self, name: str, handler: Callable[[int], None], pending: Callable[[], list[int]]
+    ) -> None:
+        self._kinds[name] = JobKind(name, handler, pending)
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs (tests, diagnostics)."""
+        process = self._process
+        return int(process.pid) if process is not None and process.is_alive() else None
+
+    def enqueue(self, kind: str, job_id: int) -> None:
+        if kind not in self._kinds:
+            raise KeyError(f"unknown job kind {kind!r}")
+        with self._lock:
+            if (kind, job_id) in self._active:
+                return
+            self._active.add((kind, job_id))
+            self._tasks.put((kind, job_id))
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name="formcoach-jobs", daemon=True)
+        self._watcher.start()
+        if not self._resume:
+            return
+        for kind in self._kinds.values():
+            for job_id in kind.pending():
+                log.info("resuming %s %s", kind.name, job_id)
+                self.enqueue(kind.name, job_id)
+
+    def _spawn(self) -> None:
+        handlers = {name: kind.handler for name, kind in self._kinds.items()}
+        nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + self._nice)
+        args = (handlers, self._tasks, self._done, self._workers, nice, os.getpid(), *self._log)
+        process = self._context.Process(
+            target=_child_main, args=args, name="formcoach-jobs", daemon=True
+        )
+        process.start()
+        try:
+            # At once, before the child's interpreter starts any thread (they inherit it).
+            os.setpriority(os.PRIO_PROCESS, int(process.pid or 0), nice)
+        except OSError as exc:
+            log.warning("could not lower the job process's priority: %s", exc)
+        self._process = process
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                item = self._done.get(timeout=WATCH_S)
+            except queue.Empty:
+                process = self._process
+                if process is not None and not process.is_alive() and not self._stopping.is_set():
+                    self._restart(process.exitcode)
+                continue
+            with self._idle:
+                self._active.discard((str(item[0]), int(item[1])))
+                self._idle.notify_all()
+
+    def _restart(self, exitcode: int | None) -> None:
+        log.error("the job process exited (code %s); starting it again", exitcode)
+        with self._lock:
+            # A queue the dead child was reading may be left locked: fresh queues, same jobs.
+            self._tasks, self._done = self._context.Queue(), self._context.Queue()
+            for item in sorted(self._active):
+                self._tasks.put(item)
+            self._spawn()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        process = self._process
+        if process is not None:
+            self._tasks.put(None)
+            process.join(timeout)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout)
+        if self._watcher is not None:
+            self._watcher.join(timeout)
+            self._watcher = None
+        self._process = None
+
+    def depth(self) -> dict[str, int]:
+        with self._lock:
+            active = list(self._active)
+        counts = dict.fromkeys(self._kinds, 0)
+        for kind, _ in active:
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._active, timeout)

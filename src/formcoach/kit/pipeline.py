@@ -51,6 +51,16 @@ MOVEMENTS = (
     "auto",
 )
 VIEWS = ("side", "front", "rear")
+# The services behind the gateway, in pipeline order: each is a web app, a Celery queue and
+# a deployable process of the scaled-out shape.
+SERVICES: tuple[str, ...] = (
+    "video_processing",
+    "pose_estimation",
+    "feature_extraction",
+    "analysis",
+    "advice_generation",
+    "video_generation",
+)
 
 
 @dataclass(frozen=True)

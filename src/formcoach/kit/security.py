@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import math
+import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from formcoach.kit.accounts import User, authenticate_password
+from formcoach.kit.accounts import (
+    User,
+    authenticate_password,
+    hash_password,
+    hash_token,
+    revoke_tokens,
+    session_fingerprint,
+    verify_password,
+)
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.i18n import Text, pick
 from formcoach.kit.settings import Settings, get_settings
@@ -24,13 +33,20 @@ from formcoach.kit.settings import Settings, get_settings
 MAX_TRACKED_KEYS = 10_000
 
 
+Key = tuple[str, str]
+
+
 class SigninThrottle:
     """Recent password failures per account and per client address, in this process.
 
     Kept in memory: a restart forgets them, which only gives an attacker one more window.
-    Several gateway processes each count on their own, so the effective limit is per process.
-    Only password sign-in is throttled: bearer tokens are 256-bit random (not guessable) and
+    This is the one-process default; with Redis configured, RedisSigninThrottle
+    (kit/throttle_redis.py) shares the counts between every gateway process.
+    Only password checks are throttled: bearer tokens are 256-bit random (not guessable) and
     an account locked by someone else's guesses keeps its existing tokens and sessions.
+
+    Keys are (kind, name): ("account", casefolded username) and ("ip", address) for sign-in,
+    ("change", user id) for the current password asked by a password change.
     """
 
     def __init__(
@@ -40,13 +56,13 @@ class SigninThrottle:
         window_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.limits = {"account": max_per_account, "ip": max_per_ip}
+        self.limits = {"account": max_per_account, "ip": max_per_ip, "change": max_per_account}
         self.window_s = window_s
         self._clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._failures: dict[Key, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+    def _recent(self, key: Key, now: float) -> deque[float]:
         times = self._failures.get(key)
         if times is None:
             return deque()
@@ -56,34 +72,65 @@ class SigninThrottle:
             del self._failures[key]
         return times
 
-    def retry_after(self, account: str, ip: str) -> int:
-        """Seconds until password sign-in is accepted again; 0 when it is accepted now."""
+    def wait_for(self, keys: Sequence[Key]) -> int:
+        """Seconds until every key accepts a password check again; 0 when they do now."""
         now = self._clock()
         wait = 0.0
         with self._lock:
-            for kind, name in (("account", account.casefold()), ("ip", ip)):
-                times = self._recent((kind, name), now)
-                limit = self.limits[kind]
+            for key in keys:
+                times = self._recent(key, now)
+                limit = self.limits[key[0]]
                 if len(times) >= limit:
                     # Accepted again once enough of the failures have left the window.
                     wait = max(wait, times[len(times) - limit] + self.window_s - now)
         return math.ceil(wait) if wait > 0 else 0
 
-    def failed(self, account: str, ip: str) -> None:
+    def record(self, keys: Sequence[Key]) -> None:
+        """One failure on each key."""
         now = self._clock()
         with self._lock:
             if len(self._failures) > MAX_TRACKED_KEYS:
                 # Guesses at many made-up usernames leave keys nobody asks about again.
                 for key in list(self._failures):
                     self._recent(key, now)
-            for key in (("account", account.casefold()), ("ip", ip)):
+            for key in keys:
                 self._recent(key, now)
                 self._failures.setdefault(key, deque()).append(now)
 
+    def clear(self, key: Key) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+    def retry_after(self, account: str, ip: str) -> int:
+        """Seconds until password sign-in is accepted again; 0 when it is accepted now."""
+        return self.wait_for(signin_keys(account, ip))
+
+    def failed(self, account: str, ip: str) -> None:
+        self.record(signin_keys(account, ip))
+
     def succeeded(self, account: str) -> None:
         # The address keeps its count: one known password must not reset guessing at others.
-        with self._lock:
-            self._failures.pop(("account", account.casefold()), None)
+        self.clear(("account", account.casefold()))
+
+
+def signin_keys(account: str, ip: str) -> list[Key]:
+    return [("account", account.casefold()), ("ip", ip)]
+
+
+def make_signin_throttle(settings: Settings) -> SigninThrottle:
+    """Counts in Redis when the app has one (the scaled-out shape: FORMCOACH_BROKER_URL),
+    else in this process's memory (the one-process default)."""
+    limits = (
+        settings.signin_max_failures_per_account,
+        settings.signin_max_failures_per_ip,
+        settings.signin_window_s,
+    )
+    url = settings.broker_url or ""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from formcoach.kit.throttle_redis import RedisSigninThrottle
+
+        return RedisSigninThrottle.from_url(url, *limits)
+    return SigninThrottle(*limits)
 
 
 def _settings(request: Request) -> Settings:
@@ -95,12 +142,7 @@ def signin_throttle(request: Request) -> SigninThrottle:
     """The app's throttle, made on first use (so every app, even a test's bare one, has one)."""
     throttle = getattr(request.app.state, "signin_throttle", None)
     if not isinstance(throttle, SigninThrottle):
-        settings = _settings(request)
-        throttle = SigninThrottle(
-            settings.signin_max_failures_per_account,
-            settings.signin_max_failures_per_ip,
-            settings.signin_window_s,
-        )
+        throttle = make_signin_throttle(_settings(request))
         request.app.state.signin_throttle = throttle
     return throttle
 
@@ -217,15 +259,15 @@ def password_problem(password: str, username: str, settings: Settings) -> str | 
 
 
 class WeakPasswordError(AppError):
-    """weak_password, with the broken rule worded in the caller's language."""
+    """weak_password (or weak_admin_password), with the broken rule in the caller's language."""
 
-    def __init__(self, rule: str, **params: Any) -> None:
-        super().__init__("weak_password", **params)
+    def __init__(self, rule: str, code: str = "weak_password", **params: Any) -> None:
+        super().__init__(code, **params)
         self.rule = rule
 
     def message(self, lang: str = "en") -> str:
         rule = pick(RULES[self.rule], lang).format(**self.params)
-        return render_message("weak_password", lang, rule=rule)
+        return render_message(self.code, lang, rule=rule)
 
 
 def check_password(password: str, username: str, settings: Settings) -> None:
@@ -233,6 +275,77 @@ def check_password(password: str, username: str, settings: Settings) -> None:
     rule = password_problem(password, username, settings)
     if rule is not None:
         raise WeakPasswordError(rule, min_length=settings.password_min_length)
+
+
+# --- password change and the first admin ------------------------------------------------------
+
+
+def bearer_token_hash(request: Request) -> str | None:
+    """SHA-256 of the bearer token the request came with, if it came with one."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return hash_token(value.strip()) if scheme.lower() == "bearer" and value.strip() else None
+
+
+def change_password(
+    request: Request, session: Session, user: User, current: str, new: str, settings: Settings
+) -> int:
+    """Set a signed-in user's new password; returns how many API tokens were revoked.
+
+    The current password is asked for (a session or token left open must not be enough to
+    take the account over) and its failures are throttled like sign-in: the account limit
+    within the window, on a counter of its own (a signed-in user is not locked out of this
+    by strangers guessing at their sign-in; a guesser here needs a valid session already).
+    Wrong: wrong_password (403); throttled: too_many_attempts (429); weak: weak_password.
+
+    Every API token of the user is revoked except the one this request came with: a token
+    is a long-lived credential that may have leaked with the old password. Every other signed
+    cookie session of the user ends too (its password fingerprint no longer matches, see
+    accounts.session_fingerprint); the caller's own session goes on.
+    """
+    throttle = signin_throttle(request)
+    keys: list[Key] = [("change", str(user.id))]
+    wait = throttle.wait_for(keys)
+    if wait:
+        raise AppError("too_many_attempts", retry_after=wait)
+    if not verify_password(user.password_hash, current):
+        throttle.record(keys)
+        raise AppError("wrong_password")
+    throttle.clear(keys[0])
+    check_password(new, user.username, settings)
+    user.password_hash = hash_password(new)
+    own = request.scope.get("session")
+    if own is not None and own.get("user_id") == user.id:
+        # The session that changed the password goes on; every other one of the user ends.
+        own["auth"] = session_fingerprint(user)
+    revoked = revoke_tokens(session, user.id, keep_token_hash=bearer_token_hash(request))
+    session.flush()
+    return revoked
+
+
+ADMIN_USERNAME = "admin"
+# token_urlsafe gives 4 characters per 3 bytes; 16 characters = 96 random bits.
+GENERATED_PASSWORD_CHARS = 16
+
+
+def first_admin_password(given: str | None, settings: Settings) -> tuple[str, bool]:
+    """The first admin's password and whether it was generated (to be printed once).
+
+    FORMCOACH_ADMIN_PASSWORD must follow the password rules like any other password: a weak
+    one raises weak_admin_password (the CLI prints it in ja and en and does not start). A
+    generated one is at least the minimum length and is drawn again until it breaks no rule.
+    """
+    if given:
+        rule = password_problem(given, ADMIN_USERNAME, settings)
+        if rule is not None:
+            raise WeakPasswordError(
+                rule, code="weak_admin_password", min_length=settings.password_min_length
+            )
+        return given, False
+    chars = max(GENERATED_PASSWORD_CHARS, settings.password_min_length)
+    while True:
+        password = secrets.token_urlsafe(chars)[:chars]
+        if password_problem(password, ADMIN_USERNAME, settings) is None:
+            return password, True
 
 
 # --- security headers -----------------------------------------------------------------------
@@ -298,5 +411,12 @@ class SecurityHeaders:
 
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Headers on every response; the sign-in throttle is made on first use."""
-    # secure_cookies is the "served behind TLS" switch (README): HSTS follows it.
-    app.add_middleware(SecurityHeaders, tls=settings.secure_cookies)
+    build_stack = app.build_middleware_stack
+
+    def build_with_headers() -> ASGIApp:
+        # Outside Starlette's ServerErrorMiddleware, which add_middleware cannot reach: the 500
+        # it sends for an unhandled exception carries the headers too.
+        # secure_cookies is the "served behind TLS" switch (README): HSTS follows it.
+        return SecurityHeaders(build_stack(), tls=settings.secure_cookies)
+
+    app.build_middleware_stack = build_with_headers  # type: ignore[method-assign]

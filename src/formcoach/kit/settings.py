@@ -37,9 +37,18 @@ class Settings(BaseSettings):
     max_video_fps: float = 1000.0
     # Width/height bound of the browser proxy: pose models resize to 256 px anyway.
     proxy_max_side: int = 1280
+    # An upload browsers already play (H.264 yuv420p in MP4/MOV, upright, square pixels) with
+    # both sides within this bound is copied into the proxy packet by packet, not re-encoded:
+    # every browser plays 1080p H.264, so a phone's 1080p clip costs no decode/encode pass.
+    # 0 = always re-encode.
+    proxy_copy_max_side: int = 1920
     # Fraction of frames that must contain a person; below it the run fails with no_person_detected.
     min_detection_rate: float = 0.3
     pose_model_complexity: int = 1
+    # The pose stage shrinks proxy frames larger than this (a proxy copied from a 1080p
+    # upload) for the model, coordinates scaled back: the model sees 256 px anyway, and the
+    # frames it buffers and copies stay 720p-sized (at 1080p a 60 s clip peaked at 1.1 GB).
+    pose_max_side: int = 1280
     pose_min_detection_confidence: float = 0.5
     pose_min_tracking_confidence: float = 0.5
     keypoint_min_visibility: float = 0.3
@@ -122,6 +131,13 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = 30.0
     job_workers: int = 2
+    # Run the in-process jobs in one child process (its own interpreter: no GIL shared with the
+    # web requests), and add job_nice to the nice value of the jobs (process or threads, and
+    # what they start): web requests get the CPU first while a pose job runs. `formcoach serve`
+    # makes them True and 10 unless FORMCOACH_JOB_PROCESS / FORMCOACH_JOB_NICE are set; apps
+    # built in code (tests) keep threads at normal priority.
+    job_process: bool = False
+    job_nice: int = Field(default=0, ge=0, le=19)
     # Celery broker (Redis); unset means the in-process thread runner of the one-process default.
     broker_url: str | None = None
     # Longer than the slowest stage, or Redis hands a running pose job to a second worker.

@@ -24,7 +24,9 @@ from numpy.typing import NDArray
 from formcoach.kit.settings import Settings
 from formcoach.kit.video_io import (
     RGB,
+    DecodedFrame,
     first_frame_time,
+    fit_size,
     iter_frames,
     iter_frames_from,
     prefetch,
@@ -44,6 +46,9 @@ _PROGRESS_EVERY = 10
 # people cost ~40 MB, unlike keeping frames.
 _CROP_EVERY_S = 0.5
 CROP_HEIGHT = 96
+# One decoder thread: the pose graphs keep the cores busy (a 1080p frame decodes in ~7 ms, a
+# graph takes ~22 ms), and frame threading's per-thread frame pools cost ~85 MB at 1080p.
+_DECODE_THREADS = 1
 # Timestamps are rationals turned to floats: comparisons allow this much rounding.
 _EPS = 1e-6
 
@@ -267,8 +272,12 @@ def detect_video(
     video: Path,
     settings: Settings,
     progress: Callable[[float], None] = lambda _f: None,
+    max_side: int | None = None,
 ) -> tuple[list[FrameDetections], int, int]:
     """All detections of a video, with the frame width and height.
+
+    With ``max_side``, larger frames are shrunk to it for the model (see ``shrink``) and the
+    detections come back in the video's own pixels.
 
     Clips of ``pose_parallel_min_s`` or more are split in two halves at mid-time, each run by
     its own graph chain in its own thread (MediaPipe releases the GIL while it computes, so
@@ -276,27 +285,59 @@ def detect_video(
     second half seeks and starts ``pose_chunk_overlap_s`` early, unkept, to warm its graphs
     up. Tracking runs afterwards over the joined detections, so there is no seam in identities.
     """
+    limit = max_side or 1 << 30
     expected = expected_frames(video)
     duration = _duration_s(video)
     origin = first_frame_time(video)
     long_clip = expected > 0 and duration >= settings.pose_parallel_min_s
     try:
         if settings.pose_workers >= 2 and long_clip and origin is not None:
-            return _detect_parallel(video, settings, expected, duration, origin, progress)
-        return _detect_single(video, expected, settings, progress)
+            found, width, height = _detect_parallel(
+                video, settings, expected, duration, origin, progress, limit
+            )
+        else:
+            found, width, height = _detect_single(video, expected, settings, progress, limit)
     finally:
         # The closed graphs' memory (~110 MB each) goes back to the system for later stages.
         trim_heap()
+    return _to_video_pixels(found, width, height, limit)
+
+
+def shrink(image: RGB, max_side: int) -> RGB:
+    """The frame pose estimation sees: at most ``max_side`` px. Bilinear, which costs ~1.4 ms
+    for a 1080p frame against ~6 ms for area averaging: the model's own input is 256 px,
+    reached by its own bilinear sampling of whatever it gets."""
+    h, w = image.shape[:2]
+    if max(w, h) <= max_side:
+        return image
+    size = fit_size(w, h, max_side)
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
+
+
+def _to_video_pixels(
+    found: list[FrameDetections], width: int, height: int, max_side: int
+) -> tuple[list[FrameDetections], int, int]:
+    """Detections made on shrunk frames, in the video's own pixels (and its size)."""
+    if max(width, height) <= max_side or width == 0:
+        return found, width, height
+    small_w, small_h = fit_size(width, height, max_side)
+    scale = np.array([width / small_w, height / small_h, 1.0, 1.0], dtype=np.float32)
+    out = [replace(d, people=[Detection(p.keypoints * scale) for p in d.people]) for d in found]
+    return out, width, height
 
 
 def _detect_single(
-    video: Path, expected: int, settings: Settings, progress: Callable[[float], None]
+    video: Path,
+    expected: int,
+    settings: Settings,
+    progress: Callable[[float], None],
+    max_side: int,
 ) -> tuple[list[FrameDetections], int, int]:
     size = [0, 0]
 
     def frames() -> Iterator[tuple[int, float, RGB]]:
-        for frame in prefetch(iter_frames(video)):
-            size[0], size[1] = frame.image.shape[1], frame.image.shape[0]
+        for frame in prefetch(_shrunk(iter_frames(video, threads=_DECODE_THREADS), max_side)):
+            size[0], size[1] = frame.size
             yield frame.index, frame.time_s, frame.image
 
     out: list[FrameDetections] = []
@@ -305,6 +346,22 @@ def _detect_single(
         if expected and len(out) % _PROGRESS_EVERY == 0:
             progress(min(len(out) / expected, 0.99))
     return out, size[0], size[1]
+
+
+@dataclass(frozen=True)
+class _Shrunk:
+    index: int
+    time_s: float
+    image: RGB
+    size: tuple[int, int]  # width, height of the decoded frame
+
+
+def _shrunk(frames: Iterator[DecodedFrame], max_side: int) -> Iterator[_Shrunk]:
+    # A generator run by the prefetch thread: decoding and shrinking both leave the GIL.
+    for f in frames:
+        yield _Shrunk(
+            f.index, f.time_s, shrink(f.image, max_side), (f.image.shape[1], f.image.shape[0])
+        )
 
 
 def _duration_s(video: Path) -> float:
@@ -328,6 +385,7 @@ def _detect_half(
     counts: list[int],
     slot: int,
     stop: threading.Event,
+    max_side: int,
     tick: Callable[[], None] = lambda: None,
 ) -> tuple[list[FrameDetections], int, int]:
     """Detections of the frames with warm_s <= time < stop_s, kept from keep_s on; ``index``
@@ -337,12 +395,16 @@ def _detect_half(
 
     def frames() -> Iterator[tuple[int, float, RGB]]:
         kept = 0
-        for time_s, image in prefetch(iter_frames_from(video, warm_s, origin)):
+        decoded = iter_frames_from(video, warm_s, origin, threads=_DECODE_THREADS)
+        shrunk = (
+            (t, image.shape[1], image.shape[0], shrink(image, max_side)) for t, image in decoded
+        )
+        for time_s, width, height, image in prefetch(shrunk):
             if stop.is_set():
                 raise _Cancelled
             if stop_s is not None and time_s >= stop_s - _EPS:
                 return
-            size[0], size[1] = image.shape[1], image.shape[0]
+            size[0], size[1] = width, height
             counts[slot] += 1
             if counts[slot] % _PROGRESS_EVERY == 0:
                 tick()
@@ -361,6 +423,7 @@ def _detect_parallel(
     duration: float,
     origin: float,
     progress: Callable[[float], None],
+    max_side: int,
 ) -> tuple[list[FrameDetections], int, int]:
     # Split by time, not frame number: after a seek only timestamps say where a frame is, and a
     # variable-frame-rate clip has no fixed frames-per-second to convert with.
@@ -375,11 +438,11 @@ def _detect_parallel(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-half") as pool:
         tail_span = (max(0.0, mid - settings.pose_chunk_overlap_s), mid, None)
         second = pool.submit(
-            _detect_half, video, settings, origin, tail_span, back, counts, 1, stop
+            _detect_half, video, settings, origin, tail_span, back, counts, 1, stop, max_side
         )
         try:
             head, width, height = _detect_half(
-                video, settings, origin, (0.0, 0.0, mid), back, counts, 0, stop, tick
+                video, settings, origin, (0.0, 0.0, mid), back, counts, 0, stop, max_side, tick
             )
         except BaseException:
             stop.set()

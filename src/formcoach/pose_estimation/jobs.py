@@ -10,8 +10,14 @@ def run(ctx: StageContext) -> None:
     """Idempotent: every output is rewritten atomically from the proxy."""
     video = ctx.storage.local_path(ctx.key(PROXY))
     # Pose inference is nearly all of the stage's time; the writes share the last 5 %.
+    # A proxy copied from a 1080p upload is larger than a re-encoded one: the model sees it at
+    # pose_max_side, as it saw every re-encoded proxy.
     result = estimate(
-        video, ctx.settings, lambda f: ctx.progress(0.95 * f), subject=ctx.options.subject
+        video,
+        ctx.settings,
+        lambda f: ctx.progress(0.95 * f),
+        subject=ctx.options.subject,
+        max_side=ctx.settings.pose_max_side,
     )
     with ctx.storage.writer(ctx.key(POSE), suffix=".npz") as tmp:
         result.save(tmp)

@@ -123,14 +123,16 @@ def estimate(
     settings: Settings,
     progress: Callable[[float], None] = lambda _f: None,
     subject: int | None = None,
+    max_side: int | None = None,
 ) -> PoseResult:
-    """Keypoints of the subject in every frame, frames streamed one at a time.
+    """Keypoints of the subject in every frame, frames streamed one at a time; frames larger
+    than ``max_side`` are shrunk for the model (keypoints stay in the video's pixels).
 
     Raises AppError("no_person_detected") when the subject is found in fewer than
     ``settings.min_detection_rate`` of the frames, AppError("subject_not_found") when
     ``subject`` names no track.
     """
-    detections, width, height = detect_video(video, settings, progress)
+    detections, width, height = detect_video(video, settings, progress, max_side)
     result = select_subject(detections, width, height, settings, subject)
     progress(1.0)
     check_detection(result, settings)

@@ -42,11 +42,12 @@ from formcoach.video_generation.cloud import (
     VideoProvider,
     make_provider,
 )
-from formcoach.video_generation.models import VideoJob
+from formcoach.video_generation.models import GenerationSpend, VideoJob
 from formcoach.video_generation.prompts import build_prompt
 from formcoach.video_generation.records import (
     day_start,
     record_failure,
+    record_spend,
     record_success,
     thumbnail_key,
     video_key,
@@ -68,12 +69,22 @@ class _State:
 
 
 def budget_used(settings: Settings, exclude_job: int | None = None) -> int:
-    """Cloud seconds spent today, plus those reserved by cloud jobs still waiting to submit."""
+    """Cloud seconds spent today, plus those reserved by cloud jobs still waiting to submit.
+
+    The spent seconds come from the ledger (generation_spend), which keeps them after the
+    job's run is deleted: deleting runs does not give the budget back.
+    """
     since = day_start()
     with session_scope(settings.db_url) as session:
+        marker = (
+            session.scalar(select(VideoJob.request_marker).where(VideoJob.id == exclude_job))
+            if exclude_job is not None
+            else None
+        )
         billed = session.scalar(
-            select(func.coalesce(func.sum(VideoJob.billed_seconds), 0)).where(
-                VideoJob.submitted_at >= since, VideoJob.id != (exclude_job or -1)
+            select(func.coalesce(func.sum(GenerationSpend.billed_seconds), 0)).where(
+                GenerationSpend.submitted_at >= since,
+                GenerationSpend.request_marker != (marker or ""),
             )
         )
         waiting = session.scalars(
@@ -100,6 +111,8 @@ def _update(settings: Settings, job_id: int, **values: object) -> None:
         if job is not None:
             for name, value in values.items():
                 setattr(job, name, value)
+            if {"billed_seconds", "submitted_at"} & values.keys():
+                record_spend(session, job, settings.cloud_video_usd_per_second)
 
 
 def _delay(error: ProviderError, attempt: int, settings: Settings) -> float:

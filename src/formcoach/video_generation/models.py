@@ -1,10 +1,11 @@
-"""Database table of drill-video jobs (the durable record the job runner resumes from)."""
+"""Database tables of drill-video jobs (the durable record the job runner resumes from) and of
+the paid cloud seconds (the spend ledger)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from formcoach.kit.accounts import utcnow
@@ -46,3 +47,27 @@ class VideoJob(Base):
     billed_seconds: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class GenerationSpend(Base):
+    """Paid cloud seconds, one row per cloud job that reached the provider: the ledger the
+    daily budget and /metrics read.
+
+    It outlives the job: deleting a run deletes its video_jobs rows, and spend counted from
+    them would be forgotten (a user could delete runs to reset the budget). It keeps nothing
+    about whose it was: no user, run or drill, only the job's random request marker (to update
+    the row while the job runs; it names nothing once the job is gone), the generator, the
+    seconds and their price, and when it was submitted.
+    """
+
+    __tablename__ = "generation_spend"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_marker: Mapped[str] = mapped_column(String(64), unique=True)
+    generator: Mapped[str] = mapped_column(String(32))
+    billed_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # At the price configured when the seconds were billed (FORMCOACH_CLOUD_VIDEO_USD_PER_SECOND).
+    usd: Mapped[float] = mapped_column(Numeric(12, 4, asdecimal=False), default=0.0)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # UTC day of submitted_at, for sums per day or month without date functions per database.
+    day: Mapped[date] = mapped_column(Date, index=True)

@@ -88,6 +88,16 @@ def split_squat() -> Motion:
     return Motion("split_squat", keys, 3.2, rep_times=(2.8,))
 
 
+def split_squat_knee_forward(shin_deg: float = 30.0) -> Motion:
+    """A faulty split squat, not in the drill library (tests/test_lunge_bridge_clips.py): the
+    front knee drives far past the toes, its shin ``shin_deg`` forward of vertical at the
+    bottom (reference.yaml lunge: ≤20°); the rest as split_squat's bottom."""
+    top = _split(292.0, 266.0, 20.0, 2.0)
+    bottom = _split(350.0, 270.0 - shin_deg, 90.0, 4.0)
+    keys = (Key(0.0, top), Key(1.3, bottom), Key(1.6, bottom), Key(2.8, top))
+    return Motion("split_squat_knee_forward", keys, 3.2, rep_times=(2.8,))
+
+
 def _single_leg(stance_thigh: float, stance_shank: float, trunk: float, free: float) -> Pose:
     p = Pose(trunk=trunk, neck=-trunk * 0.4)
     p = leg(p, "r", stance_thigh, stance_shank)

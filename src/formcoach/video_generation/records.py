@@ -1,16 +1,20 @@
-"""Small helpers on video_jobs rows shared by the local and the cloud paths."""
+"""Small helpers on video_jobs rows shared by the local and the cloud paths, and the spend
+ledger kept in step with them."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
 
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
 from formcoach.kit.accounts import utcnow
 from formcoach.kit.db import session_scope
 from formcoach.kit.i18n import pick
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import get_storage
-from formcoach.video_generation.models import VideoJob
+from formcoach.video_generation.models import GenerationSpend, VideoJob
 
 MESSAGES: dict[str, dict[str, str]] = {
     "queued": {"ja": "動画の生成を待っています", "en": "Video generation queued"},
@@ -71,3 +75,42 @@ def record_success(settings: Settings, job_id: int) -> bool:
             return True
     get_storage(settings).delete_prefix(f"videos/{job_id}")
     return False
+
+
+def record_spend(session: Session, job: VideoJob, usd_per_second: float) -> None:
+    """Make the ledger say what the job says it costs (billed_seconds, submitted_at).
+
+    Called in the same transaction as every change of those two columns, so ledger and job
+    never disagree while the job exists; once the job is deleted, its row stays as it was.
+    A job billed nothing (refused, failed) has no row.
+    """
+    if job.request_marker is None:
+        return
+    row = session.scalar(
+        select(GenerationSpend).where(GenerationSpend.request_marker == job.request_marker)
+    )
+    if job.billed_seconds <= 0 or job.submitted_at is None:
+        if row is not None:
+            session.execute(delete(GenerationSpend).where(GenerationSpend.id == row.id))
+        return
+    if row is None:
+        row = GenerationSpend(request_marker=job.request_marker)
+        session.add(row)
+    row.generator = job.generator
+    row.billed_seconds = job.billed_seconds
+    row.usd = round(job.billed_seconds * usd_per_second, 4)
+    submitted = job.submitted_at
+    if submitted.tzinfo is None:  # read back from SQLite without the zone: it is UTC
+        submitted = submitted.replace(tzinfo=UTC)
+    row.submitted_at = submitted
+    row.day = submitted.astimezone(UTC).date()
+    session.flush()
+
+
+def has_spend(session: Session, job: VideoJob) -> bool:
+    if job.request_marker is None:
+        return False
+    found = session.scalar(
+        select(GenerationSpend.id).where(GenerationSpend.request_marker == job.request_marker)
+    )
+    return found is not None

@@ -23,7 +23,7 @@ from formcoach.gateway.service import get_run_for_user
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.i18n import pick
-from formcoach.kit.settings import Settings
+from formcoach.kit.settings import Settings, get_settings
 from formcoach.kit.storage import Storage, get_storage
 from formcoach.video_generation.cloud import is_cloud, model_of
 from formcoach.video_generation.cloud_jobs import (
@@ -38,7 +38,9 @@ from formcoach.video_generation.records import (
     MESSAGES,
     STANDARD_FIGURE,
     cache_key,
+    has_spend,
     record_failure,
+    record_spend,
     record_success,
     set_status,
     thumbnail_key,
@@ -389,6 +391,12 @@ def delete_videos_for_run(
         unfinished = job.status in UNFINISHED and job.provider_job_id is not None
         if settings is not None and is_cloud(job.generator) and unfinished:
             cancel_cloud_job(settings, job.provider_job_id or "")
+        # What it cost stays in the ledger (kept in step by cloud_jobs); a job billed before
+        # the ledger existed, or by hand, gets its row now. A cancelled job stays counted:
+        # the provider may have generated (and billed) part of it.
+        if job.billed_seconds > 0 and not has_spend(session, job):
+            price = (settings or get_settings()).cloud_video_usd_per_second
+            record_spend(session, job, price)
         session.delete(job)
     session.flush()
     deleted: list[str] = []

@@ -22,7 +22,8 @@ from formcoach.video_processing.annotate import annotate
 from formcoach.video_processing.schemas import VideoInfo
 from formcoach.video_processing.service import make_proxy, probe
 
-# Probing is quick; the proxy encode is nearly all of the stage's time.
+# Probing is quick; the proxy encode (when the upload is not copied) is nearly all of the
+# stage's time.
 _PROBE_SHARE = 0.02
 
 
@@ -44,6 +45,7 @@ def run_probe(ctx: StageContext) -> None:
             ctx.settings.proxy_max_side,
             _scaled(ctx.progress, _PROBE_SHARE),
             max_duration_s=ctx.settings.max_video_seconds,
+            copy_max_side=ctx.settings.proxy_copy_max_side,
         )
         # The header may promise more than the file holds (a damaged tail): judge the length
         # by what actually decoded before anything downstream relies on it.

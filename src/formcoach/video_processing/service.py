@@ -19,11 +19,11 @@ from av.video.stream import VideoStream
 
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import Settings
-from formcoach.kit.video_io import RGB, H264Writer, iter_frames, prefetch
+from formcoach.kit.video_io import RGB, H264Writer, fit_size, iter_frames, prefetch
 from formcoach.video_processing.annotate import annotate
 from formcoach.video_processing.schemas import ProxyInfo, SourceInfo
 
-__all__ = ["ACCEPTED_FORMATS", "annotate", "make_proxy", "probe", "proxy_size"]
+__all__ = ["ACCEPTED_FORMATS", "annotate", "can_copy", "make_proxy", "probe", "proxy_size"]
 
 log = logging.getLogger(__name__)
 
@@ -211,12 +211,7 @@ def probe(path: Path, settings: Settings) -> SourceInfo:
 
 def proxy_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     """Fit within max_side keeping the aspect ratio, with the even sizes yuv420p needs."""
-    scale = min(1.0, max_side / max(width, height))
-
-    def even(x: float) -> int:
-        return max(2, 2 * round(x * scale / 2))
-
-    return even(width), even(height)
+    return fit_size(width, height, max_side)
 
 
 def make_proxy(
@@ -226,17 +221,25 @@ def make_proxy(
     max_side: int,
     progress: Callable[[float], None],
     max_duration_s: float | None = None,
+    copy_max_side: int = 0,
 ) -> ProxyInfo:
     """Re-encode src to a browser-playable H.264 proxy, one output frame per decoded frame.
 
     Decoding (one thread), scaling (this one) and encoding (the writer's) overlap. The frames
     go through RGB on purpose: scaling the YUV planes directly would be ~2x cheaper, but the
     pose detector is sensitive to the small differences, and on the two-people fixture a
-    planar-scaled proxy split the subject's track (3-4 tracks instead of 2).
+    planar-scaled proxy split the subject's track (3-4 tracks instead of 2). So is swscale's
+    area filter in the RGB conversion pass (3 tracks): OpenCV's INTER_AREA stays.
 
     ``max_duration_s`` guards against headers that understate the length: decoding stops with
     video_too_long as soon as the real timestamps pass it.
+
+    An upload the browser already plays (see ``can_copy``) whose sides are within
+    ``copy_max_side`` becomes the proxy by a packet copy instead: the same frames and
+    timestamps, read but never decoded, in a fraction of the time.
     """
+    if can_copy(src, info, copy_max_side):
+        return _copy_proxy(src, dst, info, progress, max_duration_s)
     width, height = proxy_size(info.width, info.height, max_side)
     # The writer works in rationals; a 1001-denominator keeps 29.97 exact.
     fps = float(Fraction(info.fps).limit_denominator(1001))
@@ -274,3 +277,74 @@ def _fit(image: RGB, width: int, height: int) -> RGB:
         return image
     # INTER_AREA averages the source pixels: no aliasing when shrinking 4K to 720p.
     return np.asarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), np.uint8)
+
+
+def can_copy(src: Path, info: SourceInfo, max_side: int) -> bool:
+    """True when src can be the proxy as it is: H.264 8-bit 4:2:0 in an MP4/MOV, upright
+    (no rotation for the player to apply), square pixels, even sides within ``max_side``.
+    Every browser plays that, and pose models resize frames to 256 px whatever their size."""
+    if max_side <= 0 or not info.format.startswith("mov") or info.codec != "h264":
+        return False
+    if info.rotation != 0 or max(info.width, info.height) > max_side:
+        return False
+    with _open(src) as container:
+        stream = _video_stream(container)
+        ctx = stream.codec_context
+        sar = stream.sample_aspect_ratio
+        return (
+            ctx.pix_fmt == "yuv420p"
+            and (sar is None or sar == 0 or sar == 1)
+            # The probe's display size is the coded one: no anamorphic or cropped storage.
+            and (ctx.width, ctx.height) == (info.width, info.height)
+            and info.width % 2 == 0
+            and info.height % 2 == 0
+        )
+
+
+def _copy_proxy(
+    src: Path,
+    dst: Path,
+    info: SourceInfo,
+    progress: Callable[[float], None],
+    max_duration_s: float | None,
+) -> ProxyInfo:
+    """The video stream of src copied packet by packet into a faststart MP4 (audio dropped,
+    like the re-encoded proxy). Packet timestamps are the frames' own, so a header that
+    understates the length still stops at ``max_duration_s``."""
+    fps = float(Fraction(info.fps).limit_denominator(1001))
+    expected = max(info.frames, 1)
+    count = 0
+    first: float | None = None
+    with (
+        _open(src) as container,
+        av.open(str(dst), mode="w", format="mp4", options={"movflags": "+faststart"}) as out,
+    ):
+        stream = _video_stream(container)
+        copy = out.add_stream_from_template(stream)
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.dts is None:
+                    continue  # the demuxer's end-of-stream marker
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if ts is not None and packet.time_base is not None:
+                    t = float(ts * packet.time_base)
+                    first = t if first is None else min(first, t)
+                    elapsed = max(t - first, count / fps)
+                    if max_duration_s is not None and elapsed > max_duration_s:
+                        raise AppError("video_too_long", duration=elapsed, limit=max_duration_s)
+                packet.stream = copy
+                out.mux(packet)
+                count += 1
+                if count % (PROGRESS_EVERY * 10) == 0:
+                    progress(min(count / expected, 0.99))
+        except av.FFmpegError as exc:
+            if count == 0:
+                raise _reject("the video cannot be read") from exc
+            # A damaged tail: keep what was read, as a video player would.
+            log.warning("reading %s stopped after %d packets: %s", src, count, exc)
+        if count == 0:
+            raise _reject("no decodable frames")
+    progress(1.0)
+    return ProxyInfo(
+        width=info.width, height=info.height, fps=fps, frames=count, duration_s=count / fps
+    )
