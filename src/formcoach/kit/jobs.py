@@ -57,30 +57,26 @@ def lower_thread_priority(nice: int) -> None:
         log.warning("could not lower the job thread's priority: %s", exc)
 
 
-class JobRunner:
-    def __init__(
-        self,
-        workers: int = 1,
-        resume: bool = True,
-        nice: int = 0,
-        on_done: Callable[[str, int], None] | None = None,
-    ) -> None:
+class _JobBook:
+    """What both runners keep: the registered kinds and the jobs queued or running (ids only)."""
+
+    def __init__(self, workers: int, resume: bool) -> None:
         self._workers = max(1, workers)
-        self._nice = nice
-        self._on_done = on_done
         # A service process run beside a gateway leaves resuming to the gateway.
         self._resume = resume
         self._kinds: dict[str, JobKind] = {}
-        self._queue: queue.Queue[tuple[str, int] | None] = queue.Queue()
         self._active: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._threads: list[threading.Thread] = []
 
     def register(
         self, name: str, handler: Callable[[int], None], pending: Callable[[], list[int]]
     ) -> None:
         self._kinds[name] = JobKind(name, handler, pending)
+
+    def _submit(self, item: tuple[str, int]) -> None:
+        """Hands a new job to the workers; called holding the lock."""
+        raise NotImplementedError
 
     def enqueue(self, kind: str, job_id: int) -> None:
         if kind not in self._kinds:
@@ -89,13 +85,9 @@ class JobRunner:
             if (kind, job_id) in self._active:
                 return
             self._active.add((kind, job_id))
-        self._queue.put((kind, job_id))
+            self._submit((kind, job_id))
 
-    def start(self) -> None:
-        for i in range(self._workers):
-            thread = threading.Thread(target=self._loop, name=f"formcoach-job-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+    def _resume_pending(self) -> None:
         if not self._resume:
             return
         for kind in self._kinds.values():
@@ -103,12 +95,10 @@ class JobRunner:
                 log.info("resuming %s %s", kind.name, job_id)
                 self.enqueue(kind.name, job_id)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        for _ in self._threads:
-            self._queue.put(None)
-        for thread in self._threads:
-            thread.join(timeout)
-        self._threads.clear()
+    def _finished(self, item: tuple[str, int]) -> None:
+        with self._idle:
+            self._active.discard(item)
+            self._idle.notify_all()
 
     def depth(self) -> dict[str, int]:
         """Jobs queued or running now, per kind (the queue-depth metric)."""
@@ -123,6 +113,38 @@ class JobRunner:
         """Block until nothing is queued or running (used by the CLI and tests)."""
         with self._idle:
             return self._idle.wait_for(lambda: not self._active, timeout)
+
+
+class JobRunner(_JobBook):
+    def __init__(
+        self,
+        workers: int = 1,
+        resume: bool = True,
+        nice: int = 0,
+        on_done: Callable[[str, int], None] | None = None,
+    ) -> None:
+        super().__init__(workers, resume)
+        self._nice = nice
+        self._on_done = on_done
+        self._queue: queue.Queue[tuple[str, int] | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+
+    def _submit(self, item: tuple[str, int]) -> None:
+        self._queue.put(item)
+
+    def start(self) -> None:
+        for i in range(self._workers):
+            thread = threading.Thread(target=self._loop, name=f"formcoach-job-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._resume_pending()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
 
     def _loop(self) -> None:
         lower_thread_priority(self._nice)
@@ -141,9 +163,7 @@ class JobRunner:
                         # Handlers record their own failures; this only keeps the worker alive.
                         log.exception("job %s %s crashed", kind, job_id)
             finally:
-                with self._idle:
-                    self._active.discard(item)
-                    self._idle.notify_all()
+                self._finished(item)
                 if self._on_done is not None:
                     self._on_done(kind, job_id)
 
@@ -205,7 +225,7 @@ def _die_with_parent() -> None:
         pass
 
 
-class ProcessJobRunner:
+class ProcessJobRunner(_JobBook):
     """JobRunner's interface with the jobs run in one child process ('spawn') of lower priority.
 
     Threads of the web process share its GIL: pure-Python parts of a pose job (decoding
@@ -225,25 +245,15 @@ class ProcessJobRunner:
         log_level: str = "INFO",
         log_format: str = "json",
     ) -> None:
-        self._workers = max(1, workers)
-        self._resume = resume
+        super().__init__(workers, resume)
         self._nice = nice
         self._log = (log_level, log_format)
-        self._kinds: dict[str, JobKind] = {}
         self._context = multiprocessing.get_context("spawn")
         self._tasks: Any = self._context.Queue()
         self._done: Any = self._context.Queue()
         self._process: Any = None
-        self._active: set[tuple[str, int]] = set()
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
-
-    def register(
-        self, name: str, handler: Callable[[int], None], pending: Callable[[], list[int]]
-    ) -> None:
-        self._kinds[name] = JobKind(name, handler, pending)
 
     @property
     def pid(self) -> int | None:
@@ -251,26 +261,15 @@ class ProcessJobRunner:
         process = self._process
         return int(process.pid) if process is not None and process.is_alive() else None
 
-    def enqueue(self, kind: str, job_id: int) -> None:
-        if kind not in self._kinds:
-            raise KeyError(f"unknown job kind {kind!r}")
-        with self._lock:
-            if (kind, job_id) in self._active:
-                return
-            self._active.add((kind, job_id))
-            self._tasks.put((kind, job_id))
+    def _submit(self, item: tuple[str, int]) -> None:
+        self._tasks.put(item)
 
     def start(self) -> None:
         self._stopping.clear()
         self._spawn()
         self._watcher = threading.Thread(target=self._watch, name="formcoach-jobs", daemon=True)
         self._watcher.start()
-        if not self._resume:
-            return
-        for kind in self._kinds.values():
-            for job_id in kind.pending():
-                log.info("resuming %s %s", kind.name, job_id)
-                self.enqueue(kind.name, job_id)
+        self._resume_pending()
 
     def _spawn(self) -> None:
         handlers = {name: kind.handler for name, kind in self._kinds.items()}
@@ -296,9 +295,7 @@ class ProcessJobRunner:
                 if process is not None and not process.is_alive() and not self._stopping.is_set():
                     self._restart(process.exitcode)
                 continue
-            with self._idle:
-                self._active.discard((str(item[0]), int(item[1])))
-                self._idle.notify_all()
+            self._finished((str(item[0]), int(item[1])))
 
     def _restart(self, exitcode: int | None) -> None:
         log.error("the job process exited (code %s); starting it again", exitcode)
@@ -325,15 +322,3 @@ class ProcessJobRunner:
             self._watcher.join(timeout)
             self._watcher = None
         self._process = None
-
-    def depth(self) -> dict[str, int]:
-        with self._lock:
-            active = list(self._active)
-        counts = dict.fromkeys(self._kinds, 0)
-        for kind, _ in active:
-            counts[kind] = counts.get(kind, 0) + 1
-        return counts
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        with self._idle:
-            return self._idle.wait_for(lambda: not self._active, timeout)
