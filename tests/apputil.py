@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
@@ -62,3 +64,21 @@ def router_client(settings: Settings, router: APIRouter, prefix: str) -> Iterato
     app.include_router(router, prefix=prefix)
     with TestClient(app) as client:
         yield client
+
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def fresh_pg_database(prefix: str = "formcoach") -> Iterator[str]:
+    """The SQLAlchemy URL of a new, empty database on the machine's PostgreSQL, dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

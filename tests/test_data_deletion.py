@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, select
@@ -29,7 +27,7 @@ from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage, S3Storage, get_storage
 from formcoach.video_generation.models import VideoJob
 from formcoach.video_generation.records import record_success
-from tests.apputil import ADMIN, basic, upload, wait_for_run
+from tests.apputil import ADMIN, basic, fresh_pg_database, upload, wait_for_run
 from tests.conftest import make_settings
 from tests.test_storage_s3 import s3_endpoint, s3_settings  # noqa: F401  (a fixture)
 
@@ -215,9 +213,6 @@ def test_deleting_a_user_removes_their_runs_files_rows_and_tokens(
         assert client.get(f"/api/runs/{other['id']}/report", headers=ADMIN).status_code == 200
 
 
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"  # as tests/test_postgres.py
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def migrated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """A migrated database with its admin: SQLite in the data dir, or a fresh PostgreSQL one."""
@@ -226,18 +221,10 @@ def migrated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         prepare(settings)
         yield settings
         return
-    name = f"formcoach_del_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    settings = make_settings(tmp_path / "data", database_url=url)
-    try:
+    with fresh_pg_database("formcoach_del") as url:
+        settings = make_settings(tmp_path / "data", database_url=url)
         prepare(settings)
         yield settings
-    finally:
-        get_engine(url).dispose()
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _run_with_job(settings: Settings, storage_key: str | None) -> tuple[int, int]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
@@ -15,22 +13,14 @@ from formcoach.cli import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.db import get_engine
 from formcoach.kit.settings import Settings
-from tests.apputil import ADMIN, ADMIN_PW, upload
+from tests.apputil import ADMIN, ADMIN_PW, fresh_pg_database, upload
 from tests.media import gradient_clip
-
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture()
 def pg_url() -> Iterator[str]:
-    name = f"formcoach_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    yield url
-    get_engine(url).dispose()
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_pg_database() as url:
+        yield url
 
 
 def test_migrations_and_api_on_postgresql(pg_url: str, tmp_path: Path) -> None:

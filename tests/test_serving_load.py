@@ -12,12 +12,10 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -31,10 +29,8 @@ from formcoach.kit.accounts import User
 from formcoach.kit.db import get_engine, get_sessionmaker, session_scope
 from formcoach.kit.jobs import JobRunner, ProcessJobRunner
 from formcoach.kit.settings import Settings
-from tests.apputil import ADMIN, basic, upload, wait_for_run
+from tests.apputil import ADMIN, basic, fresh_pg_database, upload, wait_for_run
 from tests.conftest import make_settings
-
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"  # as tests/test_postgres.py
 
 
 def _add_run(settings: Settings, username: str = "admin") -> int:
@@ -190,24 +186,17 @@ def test_an_unhandled_exception_answers_500_with_the_security_headers(settings: 
 @pytest.fixture()
 def small_pg_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """A fresh PostgreSQL database behind a pool of 5 connections and no overflow."""
-    name = f"formcoach_pool_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     monkeypatch.setattr(db, "DB_POOL_SIZE", 5)
     monkeypatch.setattr(db, "DB_POOL_OVERFLOW", 0)
     get_engine.cache_clear()
     get_sessionmaker.cache_clear()
-    settings = make_settings(tmp_path / "data", database_url=url)
-    try:
+    with fresh_pg_database("formcoach_pool") as url:
+        settings = make_settings(tmp_path / "data", database_url=url)
         prepare(settings)
         yield settings
-    finally:
-        get_engine(url).dispose()
-        get_engine.cache_clear()
-        get_sessionmaker.cache_clear()
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # The small pool's engine must not be handed to later tests.
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
 
 
 def test_more_concurrent_requests_than_pool_connections_all_answer(

@@ -7,12 +7,10 @@ of this machine, with the spend of existing jobs copied in.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -31,9 +29,8 @@ from formcoach.kit.settings import Settings
 from formcoach.video_generation import service
 from formcoach.video_generation.cloud_jobs import budget_used
 from formcoach.video_generation.models import GenerationSpend, VideoJob
-from tests.apputil import ADMIN, basic
+from tests.apputil import ADMIN, basic, fresh_pg_database
 from tests.fake_videos_server import FakeServer, Scenario, make_mp4
-from tests.test_postgres import ADMIN_DSN
 
 KEY = "sk-test-formcoach"
 USER, PASSWORD = "spender", "spender-password-3"
@@ -263,14 +260,8 @@ def test_migration_0005_on_sqlite(tmp_path: Path) -> None:
 
 @pytest.fixture()
 def pg_url() -> Iterator[str]:
-    name = f"formcoach_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    yield url
-    get_engine(url).dispose()
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_pg_database() as url:
+        yield url
 
 
 def test_migration_0005_on_postgresql(pg_url: str) -> None:
