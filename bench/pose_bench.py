@@ -10,7 +10,7 @@ to make, and the analysis cannot tell).
 
 For each clip, in the same run and each in a fresh interpreter:
 - raw: decode the source and run one MediaPipe Pose graph on every frame, nothing else, in one
-  process (timed from the first frame, imports and model loading excluded);
+  process with plain PyAV (timed from the first frame, imports and model loading excluded);
 - analysis: what a user waits for from upload to report: the pipeline's own stage functions
   probe (validate + browser proxy), pose, features, annotate, analysis and advice, one after
   the other as the job runner runs them, on local storage. Imports are excluded, model loading
@@ -55,17 +55,20 @@ TARGETS = {
     "peak_rss_mib_10min_1080p_max": 1024,
 }
 
+# Plain PyAV and MediaPipe, nothing of formcoach imported (its allocator settings included):
+# FFmpeg's frame threading, every frame converted to RGB at full size, one graph.
 _RAW = """
 import sys, time
-from pathlib import Path
+import av
 from mediapipe.python.solutions import pose as mp_pose
-from formcoach.kit.video_io import iter_frames
-with mp_pose.Pose(static_image_mode=False, model_complexity=1) as graph:
+with mp_pose.Pose(static_image_mode=False, model_complexity=1) as graph, av.open(sys.argv[1]) as c:
+    stream = c.streams.video[0]
+    stream.thread_type = "AUTO"
     n = 0
-    for frame in iter_frames(Path(sys.argv[1])):
+    for frame in c.decode(stream):
         if n == 0:
             started, cpu = time.perf_counter(), time.process_time()
-        graph.process(frame.image); n += 1
+        graph.process(frame.to_ndarray(format="rgb24")); n += 1
 print(time.perf_counter() - started, n, time.process_time() - cpu)
 """
 

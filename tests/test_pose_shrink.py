@@ -6,18 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from formcoach.pose_estimation.detect import CORE, detect_video, shrink
+from formcoach.pose_estimation.detect import CORE, detect_video
 from formcoach.pose_estimation.schemas import VISIBILITY
 from tests.test_pose_support import SINGLE_PERSON, make_test_settings
 
 pytestmark = pytest.mark.slow
-
-
-def test_shrink_keeps_aspect_and_small_frames() -> None:
-    big = np.zeros((1920, 1080, 3), np.uint8)
-    assert shrink(big, 1280).shape == (1280, 720, 3)
-    small = np.zeros((720, 1280, 3), np.uint8)
-    assert shrink(small, 1280) is small
 
 
 def _core(max_side: int | None) -> tuple[np.ndarray, int, int]:  # type: ignore[type-arg]

@@ -39,9 +39,10 @@ def test_two_people_clip_gives_two_tracks() -> None:
     pose = _subject("two")
     assert [t.id for t in pose.tracks] == [1, 2]
     man, woman = pose.tracks
-    # The man is there from the start, the woman appears later and walks out on the left.
+    # The man is there from the start, the woman appears later and walks out on the left:
+    # from ~1.2 s her edge shows beside the tree, at ~1.6 s she walks out from behind it.
     assert man.start_s < 0.2 and man.end_s > 7.3
-    assert 1.3 < woman.start_s < 1.8 and 6.4 < woman.end_s < 7.0
+    assert 1.1 < woman.start_s < 1.8 and 6.4 < woman.end_s < 7.0
     assert pose.meta["tracks"][0]["id"] == 1
 
 
@@ -81,7 +82,7 @@ def test_frames_with_subject_and_rate() -> None:
 def test_user_can_pick_the_other_track() -> None:
     woman = _subject("two", subject=2)
     assert woman.subject == 2 and woman.subject_requested == 2
-    assert 150 <= woman.frames_with_subject <= 160
+    assert 150 <= woman.frames_with_subject <= 170
     # She walks from right to left across the frame.
     hips = _hip_centres(woman)[woman.detected]
     assert hips[0, 0] - hips[-1, 0] > 1000

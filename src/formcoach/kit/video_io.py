@@ -26,18 +26,31 @@ T = TypeVar("T")
 VFR_TIME_BASE = Fraction(1, 90000)
 
 
-# mallopt's parameter number for the mmap threshold (glibc malloc.h).
+# mallopt's parameter numbers (glibc malloc.h).
+_M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+# Blocks from this size on are mmapped: full-size 1080p RGB frames (6.2 MB) and larger, which
+# go back to the system as soon as they are freed. Below it: the frames pose estimation works
+# on (at most 1280 px a side: 2.7-4.9 MB) and MediaPipe's copy of each.
+_MMAP_FROM = 5 << 20
+# A heap keeps this much free memory at its top instead of returning it at every free: the
+# next frame reuses it instead of being faulted in page by page.
+_KEEP_FREE_TOP = 16 << 20
 
 
-def _frames_outside_heap() -> None:
-    """Allocate every block of 1 MiB or more (decoded frames are 3-25 MB) with mmap, returned
-    to the system when freed. glibc otherwise raises that threshold after the first frames are
-    freed and places later ones in the heap, which frames of several threads then fragment:
-    ~130 MB more at the peak of a two-thread 10 s pose pass."""
+def _tune_allocator() -> None:
+    """Fixed thresholds for frame-sized blocks.
+
+    glibc's own moving mmap threshold lets full-size frames of several threads fragment the
+    heap (~130 MB more at the peak of a two-thread pose pass), while mmapping every frame
+    (a 1 MiB threshold) costs ~1,400 page faults per frame, ~10 % of the pose stage's CPU,
+    most of them in MediaPipe's copy of each input frame.
+    """
     # Not glibc (OSError, AttributeError): nothing to set, the allocator is another one.
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_FROM)
+        libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_FREE_TOP)
 
 
 def trim_heap() -> None:
@@ -47,7 +60,7 @@ def trim_heap() -> None:
 
 
 # Once per process, before any frame is decoded: every frame of every stage goes through here.
-_frames_outside_heap()
+_tune_allocator()
 
 
 @dataclass(frozen=True)
@@ -173,12 +186,27 @@ def first_frame_time(path: Path) -> float | None:
         return None if frame is None or frame.time is None else float(frame.time)
 
 
+def display_size(path: Path) -> tuple[int, int]:
+    """Width and height of the first frame as shown (its rotation applied)."""
+    with av.open(str(path)) as container:
+        frame = next(container.decode(container.streams.video[0]), None)
+        if frame is None:
+            return 0, 0
+        turned = (frame.rotation // 90) % 2 == 1
+        return (frame.height, frame.width) if turned else (frame.width, frame.height)
+
+
 def iter_frames_from(
-    path: Path, start_s: float, origin_s: float, apply_rotation: bool = True, threads: int = 0
+    path: Path,
+    start_s: float,
+    origin_s: float,
+    apply_rotation: bool = True,
+    threads: int = 0,
+    size: tuple[int, int] | None = None,
 ) -> Iterator[tuple[float, RGB]]:
     """(time_s, image) of the frames from ``start_s`` on, decoding from the keyframe before it
     instead of from the start; times are relative to ``origin_s`` (see first_frame_time), so
-    they equal those of iter_frames exactly."""
+    they equal those of iter_frames exactly. ``size`` as for iter_frames."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         _threads(stream, threads)
@@ -199,9 +227,10 @@ def iter_frames_from(
             t = float(frame.time) - origin_s
             if t < start_s - 1e-6:
                 continue  # decoded only to reach the start (frames depend on earlier ones)
-            image: RGB = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-            if apply_rotation and frame.rotation:
-                image = rotate_image(image, frame.rotation)
+            rotation = frame.rotation if apply_rotation else 0
+            image = to_rgb(frame, _stored_size(size, rotation))
+            if rotation:
+                image = rotate_image(image, rotation)
             yield t, image
 
 

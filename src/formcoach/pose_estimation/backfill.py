@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from formcoach.kit.video_io import RGB
+from formcoach.pose_estimation.search import Box
 
 if TYPE_CHECKING:
     # Type only: detect imports this module.
     from mediapipe.python.solutions.pose import Pose
 
-    from formcoach.pose_estimation.detect import Box, Detection
+    from formcoach.pose_estimation.detect import Detection
 
 # A person followed backwards moves little from frame to frame: a box overlapping the one
 # found a frame later by less than this is somebody (or something) else.

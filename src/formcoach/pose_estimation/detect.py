@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from formcoach.kit.settings import Settings
 from formcoach.kit.video_io import (
     RGB,
-    DecodedFrame,
+    display_size,
     first_frame_time,
     fit_size,
     iter_frames,
@@ -34,12 +34,10 @@ from formcoach.kit.video_io import (
 )
 from formcoach.pose_estimation.backfill import Backtracker, Buffer, Recent
 from formcoach.pose_estimation.schemas import N_LANDMARKS, VISIBILITY
+from formcoach.pose_estimation.search import Box, Schedule, mask_rect
 
 # The landmarks that outline the body (shoulders, elbows, wrists, hips, knees, ankles).
 CORE = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
-# The box painted over a found person grows by this share of its size on every side: the
-# landmarks are joint centres, the body's outline (and hair, clothes) reaches further.
-_MASK_MARGIN = 0.2
 _MASK_GREY = 127
 _PROGRESS_EVERY = 10
 # Thumbnails: one sample every half second, people cropped to this height. Ten minutes of two
@@ -51,9 +49,6 @@ CROP_HEIGHT = 96
 _DECODE_THREADS = 1
 # Timestamps are rationals turned to floats: comparisons allow this much rounding.
 _EPS = 1e-6
-
-
-Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -110,12 +105,7 @@ def new_graph(settings: Settings) -> mp_pose.Pose:
 
 
 def _mask(image: RGB, box: Box) -> None:
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = box
-    mx, my = _MASK_MARGIN * (x1 - x0), _MASK_MARGIN * (y1 - y0)
-    # The head sits above the highest landmark (eyes): extend upward more.
-    c0, c1 = max(int(x0 - mx), 0), min(int(x1 + mx) + 1, w)
-    r0, r1 = max(int(y0 - 2 * my), 0), min(int(y1 + my) + 1, h)
+    r0, r1, c0, c1 = mask_rect(image.shape[1], image.shape[0], box)
     if c1 > c0 and r1 > r0:
         image[r0:r1, c0:c1] = _MASK_GREY
 
@@ -139,11 +129,10 @@ def _run(graph: mp_pose.Pose, image: RGB) -> Detection | None:
 class GraphChain:
     """The chain of pose graphs that finds up to ``len(graphs)`` people per frame.
 
-    A graph other than the first that has found nobody for ``search_grace_s`` then only looks
-    again every ``search_every_s``: with one person in view the chain costs little more than a
-    single graph, someone walking in is picked up within that interval, and a person hidden
-    for a moment (two runners crossing) is still looked for on every frame meanwhile, so their
-    track does not split.
+    The first graph looks on every frame; each other one when its ``Schedule`` says (see
+    search.py): with one person in view the chain costs little more than a single graph,
+    someone walking in is picked up within ``search_every_s``, and a person hidden for a
+    moment is looked for on every frame of ``search_grace_s``.
     """
 
     def __init__(
@@ -152,25 +141,17 @@ class GraphChain:
         min_quality: float,
         search_every_s: float,
         search_grace_s: float = 0.0,
+        search_idle_every_s: float | None = None,
     ):
         self.graphs = graphs
         self.min_quality = min_quality
-        self.search_every_s = search_every_s
-        self.search_grace_s = search_grace_s
-        self._resting_until = [0.0] * len(graphs)
-        # When each graph last found someone (or started looking).
-        self._last_found: list[float | None] = [None] * len(graphs)
-        self._following = [False] * len(graphs)
+        idle = search_every_s if search_idle_every_s is None else search_idle_every_s
+        self._schedules = [
+            Schedule(search_every_s, idle, search_grace_s) for _ in range(len(graphs) - 1)
+        ]
         # People an extra graph found in the last frame that it was not following before,
         # each with the (masked) image it saw: what the look-back starts from.
         self.newcomers: list[tuple[Detection, RGB]] = []
-
-    def _idle(self, k: int, time_s: float, found: bool) -> None:
-        last = self._last_found[k]
-        if found or last is None:
-            self._last_found[k] = time_s
-        elif time_s - last >= self.search_grace_s:
-            self._resting_until[k] = time_s + self.search_every_s
 
     def detect(self, image: RGB, time_s: float) -> list[Detection]:
         """People in one frame, each found with the previous ones masked out.
@@ -179,18 +160,23 @@ class GraphChain:
         """
         people: list[Detection] = []
         self.newcomers = []
-        source = image
+        boxes: list[Box] = []  # everyone found so far in this frame
+        source, masked = image, 0
         for k, graph in enumerate(self.graphs):
-            if k > 0 and time_s < self._resting_until[k]:
-                self._following[k] = False
+            schedule = self._schedules[k - 1] if k else None
+            if schedule is not None and not schedule.wants_look(time_s, image, boxes):
                 continue
+            if masked < len(boxes):
+                source = image.copy() if source is image else source
+                for box in boxes[masked:]:
+                    _mask(source, box)
+                masked = len(boxes)
             found = _run(graph, source)
-            if k > 0:
-                self._idle(k, time_s, found is not None)
-                fresh = found is not None and not self._following[k]
+            if schedule is not None:
+                fresh = found is not None and not schedule.following
                 if fresh and found is not None and found.quality >= self.min_quality:
                     self.newcomers.append((found, source.copy()))
-            self._following[k] = found is not None
+                schedule.looked(time_s, found is not None, image, boxes)
             if found is None:
                 # Another graph may still be following someone this one lost.
                 continue
@@ -198,20 +184,13 @@ class GraphChain:
             # is often fully visible a few frames later.
             if found.quality >= self.min_quality:
                 people.append(found)
-            if k + 1 < len(self.graphs):
-                if source is image:
-                    source = image.copy()
-                _mask(source, found.box)
+            boxes.append(found.box)
         return people
 
 
 def crop_person(image: RGB, person: Detection) -> RGB:
     """The person's box (with head room), scaled to CROP_HEIGHT px tall."""
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = person.box
-    mx, my = _MASK_MARGIN * (x1 - x0), _MASK_MARGIN * (y1 - y0)
-    c0, c1 = max(int(x0 - mx), 0), min(int(x1 + mx) + 1, w)
-    r0, r1 = max(int(y0 - 2 * my), 0), min(int(y1 + my) + 1, h)
+    r0, r1, c0, c1 = mask_rect(image.shape[1], image.shape[0], person.box)
     if c1 <= c0 or r1 <= r0:
         return np.zeros((CROP_HEIGHT, CROP_HEIGHT // 2, 3), dtype=np.uint8)
     region = image[r0:r1, c0:c1]
@@ -233,6 +212,7 @@ def iter_detections(
         settings.pose_min_person_quality,
         settings.pose_search_every_s,
         settings.pose_search_grace_s,
+        settings.pose_search_idle_every_s,
     )
     own = backtracker is None
     back = backtracker or new_backtracker(settings)
@@ -276,8 +256,9 @@ def detect_video(
 ) -> tuple[list[FrameDetections], int, int]:
     """All detections of a video, with the frame width and height.
 
-    With ``max_side``, larger frames are shrunk to it for the model (see ``shrink``) and the
-    detections come back in the video's own pixels.
+    With ``max_side``, larger frames are shrunk to it for the model (area-averaged in
+    the decoder's colour conversion: the model's own input is 256 px) and the detections come back in
+    the video's own pixels.
 
     Clips of ``pose_parallel_min_s`` or more are split in two halves at mid-time, each run by
     its own graph chain in its own thread (MediaPipe releases the GIL while it computes, so
@@ -285,45 +266,35 @@ def detect_video(
     second half seeks and starts ``pose_chunk_overlap_s`` early, unkept, to warm its graphs
     up. Tracking runs afterwards over the joined detections, so there is no seam in identities.
     """
-    limit = max_side or 1 << 30
     expected = expected_frames(video)
     duration = _duration_s(video)
     origin = first_frame_time(video)
+    width, height = display_size(video)
+    # Frames are scaled in the same swscale pass that converts them to RGB: cheaper than
+    # converting at full size and resizing, and no full-size frame is ever allocated.
+    small = (
+        fit_size(width, height, max_side) if max_side and max(width, height) > max_side else None
+    )
     long_clip = expected > 0 and duration >= settings.pose_parallel_min_s
     try:
         if settings.pose_workers >= 2 and long_clip and origin is not None:
-            found, width, height = _detect_parallel(
-                video, settings, expected, duration, origin, progress, limit
-            )
+            found = _detect_parallel(video, settings, expected, duration, origin, progress, small)
         else:
-            found, width, height = _detect_single(video, expected, settings, progress, limit)
+            found = _detect_single(video, expected, settings, progress, small)
     finally:
         # The closed graphs' memory (~110 MB each) goes back to the system for later stages.
         trim_heap()
-    return _to_video_pixels(found, width, height, limit)
-
-
-def shrink(image: RGB, max_side: int) -> RGB:
-    """The frame pose estimation sees: at most ``max_side`` px. Bilinear, which costs ~1.4 ms
-    for a 1080p frame against ~6 ms for area averaging: the model's own input is 256 px,
-    reached by its own bilinear sampling of whatever it gets."""
-    h, w = image.shape[:2]
-    if max(w, h) <= max_side:
-        return image
-    size = fit_size(w, h, max_side)
-    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
+    return _to_video_pixels(found, width, height, small), width, height
 
 
 def _to_video_pixels(
-    found: list[FrameDetections], width: int, height: int, max_side: int
-) -> tuple[list[FrameDetections], int, int]:
-    """Detections made on shrunk frames, in the video's own pixels (and its size)."""
-    if max(width, height) <= max_side or width == 0:
-        return found, width, height
-    small_w, small_h = fit_size(width, height, max_side)
-    scale = np.array([width / small_w, height / small_h, 1.0, 1.0], dtype=np.float32)
-    out = [replace(d, people=[Detection(p.keypoints * scale) for p in d.people]) for d in found]
-    return out, width, height
+    found: list[FrameDetections], width: int, height: int, small: tuple[int, int] | None
+) -> list[FrameDetections]:
+    """Detections made on shrunk frames, in the video's own pixels."""
+    if small is None:
+        return found
+    scale = np.array([width / small[0], height / small[1], 1.0, 1.0], dtype=np.float32)
+    return [replace(d, people=[Detection(p.keypoints * scale) for p in d.people]) for d in found]
 
 
 def _detect_single(
@@ -331,13 +302,10 @@ def _detect_single(
     expected: int,
     settings: Settings,
     progress: Callable[[float], None],
-    max_side: int,
-) -> tuple[list[FrameDetections], int, int]:
-    size = [0, 0]
-
+    size: tuple[int, int] | None,
+) -> list[FrameDetections]:
     def frames() -> Iterator[tuple[int, float, RGB]]:
-        for frame in prefetch(_shrunk(iter_frames(video, threads=_DECODE_THREADS), max_side)):
-            size[0], size[1] = frame.size
+        for frame in prefetch(iter_frames(video, size=size, threads=_DECODE_THREADS)):
             yield frame.index, frame.time_s, frame.image
 
     out: list[FrameDetections] = []
@@ -345,23 +313,7 @@ def _detect_single(
         out.append(found)
         if expected and len(out) % _PROGRESS_EVERY == 0:
             progress(min(len(out) / expected, 0.99))
-    return out, size[0], size[1]
-
-
-@dataclass(frozen=True)
-class _Shrunk:
-    index: int
-    time_s: float
-    image: RGB
-    size: tuple[int, int]  # width, height of the decoded frame
-
-
-def _shrunk(frames: Iterator[DecodedFrame], max_side: int) -> Iterator[_Shrunk]:
-    # A generator run by the prefetch thread: decoding and shrinking both leave the GIL.
-    for f in frames:
-        yield _Shrunk(
-            f.index, f.time_s, shrink(f.image, max_side), (f.image.shape[1], f.image.shape[0])
-        )
+    return out
 
 
 def _duration_s(video: Path) -> float:
@@ -385,26 +337,21 @@ def _detect_half(
     counts: list[int],
     slot: int,
     stop: threading.Event,
-    max_side: int,
+    size: tuple[int, int] | None,
     tick: Callable[[], None] = lambda: None,
-) -> tuple[list[FrameDetections], int, int]:
+) -> list[FrameDetections]:
     """Detections of the frames with warm_s <= time < stop_s, kept from keep_s on; ``index``
     counts from 0 within the kept frames (the caller renumbers)."""
     warm_s, keep_s, stop_s = span
-    size = [0, 0]
 
     def frames() -> Iterator[tuple[int, float, RGB]]:
         kept = 0
-        decoded = iter_frames_from(video, warm_s, origin, threads=_DECODE_THREADS)
-        shrunk = (
-            (t, image.shape[1], image.shape[0], shrink(image, max_side)) for t, image in decoded
-        )
-        for time_s, width, height, image in prefetch(shrunk):
+        decoded = iter_frames_from(video, warm_s, origin, threads=_DECODE_THREADS, size=size)
+        for time_s, image in prefetch(decoded):
             if stop.is_set():
                 raise _Cancelled
             if stop_s is not None and time_s >= stop_s - _EPS:
                 return
-            size[0], size[1] = width, height
             counts[slot] += 1
             if counts[slot] % _PROGRESS_EVERY == 0:
                 tick()
@@ -412,8 +359,7 @@ def _detect_half(
             yield (kept if time_s >= keep_s - _EPS else -1), time_s, image
             kept += time_s >= keep_s - _EPS
 
-    found = [d for d in iter_detections(frames(), settings, back) if d.index >= 0]
-    return found, size[0], size[1]
+    return [d for d in iter_detections(frames(), settings, back) if d.index >= 0]
 
 
 def _detect_parallel(
@@ -423,8 +369,8 @@ def _detect_parallel(
     duration: float,
     origin: float,
     progress: Callable[[float], None],
-    max_side: int,
-) -> tuple[list[FrameDetections], int, int]:
+    size: tuple[int, int] | None,
+) -> list[FrameDetections]:
     # Split by time, not frame number: after a seek only timestamps say where a frame is, and a
     # variable-frame-rate clip has no fixed frames-per-second to convert with.
     mid = duration / 2
@@ -438,11 +384,11 @@ def _detect_parallel(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-half") as pool:
         tail_span = (max(0.0, mid - settings.pose_chunk_overlap_s), mid, None)
         second = pool.submit(
-            _detect_half, video, settings, origin, tail_span, back, counts, 1, stop, max_side
+            _detect_half, video, settings, origin, tail_span, back, counts, 1, stop, size
         )
         try:
-            head, width, height = _detect_half(
-                video, settings, origin, (0.0, 0.0, mid), back, counts, 0, stop, max_side, tick
+            head = _detect_half(
+                video, settings, origin, (0.0, 0.0, mid), back, counts, 0, stop, size, tick
             )
         except BaseException:
             stop.set()
@@ -450,8 +396,7 @@ def _detect_parallel(
         finally:
             # Once the tail is done too (the pool's exit waits for it).
             pool.submit(back.close)
-        tail, _, _ = second.result()
+        tail = second.result()
     progress(0.99)
     # Frame numbers as one pass from the start gives them.
-    joined = head + [replace(d, index=len(head) + d.index) for d in tail]
-    return joined, width, height
+    return head + [replace(d, index=len(head) + d.index) for d in tail]
