@@ -82,3 +82,11 @@ def fresh_pg_database(prefix: str = "formcoach") -> Iterator[str]:
         get_engine(url).dispose()
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_stages(ctx: Any, *stages: str) -> None:
+    """Run pipeline stages in order on ``ctx`` (a StageContext), as the job runner does."""
+    from formcoach.gateway.jobs import stage_function
+
+    for stage in stages:
+        stage_function(stage)(ctx)

@@ -16,15 +16,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from formcoach.advice_generation import jobs as advice_jobs
-from formcoach.analysis import jobs as analysis_jobs
-from formcoach.feature_extraction import jobs as feature_jobs
 from formcoach.kit.pipeline import ADVICE, ANALYSIS, FEATURES, UPLOAD, RunOptions, StageContext
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
-from formcoach.pose_estimation import jobs as pose_jobs
 from formcoach.video_generation.groundtruth import Faults, GroundTruth, Movement, render_clip
-from formcoach.video_processing import jobs as video_jobs
+from tests.apputil import run_stages
 
 pytestmark = pytest.mark.slow
 
@@ -108,14 +104,7 @@ def fault_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Done]
             options = RunOptions(movement=spec.movement, view="side", height_cm=175.0)
             ctx = StageContext(sorted(CLIPS).index(name) + 1, options, storage, settings)
             storage.put_file(ctx.key(UPLOAD), path)
-            for stage in (
-                video_jobs.run_probe,
-                pose_jobs.run,
-                feature_jobs.run,
-                analysis_jobs.run,
-                advice_jobs.run,
-            ):
-                stage(ctx)
+            run_stages(ctx, "probe", "pose", "features", "analysis", "advice")
             done[name] = Done(
                 truth, ctx.read_json(FEATURES), ctx.read_json(ANALYSIS), ctx.read_json(ADVICE)
             )

@@ -18,20 +18,16 @@ from typing import Any, Literal
 import numpy as np
 import pytest
 
-from formcoach.advice_generation import jobs as advice_jobs
-from formcoach.analysis import jobs as analysis_jobs
-from formcoach.feature_extraction import jobs as feature_jobs
 from formcoach.kit.pipeline import ADVICE, ANALYSIS, FEATURES, UPLOAD, RunOptions, StageContext
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
 from formcoach.kit.video_io import H264Writer
-from formcoach.pose_estimation import jobs as pose_jobs
 from formcoach.video_generation.figure import Figure, build_figure
 from formcoach.video_generation.keyframes import Motion
 from formcoach.video_generation.motions import get_motion
 from formcoach.video_generation.motions_strength import split_squat_knee_forward
 from formcoach.video_generation.scene import Box, draw_figure, draw_shadow, fit_camera, make_set
-from formcoach.video_processing import jobs as video_jobs
+from tests.apputil import run_stages
 
 pytestmark = pytest.mark.slow
 
@@ -98,14 +94,7 @@ def clip_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Facing]
             options = RunOptions(movement=movement, view="side", height_cm=175.0)
             ctx = StageContext(len(done) + 1, options, storage, settings)
             storage.put_file(ctx.key(UPLOAD), path)
-            for stage in (
-                video_jobs.run_probe,
-                pose_jobs.run,
-                feature_jobs.run,
-                analysis_jobs.run,
-                advice_jobs.run,
-            ):
-                stage(ctx)
+            run_stages(ctx, "probe", "pose", "features", "analysis", "advice")
             reps = [
                 loop * motion.loop + t
                 for loop in range(math.ceil(seconds / motion.loop))

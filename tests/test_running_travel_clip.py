@@ -18,18 +18,15 @@ import numpy as np
 import pytest
 from scipy.signal import find_peaks
 
-from formcoach.analysis import jobs as analysis_jobs
-from formcoach.feature_extraction import jobs as feature_jobs
 from formcoach.feature_extraction.filters import lowpass
 from formcoach.kit.pipeline import ANALYSIS, FEATURES, UPLOAD, RunOptions, StageContext
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
 from formcoach.kit.video_io import H264Writer
-from formcoach.pose_estimation import jobs as pose_jobs
 from formcoach.video_generation.figure import Figure, build_figure
 from formcoach.video_generation.groundtruth import running_pose
 from formcoach.video_generation.scene import Box, draw_figure, draw_shadow, fit_camera, make_set
-from formcoach.video_processing import jobs as video_jobs
+from tests.apputil import run_stages
 
 pytestmark = pytest.mark.slow
 
@@ -98,8 +95,7 @@ def travelling_run(
     options = RunOptions(movement="running", view="side", height_cm=HEIGHT_CM)
     ctx = StageContext(1, options, storage, settings)
     storage.put_file(ctx.key(UPLOAD), path)
-    for stage in (video_jobs.run_probe, pose_jobs.run, feature_jobs.run, analysis_jobs.run):
-        stage(ctx)
+    run_stages(ctx, "probe", "pose", "features", "analysis")
     return figures, px_per_height, settings, ctx.read_json(FEATURES), ctx.read_json(ANALYSIS)
 
 
