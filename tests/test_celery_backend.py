@@ -25,7 +25,8 @@ from formcoach.gateway.models import STAGES, Run
 from formcoach.kit.celery_app import CeleryBackend, Leases, Route, create_celery
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
-from tests.test_scaled_support import ADMIN_PW, free_port
+from tests.ports import free_port
+from tests.test_scaled_support import ADMIN_PW
 
 
 @pytest.fixture()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from formcoach.kit.observability import JsonFormatter, current_context, log_cont
 from formcoach.kit.settings import Settings
 from tests.apputil import ADMIN, basic, upload, wait_for_run
 from tests.conftest import make_settings
+from tests.ports import free_port
 
 METRICS_TOKEN = "scrape-token-for-tests"
 
@@ -153,9 +153,7 @@ def test_ready_names_the_failing_component(app: tuple[TestClient, Settings]) -> 
 
 
 def test_ready_reports_an_unreachable_broker(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # nothing listens here once the socket is closed
+    port = free_port()  # nothing listens here
     settings = make_settings(tmp_path / "data", broker_url=f"redis://127.0.0.1:{port}/0")
     prepare(settings)
     assert readiness(settings) == {"database": "ok", "storage": "ok", "broker": "unavailable"}

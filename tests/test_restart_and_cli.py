@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,9 @@ from fastapi.testclient import TestClient
 from formcoach.kit.settings import Settings
 from formcoach.kit.video_io import is_playable_h264
 from tests.apputil import ADMIN, ADMIN_PW
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:

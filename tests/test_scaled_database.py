@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_scaled_support import ADMIN_PW, free_port, wait_http
+from tests.ports import free_port
+from tests.test_scaled_support import ADMIN_PW, wait_http
 
 
 class PrivatePostgres:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,16 +20,11 @@ import httpx
 import psycopg
 
 from formcoach.kit.pipeline import SERVICES
+from tests.ports import free_port
 
 ADMIN_PW = "admin-test-pw"
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 BUCKET = "formcoach-test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:

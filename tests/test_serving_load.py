@@ -31,6 +31,7 @@ from formcoach.kit.jobs import JobRunner, ProcessJobRunner
 from formcoach.kit.settings import Settings
 from tests.apputil import ADMIN, basic, fresh_pg_database, upload, wait_for_run
 from tests.conftest import make_settings
+from tests.ports import free_port
 
 
 def _add_run(settings: Settings, username: str = "admin") -> int:
@@ -326,7 +327,7 @@ def test_serve_leaves_no_process_behind(tmp_path: Path, fixture_videos: dict[str
     """`formcoach serve` stopped (SIGTERM) in the middle of a pose job, then SIGKILLed in the
     middle of another: either way every process it started ends with it."""
     for stop in ("terminate", "kill"):
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "FORMCOACH_DATA_DIR": str(tmp_path / stop),
@@ -365,15 +366,6 @@ def test_serve_leaves_no_process_behind(tmp_path: Path, fixture_videos: dict[str
             if server.poll() is None:
                 server.kill()
                 server.wait(30)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:

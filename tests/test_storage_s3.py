@@ -15,20 +15,13 @@ import pytest
 
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage, S3Storage, Storage, get_storage, move_into
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto S3 server process with one bucket, ``formcoach-test``."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     server = Path(sys.executable).with_name("moto_server")
     proc = subprocess.Popen(

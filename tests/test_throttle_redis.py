@@ -26,7 +26,7 @@ from formcoach.kit.settings import Settings
 from formcoach.kit.throttle_redis import KEY_PREFIX, RedisSigninThrottle
 from tests.apputil import ADMIN, ADMIN_PW, basic
 from tests.conftest import make_settings
-from tests.test_scaled_support import free_port
+from tests.ports import free_port
 
 REDIS_DB = 13
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"

@@ -6,7 +6,6 @@ Screenshots of every page at phone, tablet and desktop width go to test-artifact
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from formcoach.kit.settings import Settings
 from tests.apputil import ADMIN, ADMIN_PW
 from tests.conftest import SINGLE_PERSON, TWO_PEOPLE, make_settings
 from tests.media import gradient_clip
+from tests.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,12 +44,6 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 TABLET: ViewportSize = {"width": 820, "height": 1180}
 DESKTOP: ViewportSize = {"width": 1366, "height": 900}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

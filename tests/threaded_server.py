@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from typing import Self
@@ -10,13 +9,13 @@ from typing import Self
 import uvicorn
 from fastapi import FastAPI
 
+from tests.ports import free_port
+
 
 class ThreadedServer:
     def __init__(self, app: FastAPI, name: str) -> None:
         self.name = name
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
