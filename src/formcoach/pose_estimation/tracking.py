@@ -39,11 +39,25 @@ def body_size(kp: NDArray[np.float32]) -> float:
     return float(np.hypot(x1 - x0, y1 - y0)) or 1.0
 
 
+# CORE with each left landmark and its right counterpart trading places.
+_CORE_MIRRORED = tuple(i + 1 if i % 2 else i - 1 for i in CORE)
+
+
 def landmark_distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
-    """Median distance in px between the body-outline landmarks both place confidently."""
+    """Median distance in px between the body-outline landmarks both place confidently, with
+    b's sides as labelled or swapped, whichever is nearer: a side-view model often swaps the
+    near and far limbs from one frame to the next (sides.py mends that later), and a swap must
+    not make the same person look like someone else."""
+    return min(_median_distance(a, b, CORE), _median_distance(a, b, _CORE_MIRRORED))
+
+
+def _median_distance(
+    a: NDArray[np.float32], b: NDArray[np.float32], b_order: tuple[int, ...]
+) -> float:
     core = list(CORE)
-    both = (a[core, VISIBILITY] >= _SURE) & (b[core, VISIBILITY] >= _SURE)
-    pa, pb = a[core, :2], b[core, :2]
+    order = list(b_order)
+    both = (a[core, VISIBILITY] >= _SURE) & (b[order, VISIBILITY] >= _SURE)
+    pa, pb = a[core, :2], b[order, :2]
     if int(both.sum()) >= 3:
         pa, pb = pa[both], pb[both]
     return float(np.median(np.linalg.norm(pa - pb, axis=1)))

@@ -335,7 +335,7 @@ def annotate(
     # than veryfast/23 at a similar size, and the skeleton and text stay sharp.
     with H264Writer(dst, width, height, fps, crf=26, preset="superfast", background=True) as writer:
         size_arg = None if (width, height) == (src_w, src_h) else (width, height)
-        for frame in prefetch(iter_frames(proxy, size=size_arg)):
+        for frame in prefetch(iter_frames(proxy, size=size_arg, fast_scale=True)):
             image = frame.image if frame.image.flags.writeable else frame.image.copy()
             i = frame.index
             values = {name: _series_value(series.get(name), i) for name, _, _ in JOINT_VALUES}
