@@ -89,12 +89,12 @@ def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 def to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None = None, fast: bool = False) -> RGB:
     """The frame as RGB, scaled to ``size`` (width, height, as stored: before rotation).
 
-    By default the scaling is swscale's area filter, in the same pass as the colour
-    conversion. With ``fast``, 8-bit 4:2:0 frames shrunk by up to 2x (1080p to 720p) have
+    With ``fast``, 8-bit 4:2:0 frames shrunk by up to 2x (1080p to 720p, the pose size) have
     their three planes scaled bilinearly with OpenCV and only the small result converted:
-    ~3.5 ms a 1080p frame against ~11.5 (swscale's area path has no SIMD code). That is for
-    pictures people watch (the annotated video): the pose model is sensitive to the small
-    differences, and on the two-people fixture bilinear frames split the subject's track.
+    ~3.5 ms a 1080p frame against ~11.5 for swscale's area filter in the conversion pass (its
+    area path has no SIMD code). Bilinear from no more than 2x aliases little, and the pose
+    model bilinear-samples its own 256 px crop anyway. Other frames, and callers that want
+    the area filter's exact output, take swscale.
     """
     if size is None or size == (frame.width, frame.height):
         return np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
@@ -246,10 +246,11 @@ def iter_frames_from(
     apply_rotation: bool = True,
     threads: int = 0,
     size: tuple[int, int] | None = None,
+    fast_scale: bool = False,
 ) -> Iterator[tuple[float, RGB]]:
     """(time_s, image) of the frames from ``start_s`` on, decoding from the keyframe before it
     instead of from the start; times are relative to ``origin_s`` (see first_frame_time), so
-    they equal those of iter_frames exactly. ``size`` as for iter_frames."""
+    they equal those of iter_frames exactly. ``size`` and ``fast_scale`` as for iter_frames."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         _threads(stream, threads)
@@ -271,7 +272,7 @@ def iter_frames_from(
             if t < start_s - 1e-6:
                 continue  # decoded only to reach the start (frames depend on earlier ones)
             rotation = frame.rotation if apply_rotation else 0
-            image = to_rgb(frame, _stored_size(size, rotation))
+            image = to_rgb(frame, _stored_size(size, rotation), fast_scale)
             if rotation:
                 image = rotate_image(image, rotation)
             yield t, image

@@ -256,9 +256,8 @@ def detect_video(
 ) -> tuple[list[FrameDetections], int, int]:
     """All detections of a video, with the frame width and height.
 
-    With ``max_side``, larger frames are shrunk to it for the model (area-averaged in
-    the decoder's colour conversion: the model's own input is 256 px) and the detections come back in
-    the video's own pixels.
+    With ``max_side``, larger frames are shrunk to it for the model (the model's own input is
+    256 px) and the detections come back in the video's own pixels.
 
     Clips of ``pose_parallel_min_s`` or more are split in two halves at mid-time, each run by
     its own graph chain in its own thread (MediaPipe releases the GIL while it computes, so
@@ -270,8 +269,8 @@ def detect_video(
     duration = _duration_s(video)
     origin = first_frame_time(video)
     width, height = display_size(video)
-    # Frames are scaled in the same swscale pass that converts them to RGB: cheaper than
-    # converting at full size and resizing, and no full-size frame is ever allocated.
+    # Frames are scaled before they are converted to RGB (see to_rgb's fast path): no
+    # full-size RGB frame is ever allocated.
     small = (
         fit_size(width, height, max_side) if max_side and max(width, height) > max_side else None
     )
@@ -305,7 +304,8 @@ def _detect_single(
     size: tuple[int, int] | None,
 ) -> list[FrameDetections]:
     def frames() -> Iterator[tuple[int, float, RGB]]:
-        for frame in prefetch(iter_frames(video, size=size, threads=_DECODE_THREADS)):
+        frames = iter_frames(video, size=size, threads=_DECODE_THREADS, fast_scale=True)
+        for frame in prefetch(frames):
             yield frame.index, frame.time_s, frame.image
 
     out: list[FrameDetections] = []
@@ -346,7 +346,9 @@ def _detect_half(
 
     def frames() -> Iterator[tuple[int, float, RGB]]:
         kept = 0
-        decoded = iter_frames_from(video, warm_s, origin, threads=_DECODE_THREADS, size=size)
+        decoded = iter_frames_from(
+            video, warm_s, origin, threads=_DECODE_THREADS, size=size, fast_scale=True
+        )
         for time_s, image in prefetch(decoded):
             if stop.is_set():
                 raise _Cancelled

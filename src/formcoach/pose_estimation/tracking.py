@@ -1,8 +1,8 @@
 """People detections -> tracks with stable ids -> the subject.
 
 Association is by continuity alone: a detection joins the track whose last landmarks lie
-nearest, measured in that track's body sizes, inside a gate that widens with the time the
-track has been lost. One optimal assignment per frame (Hungarian) keeps two people who pass
+nearest, measured in body sizes (the larger of the track's and the detection's), inside a gate
+that widens with the time the track has been lost. One optimal assignment per frame (Hungarian) keeps two people who pass
 close to each other from trading ids, since each keeps the cheaper, continuous match.
 """
 
@@ -118,7 +118,11 @@ def track_people(detections: list[FrameDetections], settings: Settings) -> list[
             for j, tr in enumerate(live):
                 lost = max(0.0, t - tr.times[-1] - frame_dt)
                 gate = settings.track_max_distance + settings.track_max_distance_per_s * lost
-                d = landmark_distance(person.keypoints, tr.people[-1].keypoints) / tr.size
+                # In the larger of the two body sizes: a degenerate estimate (legs folded into
+                # the trunk while the person is half hidden) shrinks the track's size, and the
+                # person found whole again would look too far to be the same one.
+                size = max(tr.size, body_size(person.keypoints))
+                d = landmark_distance(person.keypoints, tr.people[-1].keypoints) / size
                 if d <= gate:
                     cost[i, j] = d
         taken: set[int] = set()
