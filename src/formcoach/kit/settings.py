@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     # is followed back through the last pose_backfill_s of frames.
     pose_search_every_s: float = 0.2
     pose_search_idle_every_s: float = 1.0
-    pose_search_grace_s: float = 1.0
+    pose_search_grace_s: float = 0.5
     # A newcomer found by a search is followed back through the frames of the last
     # pose_backfill_s (at most pose_backfill_max_frames kept, ~2.7 MB each at 720p): the
     # person detector misses people half in view at the frame edge on most frames, so the

@@ -259,7 +259,7 @@ def detect_video(
     With ``max_side``, larger frames are shrunk to it for the model (the model's own input is
     256 px) and the detections come back in the video's own pixels.
 
-    Clips of ``pose_parallel_min_s`` or more are split in two halves at mid-time, each run by
+    Clips of ``pose_parallel_min_s`` or more are split in two halves by time, each run by
     its own graph chain in its own thread (MediaPipe releases the GIL while it computes, so
     both cores work, and one interpreter means no second copy of the models in memory). The
     second half seeks and starts ``pose_chunk_overlap_s`` early, unkept, to warm its graphs
@@ -374,8 +374,11 @@ def _detect_parallel(
     size: tuple[int, int] | None,
 ) -> list[FrameDetections]:
     # Split by time, not frame number: after a seek only timestamps say where a frame is, and a
-    # variable-frame-rate clip has no fixed frames-per-second to convert with.
-    mid = duration / 2
+    # variable-frame-rate clip has no fixed frames-per-second to convert with. The tail also
+    # decodes its warm-up frames: splitting after the middle by half the overlap gives both
+    # threads as many frames, and the pass ends when the later one does.
+    overlap = min(settings.pose_chunk_overlap_s, duration / 2)
+    mid = (duration + overlap) / 2
     counts = [0, 0]
     stop = threading.Event()
 
@@ -384,7 +387,7 @@ def _detect_parallel(
 
     back = new_backtracker(settings)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-half") as pool:
-        tail_span = (max(0.0, mid - settings.pose_chunk_overlap_s), mid, None)
+        tail_span = (max(0.0, mid - overlap), mid, None)
         second = pool.submit(
             _detect_half, video, settings, origin, tail_span, back, counts, 1, stop, size
         )
