@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from formcoach.kit.planes import planes_scalable, scale_i420
+
 RGB = NDArray[np.uint8]
 T = TypeVar("T")
 # Time base used when frames come with their own timestamps (variable frame rate): 90 kHz, the
@@ -89,53 +91,15 @@ def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 def to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None = None, fast: bool = False) -> RGB:
     """The frame as RGB, scaled to ``size`` (width, height, as stored: before rotation).
 
-    With ``fast``, 8-bit 4:2:0 frames shrunk by up to 2x (1080p to 720p, the pose size) have
-    their three planes scaled bilinearly with OpenCV and only the small result converted:
-    ~3.5 ms a 1080p frame against ~11.5 for swscale's area filter in the conversion pass (its
-    area path has no SIMD code). Bilinear from no more than 2x aliases little, and the pose
-    model bilinear-samples its own 256 px crop anyway. Other frames, and callers that want
-    the area filter's exact output, take swscale.
+    Scaled by swscale's area filter in the colour conversion pass, or with ``fast`` plane by
+    plane first where planes.py can (a third of the cost).
     """
     if size is None or size == (frame.width, frame.height):
         return np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-    if fast and _planes_scalable(frame, size):
-        return _scale_planes(frame, size)
+    if fast and planes_scalable(frame, size):
+        return np.asarray(cv2.cvtColor(scale_i420(frame, size), cv2.COLOR_YUV2RGB_I420), np.uint8)
     scaled = frame.to_ndarray(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
     return np.asarray(scaled, dtype=np.uint8)
-
-
-def _planes_scalable(frame: av.VideoFrame, size: tuple[int, int]) -> bool:
-    width, height = size
-    return (
-        frame.format.name == "yuv420p"  # limited range, as OpenCV's I420 conversion assumes
-        and width % 2 == 0
-        and height % 2 == 0
-        and frame.width <= 2 * width
-        and frame.height <= 2 * height
-        and width <= frame.width
-        and height <= frame.height
-    )
-
-
-def _scale_planes(frame: av.VideoFrame, size: tuple[int, int]) -> RGB:
-    width, height = size
-    # One I420 image: the Y plane, then U and V, each a quarter of Y's size.
-    small = np.empty((height * 3 // 2, width), dtype=np.uint8)
-    chroma = small[height:].reshape(-1)
-    quarter = (width // 2) * (height // 2)
-    targets = (
-        small[:height],
-        chroma[:quarter].reshape(height // 2, width // 2),
-        chroma[quarter:].reshape(height // 2, width // 2),
-    )
-    sizes = ((frame.width, frame.height),) + ((-(-frame.width // 2), -(-frame.height // 2)),) * 2
-    for plane, (w, h), target in zip(frame.planes, sizes, targets, strict=True):
-        # The plane's own memory (rows padded to line_size), no copy.
-        source = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)[
-            :h, :w
-        ]
-        cv2.resize(source, target.shape[::-1], dst=target, interpolation=cv2.INTER_LINEAR)
-    return np.asarray(cv2.cvtColor(small, cv2.COLOR_YUV2RGB_I420), dtype=np.uint8)
 
 
 def _stored_size(size: tuple[int, int] | None, rotation: int) -> tuple[int, int] | None:
@@ -167,6 +131,32 @@ def iter_frames(
     ``size`` (width, height as displayed) scales every frame to it while converting to RGB
     (``fast_scale``: see to_rgb's ``fast``); ``threads`` see ``_threads``.
     """
+    for index, time_s, frame in _decoded(path, threads):
+        rotation = frame.rotation if apply_rotation else 0
+        image = to_rgb(frame, _stored_size(size, rotation), fast_scale)
+        if rotation:
+            image = rotate_image(image, rotation)
+        yield DecodedFrame(index=index, time_s=time_s, image=image)
+
+
+def iter_i420(path: Path, size: tuple[int, int]) -> Iterator[DecodedFrame]:
+    """Every frame as one planar I420 array (height*3/2 x width) of ``size`` (as displayed),
+    for re-encoding: 4:2:0 frames shrunk by up to 2x never go through RGB (see planes.py),
+    other frames (rotated, 10-bit, full range, larger shrinks) do."""
+    for index, time_s, frame in _decoded(path, threads=0):
+        rotation = frame.rotation
+        if not rotation and planes_scalable(frame, size):
+            yuv = scale_i420(frame, size)
+        else:
+            image = to_rgb(frame, _stored_size(size, rotation))
+            if rotation:
+                image = rotate_image(image, rotation)
+            yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), dtype=np.uint8)
+        yield DecodedFrame(index=index, time_s=time_s, image=yuv)
+
+
+def _decoded(path: Path, threads: int) -> Iterator[tuple[int, float, av.VideoFrame]]:
+    """(index, time from the first frame, frame) of every decoded frame."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         _threads(stream, threads)
@@ -179,11 +169,7 @@ def iter_frames(
             )
             if first_pts is None:
                 first_pts = t
-            rotation = frame.rotation if apply_rotation else 0
-            image = to_rgb(frame, _stored_size(size, rotation), fast_scale)
-            if rotation:
-                image = rotate_image(image, rotation)
-            yield DecodedFrame(index=index, time_s=t - first_pts, image=image)
+            yield index, t - first_pts, frame
 
 
 def prefetch(items: Iterator[T], depth: int = 3) -> Iterator[T]:
