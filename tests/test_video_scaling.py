@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import pytest
 
-from formcoach.kit.video_io import fit_size, iter_frames, iter_i420, to_rgb
+from formcoach.kit.video_io import fit_size, to_rgb
 from formcoach.pose_estimation.detect import CORE
 from formcoach.pose_estimation.tracking import landmark_distance
 
@@ -86,30 +85,3 @@ def test_a_side_swap_does_not_make_the_same_person_look_like_someone_else() -> N
     assert landmark_distance(person, person) == pytest.approx(0.0)
     # Someone else 80 px away stays 80 px away, whichever labelling is tried.
     assert landmark_distance(person, _person(dx=80.0)) == pytest.approx(80.0, abs=13.0)
-
-
-def test_i420_frames_for_re_encoding_match_the_rgb_path(tmp_path: Path) -> None:
-    two = FIXTURES / "sports2d-demo-two-people.mp4"
-    size = fit_size(1768, 994, 1280)
-    # A full-range (yuvj420p) MJPEG clip takes the RGB fallback.
-    mjpeg = tmp_path / "full-range.mov"
-    with av.open(str(mjpeg), "w") as container:
-        stream = container.add_stream("mjpeg", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuvj420p"
-        for i in range(3):
-            image = np.zeros((360, 640, 3), np.uint8)
-            image[:, : 200 + 50 * i] = (200, 60, 30)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    with av.open(str(mjpeg)) as container:
-        assert next(container.decode(video=0)).format.name == "yuvj420p"
-    for clip, target in ((two, size), (mjpeg, (320, 180))):
-        yuv = [f for _, f in zip(range(3), iter_i420(clip, target), strict=False)]
-        rgb = [f for _, f in zip(range(3), iter_frames(clip, size=target), strict=False)]
-        assert [f.time_s for f in yuv] == [f.time_s for f in rgb]
-        for a, b in zip(yuv, rgb, strict=True):
-            assert a.image.shape == (target[1] * 3 // 2, target[0])
-            back = cv2.cvtColor(a.image, cv2.COLOR_YUV2RGB_I420).astype(np.int16)
-            assert np.abs(back - b.image.astype(np.int16)).mean() < 4.0, clip.name

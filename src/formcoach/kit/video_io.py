@@ -139,22 +139,6 @@ def iter_frames(
         yield DecodedFrame(index=index, time_s=time_s, image=image)
 
 
-def iter_i420(path: Path, size: tuple[int, int]) -> Iterator[DecodedFrame]:
-    """Every frame as one planar I420 array (height*3/2 x width) of ``size`` (as displayed),
-    for re-encoding: 4:2:0 frames shrunk by up to 2x never go through RGB (see planes.py),
-    other frames (rotated, 10-bit, full range, larger shrinks) do."""
-    for index, time_s, frame in _decoded(path, threads=0):
-        rotation = frame.rotation
-        if not rotation and planes_scalable(frame, size):
-            yuv = scale_i420(frame, size)
-        else:
-            image = to_rgb(frame, _stored_size(size, rotation))
-            if rotation:
-                image = rotate_image(image, rotation)
-            yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), dtype=np.uint8)
-        yield DecodedFrame(index=index, time_s=time_s, image=yuv)
-
-
 def _decoded(path: Path, threads: int) -> Iterator[tuple[int, float, av.VideoFrame]]:
     """(index, time from the first frame, frame) of every decoded frame."""
     with av.open(str(path)) as container:
