@@ -304,8 +304,8 @@ def _detect_single(
     size: tuple[int, int] | None,
 ) -> list[FrameDetections]:
     def frames() -> Iterator[tuple[int, float, RGB]]:
-        frames = iter_frames(video, size=size, threads=_DECODE_THREADS, fast_scale=True)
-        for frame in prefetch(frames):
+        decoded = iter_frames(video, size=size, threads=_DECODE_THREADS, fast_scale=True)
+        for frame in prefetch(decoded):
             yield frame.index, frame.time_s, frame.image
 
     out: list[FrameDetections] = []

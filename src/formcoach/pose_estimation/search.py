@@ -5,7 +5,8 @@ tracked frame, so looking on every frame would make a one-person clip cost almos
 Looks are therefore spaced out, and spaced out most where nothing could have come in: a
 tripod clip of one runner has a still background outside the runner, and a person who walks
 in changes it. The scene outside the people already found is compared at 1/8 scale between
-the last look and now; the comparison costs ~1.5 ms, mostly the 1/8 scaling, and is made every ``every_s``.
+the last look and now; the comparison costs ~1.5 ms (mostly the 1/8 scaling) and is made
+at most every ``every_s``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """People detections -> tracks with stable ids -> the subject.
 
 Association is by continuity alone: a detection joins the track whose last landmarks lie
-nearest, measured in body sizes (the larger of the track's and the detection's), inside a gate
-that widens with the time the track has been lost. One optimal assignment per frame (Hungarian) keeps two people who pass
-close to each other from trading ids, since each keeps the cheaper, continuous match.
+nearest, measured in body sizes (the larger of the track's and the detection's), inside a
+gate that widens with the time the track has been lost. One optimal assignment per frame
+(Hungarian) keeps two people who pass close to each other from trading ids, since each keeps
+the cheaper, continuous match.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from scipy.optimize import linear_sum_assignment
 from formcoach.kit.settings import Settings
 from formcoach.pose_estimation.detect import CORE, Detection, FrameDetections
 from formcoach.pose_estimation.schemas import VISIBILITY
+from formcoach.pose_estimation.sides import ARM_PAIRS, LEG_PAIRS
 
 _SURE = 0.3  # visibility above which a landmark is used for matching
 _SIZE_MEMORY = 15  # detections whose body size is averaged for the gate
@@ -40,7 +42,8 @@ def body_size(kp: NDArray[np.float32]) -> float:
 
 
 # CORE with each left landmark and its right counterpart trading places.
-_CORE_MIRRORED = tuple(i + 1 if i % 2 else i - 1 for i in CORE)
+_OTHER_SIDE = {a: b for pair in ARM_PAIRS + LEG_PAIRS for a, b in (pair, pair[::-1])}
+_CORE_MIRRORED = tuple(_OTHER_SIDE[i] for i in CORE)
 
 
 def landmark_distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
