@@ -131,16 +131,6 @@ def iter_frames(
     ``size`` (width, height as displayed) scales every frame to it while converting to RGB
     (``fast_scale``: see to_rgb's ``fast``); ``threads`` see ``_threads``.
     """
-    for index, time_s, frame in _decoded(path, threads):
-        rotation = frame.rotation if apply_rotation else 0
-        image = to_rgb(frame, _stored_size(size, rotation), fast_scale)
-        if rotation:
-            image = rotate_image(image, rotation)
-        yield DecodedFrame(index=index, time_s=time_s, image=image)
-
-
-def _decoded(path: Path, threads: int) -> Iterator[tuple[int, float, av.VideoFrame]]:
-    """(index, time from the first frame, frame) of every decoded frame."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         _threads(stream, threads)
@@ -153,7 +143,11 @@ def _decoded(path: Path, threads: int) -> Iterator[tuple[int, float, av.VideoFra
             )
             if first_pts is None:
                 first_pts = t
-            yield index, t - first_pts, frame
+            rotation = frame.rotation if apply_rotation else 0
+            image = to_rgb(frame, _stored_size(size, rotation), fast_scale)
+            if rotation:
+                image = rotate_image(image, rotation)
+            yield DecodedFrame(index=index, time_s=t - first_pts, image=image)
 
 
 def prefetch(items: Iterator[T], depth: int = 3) -> Iterator[T]:
