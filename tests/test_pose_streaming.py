@@ -4,6 +4,7 @@ looking back for late-found people, background decoding and encoding (speed is i
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,13 @@ from formcoach.kit.video_io import (
     prefetch,
 )
 from formcoach.pose_estimation.backfill import Buffer, Recent, overlap
-from formcoach.pose_estimation.detect import GraphChain, detect_video, new_graph
+from formcoach.pose_estimation.detect import (
+    FrameDetections,
+    GraphChain,
+    detect_video,
+    iter_detections,
+    new_graph,
+)
 from formcoach.pose_estimation.service import select_subject
 from formcoach.video_processing.service import make_proxy, probe
 from tests.test_pose_support import SINGLE_PERSON, TWO_PEOPLE, make_test_settings
@@ -133,6 +140,41 @@ def test_prefetch_keeps_order_errors_and_early_stops() -> None:
     endless = prefetch(itertools.count(), depth=1)
     assert next(endless) == 0
     endless.close()
+
+
+def test_closing_a_prefetch_of_a_prefetch_stops_both_threads() -> None:
+    closed: list[str] = []
+
+    def source() -> Iterator[int]:
+        try:
+            yield from itertools.count()
+        finally:
+            closed.append("source")
+
+    outer = prefetch(prefetch(source(), depth=1), depth=1)
+    assert [next(outer), next(outer)] == [0, 1]
+    outer.close()
+    assert closed == ["source"]
+    assert not [t for t in threading.enumerate() if t.name == "prefetch"]
+
+
+def test_first_graph_a_frame_ahead_gives_the_same_detections() -> None:
+    """The pipelined chain (first graph in its own thread) against the chain run one graph
+    after the other, on the two-people fixture where both graphs follow someone."""
+    settings = make_test_settings()
+    frames = [(f.index, f.time_s, f.image) for f in itertools.islice(iter_frames(TWO_PEOPLE), 90)]
+
+    def run(pipelined: bool) -> list[FrameDetections]:
+        return list(iter_detections(iter(frames), settings, pipelined=pipelined))
+
+    ahead, in_turn = run(True), run(False)
+    assert [d.index for d in ahead] == list(range(90))
+    assert sum(len(d.people) for d in ahead) >= 130  # both people in most frames
+    for a, b in zip(ahead, in_turn, strict=True):
+        assert len(a.people) == len(b.people)
+        for pa, pb in zip(a.people, b.people, strict=True):
+            np.testing.assert_allclose(pa.keypoints, pb.keypoints, atol=1e-3)
+    assert not [t for t in threading.enumerate() if t.name == "prefetch"]
 
 
 def test_two_people_through_the_proxy_keep_two_tracks(tmp_path: Path) -> None:

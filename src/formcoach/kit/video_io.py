@@ -7,7 +7,7 @@ import ctypes
 import itertools
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -150,9 +150,11 @@ def iter_frames(
             yield DecodedFrame(index=index, time_s=t - first_pts, image=image)
 
 
-def prefetch(items: Iterator[T], depth: int = 3) -> Iterator[T]:
+def prefetch(items: Iterator[T], depth: int = 3) -> Generator[T, None, None]:
     """``items`` produced by a background thread, up to ``depth`` ahead: decoding (FFmpeg
-    releases the GIL) then overlaps with what the consumer does with each frame."""
+    releases the GIL) then overlaps with what the consumer does with each frame. Closing
+    this generator stops the thread, and closes ``items`` in it (so a prefetch of a prefetch
+    stops both)."""
     slots: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -165,6 +167,10 @@ def prefetch(items: Iterator[T], depth: int = 3) -> Iterator[T]:
             slots.put((False, None))
         except BaseException as exc:  # handed to the consumer
             slots.put((False, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     worker = threading.Thread(target=produce, name="prefetch", daemon=True)
     worker.start()
