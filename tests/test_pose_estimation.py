@@ -70,6 +70,13 @@ def test_csv_cells(tmp_path: Path) -> None:
         pose.keypoints[2, 32, 3], abs=1e-4
     )
     assert float(rows[3]["time_s"]) == pytest.approx(0.1)
+    assert rows[0]["nose_x_px"] == f"{pose.keypoints[0, 0, 0]:.2f}"
+    assert rows[0]["nose_z"] == f"{pose.keypoints[0, 0, 2]:.4f}"
+    # Every row as long as the header, lost frames included; lines end like the csv module's.
+    text = (tmp_path / "k.csv").read_bytes().decode()
+    lines = text.split("\r\n")
+    assert lines[-1] == "" and len(lines) == 7
+    assert {line.count(",") for line in lines[:-1]} == {3 + 33 * 4 - 1}
 
 
 def test_detection_threshold(settings: Settings) -> None:

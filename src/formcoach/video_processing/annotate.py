@@ -331,9 +331,12 @@ def annotate(
     font, japanese = _font(size)
     legend = Legend(font, size, japanese, origin=(8, 8))
     sprites = Sprites(font)
-    # An overlay video: x264's superfast preset at a slightly higher CRF takes ~30 % less CPU
-    # than veryfast/23 at a similar size, and the skeleton and text stay sharp.
-    with H264Writer(dst, width, height, fps, crf=26, preset="superfast", background=True) as writer:
+    # An overlay video, encoded for speed: x264's ultrafast preset with CABAC put back, at
+    # CRF 27, against superfast/26 on the single-person fixture: 33 % less encoding time,
+    # 0.2 dB lower PSNR (38.1 dB), 18 % larger. The encoder set the pace of this stage.
+    with H264Writer(
+        dst, width, height, fps, crf=27, preset="ultrafast", x264_params="cabac=1", background=True
+    ) as writer:
         size_arg = None if (width, height) == (src_w, src_h) else (width, height)
         for frame in prefetch(iter_frames(proxy, size=size_arg, fast_scale=True)):
             image = frame.image if frame.image.flags.writeable else frame.image.copy()
