@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from formcoach.pose_estimation.detect import CORE, detect_video
+from formcoach.pose_estimation.detect import CORE, detect_video, model_size
 from formcoach.pose_estimation.schemas import VISIBILITY
 from tests.test_pose_support import SINGLE_PERSON, make_test_settings
 
@@ -25,13 +25,34 @@ def _core(max_side: int | None) -> tuple[np.ndarray, int, int]:  # type: ignore[
 
 def test_keypoints_of_shrunk_frames_are_in_the_videos_pixels() -> None:
     assert make_test_settings().pose_max_side == 1280  # what the pose stage passes
+    assert model_size(1080, 1920, 1280) == (540, 960)  # halved: a whole factor
     shrunk, width, height = _core(1280)
     full, full_w, full_h = _core(None)
     assert (width, height) == (full_w, full_h) == (1080, 1920)
     sure = (shrunk[:, :, VISIBILITY] > 0.5) & (full[:, :, VISIBILITY] > 0.5)
     assert sure.mean() > 0.8
     gap = np.linalg.norm(shrunk[:, :, :2] - full[:, :, :2], axis=2)[sure]
-    # Same joints, same place (in 720x1280 pixels they would be ~1/3 off): well under 1 % of
+    # Same joints, same place (in 540x960 pixels they would be half off): well under 1 % of
     # the frame height apart for most of them.
     assert np.median(gap) < 0.01 * height, np.median(gap)
     assert np.percentile(gap, 90) < 0.03 * height
+
+
+@pytest.mark.parametrize(
+    ("size", "seen"),
+    [
+        ((1280, 720), None),  # within the bound: as it is
+        ((1920, 1080), (960, 540)),  # halved
+        ((1080, 1920), (540, 960)),
+        ((3840, 2160), (1280, 720)),  # a third
+        ((2560, 1440), (1280, 720)),
+        ((1366, 768), (1280, 720)),  # halving would leave 683: fitted instead
+        ((1440, 1080), (1280, 960)),
+        ((1768, 994), (1280, 720)),
+    ],
+)
+def test_model_size_shrinks_by_whole_factors_that_keep_three_quarters(
+    size: tuple[int, int], seen: tuple[int, int] | None
+) -> None:
+    assert model_size(*size, 1280) == seen
+    assert model_size(*size, None) is None

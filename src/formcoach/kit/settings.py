@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     pose_model_complexity: int = 1
     # The pose stage shrinks proxy frames larger than this (a proxy copied from a 1080p
     # upload) for the model, coordinates scaled back: the model sees 256 px anyway, and the
-    # frames it buffers and copies stay 720p-sized (at 1080p a 60 s clip peaked at 1.1 GB).
+    # frames it buffers and copies stay at most 720p-sized (at 1080p a 60 s clip peaked at
+    # 1.1 GB). Whole factors where they keep 3/4 of it (1080p -> 960x540): see model_size.
     pose_max_side: int = 1280
     pose_min_detection_confidence: float = 0.5
     pose_min_tracking_confidence: float = 0.5
