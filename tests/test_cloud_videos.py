@@ -22,7 +22,7 @@ from formcoach.kit.accounts import User, hash_password
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.errors import AppError
-from formcoach.kit.jobs import JobRunner
+from formcoach.kit.jobs import IdHandler, JobRunner
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
 from formcoach.kit.video_io import is_playable_h264
@@ -313,7 +313,9 @@ def test_the_api_answers_429_when_the_budget_is_used_up(tmp_path: Path, server: 
         session.flush()
         run_id = run.id
     runner = JobRunner(1)
-    runner.register("drill_video", partial(service.process_job, settings=settings), lambda: [])
+    runner.register(
+        "drill_video", IdHandler(partial(service.process_job, settings=settings)), lambda: []
+    )
     app = FastAPI()
     app.state.settings, app.state.jobs = settings, runner
     install_error_handlers(app)

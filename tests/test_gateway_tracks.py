@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 from fastapi.testclient import TestClient
 
-from formcoach.kit.pipeline import POSE_META, run_key
+from formcoach.kit.pipeline import POSE_META, run_file
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import get_storage
-from tests.apputil import ADMIN, basic, wait_for_run
+from tests.apputil import ADMIN, basic, run_folder_key, wait_for_run
 
 
 def test_tracks_thumbnails_and_reanalysis(
@@ -24,7 +24,9 @@ def test_tracks_thumbnails_and_reanalysis(
     run = completed_runs["two_people"]
     run_id = run["id"]
     body = client.get(f"/api/runs/{run_id}/tracks", headers=ADMIN).json()
-    pose = json.loads(storage.get_bytes(run_key(run_id, POSE_META)))
+    pose = json.loads(
+        storage.get_bytes(run_file(run_folder_key(settings.db_url, run_id), POSE_META))
+    )
     tracks = body["tracks"]
     assert len(tracks) >= 2, tracks
     assert body["subject"] == pose["subject"] is not None
@@ -44,7 +46,9 @@ def test_tracks_thumbnails_and_reanalysis(
         assert image.shape[0] == settings.track_thumbnail_px and image.shape[1] > 10
         # A real crop of footage, not a flat placeholder.
         assert float(image.std()) > 10
-        assert storage.exists(run_key(run_id, f"track_{track['id']}.jpg"))
+        assert storage.exists(
+            run_file(run_folder_key(settings.db_url, run_id), f"track_{track['id']}.jpg")
+        )
         again = client.get(track["thumbnail_url"], headers=ADMIN)
         assert again.content == response.content
         images.append(image)
@@ -79,9 +83,9 @@ def test_tracks_thumbnails_and_reanalysis(
     assert created.status_code == 202, created.text
     new_id = created.json()["id"]
     assert new_id != run_id
-    assert storage.get_bytes(run_key(new_id, "upload.bin")) == storage.get_bytes(
-        run_key(run_id, "upload.bin")
-    )
+    assert storage.get_bytes(
+        run_file(run_folder_key(settings.db_url, new_id), "upload.bin")
+    ) == storage.get_bytes(run_file(run_folder_key(settings.db_url, run_id), "upload.bin"))
     second = wait_for_run(client, new_id, ADMIN)
     assert second["subject"] == chosen
     # Pose ran with the chosen subject; whether that person's movement can then be judged

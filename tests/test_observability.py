@@ -183,7 +183,7 @@ def test_nested_log_context_is_restored() -> None:
 
 def test_the_job_runner_reports_its_queue_depth() -> None:
     runner = JobRunner(1, resume=False)
-    runner.register("run", lambda _id: None, list)
+    runner.register("run", lambda _id, _key: None, list)
     runner.enqueue("run", 1)
     runner.enqueue("run", 2)
     assert runner.depth() == {"run": 2}

@@ -274,7 +274,7 @@ def test_job_threads_run_niced() -> None:
 
     base = os.getpriority(os.PRIO_PROCESS, 0)
     runner = JobRunner(1, resume=False, nice=5)
-    runner.register("run", handler, list)
+    runner.register("run", lambda job_id, _key: handler(job_id), list)
     runner.start()
     runner.enqueue("run", 1)
     assert runner.wait_idle(timeout=30)

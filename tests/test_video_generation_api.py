@@ -17,7 +17,7 @@ from formcoach.gateway.models import Run
 from formcoach.kit.accounts import User, hash_password
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.db import Base, get_engine, session_scope
-from formcoach.kit.jobs import JobRunner
+from formcoach.kit.jobs import IdHandler, JobRunner
 from formcoach.kit.settings import Settings
 from formcoach.video_generation.api import router
 from formcoach.video_generation.service import pending_job_ids, process_job
@@ -53,7 +53,9 @@ def app_and_runs(tmp_path: Path) -> Iterator[tuple[TestClient, JobRunner, dict[s
             runs[name] = run.id
     runner = JobRunner(1)
     runner.register(
-        "drill_video", partial(process_job, settings=settings), partial(pending_job_ids, settings)
+        "drill_video",
+        IdHandler(partial(process_job, settings=settings)),
+        partial(pending_job_ids, settings),
     )
     app = FastAPI()
     app.state.settings = settings

@@ -14,7 +14,7 @@ from formcoach.gateway.models import Run
 from formcoach.kit.accounts import User
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.errors import AppError
-from formcoach.kit.pipeline import ADVICE, DRILL_VIDEOS, RunOptions, StageContext, run_key
+from formcoach.kit.pipeline import ADVICE, DRILL_VIDEOS, RunOptions, StageContext, run_file
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
 from formcoach.kit.video_io import is_playable_h264
@@ -150,7 +150,7 @@ def test_pipeline_stage_renders_each_drill_once(db: Settings) -> None:
     _, run_id = make_run(db, language="ja")
     storage = LocalStorage(db.files_dir)
     advice = {"drills": [{"drill_id": "plank"}, {"drill_id": "glute_bridge"}]}
-    storage.put_bytes(run_key(run_id, ADVICE), json.dumps(advice).encode())
+    storage.put_bytes(run_file(str(run_id), ADVICE), json.dumps(advice).encode())
     seen: list[float] = []
     ctx = StageContext(run_id, RunOptions(language="ja"), storage, db, progress=seen.append)
     jobs.run(ctx)

@@ -22,7 +22,7 @@ from formcoach.gateway.web_charts import CHARTS, render_chart
 from formcoach.gateway.web_common import safe_next
 from formcoach.kit.accounts import User
 from formcoach.kit.db import session_scope
-from formcoach.kit.pipeline import ANALYSIS, RunOptions, run_key
+from formcoach.kit.pipeline import ANALYSIS, RunOptions, run_file
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
 from tests.apputil import ADMIN, basic
@@ -184,7 +184,7 @@ def test_run_filters_and_compare(app: tuple[TestClient, Settings]) -> None:
             row = session.get(Run, run_id)
             assert row is not None
             row.status = "completed"
-            storage.put_bytes(run_key(run_id, ANALYSIS), json.dumps(data).encode())
+            storage.put_bytes(run_file(row.run_key, ANALYSIS), json.dumps(data).encode())
     body = client.get(f"/api/runs/{a}/compare/{b}?lang=ja", headers=ADMIN).json()
     rows = {m["key"]: m for m in body["metrics"]}
     assert body["same_movement"] is True

@@ -44,7 +44,7 @@ from formcoach.kit.api import (
 )
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError
-from formcoach.kit.pipeline import MOVEMENTS, UPLOAD, VIEWS, RunOptions, run_key
+from formcoach.kit.pipeline import MOVEMENTS, UPLOAD, VIEWS, RunOptions, run_file
 from formcoach.kit.security import change_password, check_password
 from formcoach.kit.storage import move_into
 from formcoach.kit.upload import receive_upload
@@ -245,6 +245,9 @@ async def create_run(
     # Reject a declared oversize body before reading a byte of it (64 KiB for form overhead).
     if declared.isdigit() and int(declared) > limit + 65536:
         raise AppError("file_too_large", limit_mb=settings.max_upload_mb)
+    # Before a byte of the body is read, and once more before the run is recorded (another
+    # upload of the same user may have been recorded while this one streamed).
+    service.check_queue_room(session, user.id, settings)
     tmp_dir = settings.data_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     dest = tmp_dir / f"upload-{uuid.uuid4().hex}"
@@ -258,20 +261,21 @@ async def create_run(
             raise AppError("empty_file")
         await run_in_threadpool(probe, dest, settings)
         person = service.clean_person(result.fields.get("person"))
+        service.check_queue_room(session, user.id, settings)
         run = service.create_run(
             session, user, options, result.filename, result.file_bytes, person=person
         )
-        key = run_key(run.id, UPLOAD)
+        key = run_file(run.run_key, UPLOAD)
         move_into(storage, key, dest)
         try:
             session.commit()
         except Exception:
-            storage.delete_prefix(f"runs/{run.id}")
+            storage.delete_prefix(run.folder)
             raise
     finally:
         dest.unlink(missing_ok=True)
     # Enqueued only after the commit, so a worker always finds the run it is given.
-    request.app.state.jobs.enqueue("run", run.id)
+    request.app.state.jobs.enqueue("run", run.id, run.run_key, user.id)
     return RunCreated(id=run.id, url=f"/api/runs/{run.id}", status=run.status)
 
 
@@ -351,8 +355,8 @@ def get_report(
 def get_file(
     run_id: int, name: str, user: CurrentUser, session: DbSession, storage: StorageDep
 ) -> FileResponse:
-    service.get_run_for_user(session, user.id, run_id)
-    key = run_key(run_id, name)
+    run = service.get_run_for_user(session, user.id, run_id)
+    key = run_file(run.run_key, name)
     if name not in SERVABLE or not storage.exists(key):
         raise AppError("not_found")
     media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -440,17 +444,19 @@ def reanalyse_run(
     user: CurrentUser,
     session: DbSession,
     storage: StorageDep,
+    settings: SettingsDep,
 ) -> RunCreated:
     """A new run of the same upload and options, analysing the tracked person `subject`."""
     from formcoach.gateway import tracks
 
     run = service.get_run_for_user(session, user.id, run_id)
+    service.check_queue_room(session, user.id, settings)
     new = tracks.reanalyse(session, storage, user, run, body.subject)
     try:
         session.commit()
     except Exception:
-        storage.delete_prefix(f"runs/{new.id}")
+        storage.delete_prefix(new.folder)
         raise
     # Enqueued only after the commit, as for an upload.
-    request.app.state.jobs.enqueue("run", new.id)
+    request.app.state.jobs.enqueue("run", new.id, new.run_key, user.id)
     return RunCreated(id=new.id, url=f"/api/runs/{new.id}", status=new.status)

@@ -22,11 +22,11 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from formcoach import __version__
 from formcoach.gateway import api, ops, web
-from formcoach.gateway.jobs import build_celery_backend, pending_run_ids, process_run
+from formcoach.gateway.jobs import build_celery_backend, pending_runs, run_job
 from formcoach.gateway.retention import RetentionSweeper
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.errors import AppError
-from formcoach.kit.jobs import JobBackend, JobRunner, ProcessJobRunner
+from formcoach.kit.jobs import IdHandler, JobBackend, JobRunner, ProcessJobRunner
 from formcoach.kit.pipeline import SERVICES
 from formcoach.kit.security import install_security
 from formcoach.kit.settings import Settings, get_settings
@@ -79,11 +79,11 @@ def build_job_runner(settings: Settings, resume: bool = True) -> JobRunner | Pro
         )
     else:
         runner = JobRunner(settings.job_workers, resume=resume, nice=settings.job_nice)
+    runner.register("run", partial(run_job, settings=settings), partial(pending_runs, settings))
     runner.register(
-        "run", partial(process_run, settings=settings), partial(pending_run_ids, settings)
-    )
-    runner.register(
-        "drill_video", partial(process_job, settings=settings), partial(pending_job_ids, settings)
+        "drill_video",
+        IdHandler(partial(process_job, settings=settings)),
+        partial(pending_job_ids, settings),
     )
     return runner
 

@@ -8,6 +8,10 @@ Two ways to drive it, same stage code: ``process_run`` takes a run through every
 thread (the one-process default); with a broker, each stage is a Celery task on its service's
 queue that takes the run id and sends the next stage when it is done (``register_tasks``).
 Marking a stage done is a compare-and-set, so a redelivered stage never chains twice.
+
+A job names its run by id and ``run_key``; every check (loading the run, each progress write,
+each storage write, marking a stage done) compares both, so a job of a deleted run stops at its
+next step and writes nothing, and never into a run that later got the same id.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from formcoach.kit.accounts import utcnow
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.observability import log_context
-from formcoach.kit.pipeline import SERVICES, RunOptions, StageContext
+from formcoach.kit.pipeline import SERVICES, RunGone, RunOptions, StageContext, run_folder
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage, get_storage
 
@@ -95,20 +99,47 @@ def overall_progress(done: dict[str, float]) -> float:
     return round(100.0 * sum(STAGE_WEIGHTS[s] * done.get(s, 0.0) for s in STAGES) / total, 1)
 
 
+__all__ = ["RunGone"]
+
+
 def pending_run_ids(settings: Settings) -> list[int]:
+    return [run_id for run_id, _, _ in pending_runs(settings)]
+
+
+def pending_runs(settings: Settings) -> list[tuple[int, str, int | None]]:
+    """(id, run_key, user id) of every unfinished run, oldest first: the runner's resume list."""
     with session_scope(settings.db_url) as session:
-        rows = session.scalars(
-            select(Run.id).where(Run.status.in_(("queued", "running"))).order_by(Run.id)
+        rows = session.execute(
+            select(Run.id, Run.run_key, Run.user_id)
+            .where(Run.status.in_(("queued", "running")))
+            .order_by(Run.id)
         )
-        return list(rows)
+        return [(int(i), str(k), int(u)) for i, k, u in rows]
+
+
+def run_job(run_id: int, run_key: str, *, settings: Settings) -> None:
+    """The "run" handler of the in-process runners (a module function: the job process pickles
+    it)."""
+    process_run(run_id, settings, run_key=run_key or None)
+
+
+def _run_row(session: Session, run_id: int, run_key: str | None) -> Run | None:
+    """The run with this id, if it is still the one with this key (None: any key)."""
+    run = session.get(Run, run_id)
+    if run is None or (run_key is not None and run.run_key != run_key):
+        return None
+    return run
 
 
 class _ProgressWriter:
     """Writes stage progress to the database at most a few times a second."""
 
-    def __init__(self, settings: Settings, run_id: int, stage: str, base: dict[str, float]) -> None:
+    def __init__(
+        self, settings: Settings, run_id: int, run_key: str, stage: str, base: dict[str, float]
+    ) -> None:
         self.settings = settings
         self.run_id = run_id
+        self.run_key = run_key
         self.stage = stage
         self.base = base
         self.last = 0.0
@@ -126,15 +157,11 @@ class _ProgressWriter:
             row = session.scalar(
                 select(RunStage).where(RunStage.run_id == self.run_id, RunStage.name == self.stage)
             )
-            run = session.get(Run, self.run_id)
+            run = _run_row(session, self.run_id, self.run_key)
             if row is None or run is None:
                 raise RunGone(self.run_id)  # deleted while running: stop the stage now
             row.progress = fraction
             run.progress = overall_progress({**self.base, self.stage: fraction})
-
-
-class RunGone(Exception):
-    """The run was deleted while one of its stages ran."""
 
 
 @dataclass(frozen=True)
@@ -143,25 +170,27 @@ class RunState:
     language: str
     done: dict[str, float]
     user_id: int | None = None
+    run_key: str = ""
 
 
-def load_run(settings: Settings, run_id: int) -> RunState | None:
-    """Mark the run running; None when it is gone or already finished."""
+def load_run(settings: Settings, run_id: int, run_key: str | None = None) -> RunState | None:
+    """Mark the run running; None when it is gone (or the id names a run of another key) or
+    already finished."""
     with session_scope(settings.db_url) as session:
-        run = session.get(Run, run_id)
+        run = _run_row(session, run_id, run_key)
         if run is None or run.status in ("completed", "failed"):
             return None
         run.status = "running"
         run.started_at = run.started_at or utcnow()
         options = RunOptions(run.movement, run.view, run.height_cm, run.language, run.subject)
         done = {s.name: 1.0 for s in run.stages if s.status == "done"}
-        return RunState(options, run.language, done, run.user_id)
+        return RunState(options, run.language, done, run.user_id, run.run_key)
 
 
-def first_pending_stage(settings: Settings, run_id: int) -> str | None:
+def first_pending_stage(settings: Settings, run_id: int, run_key: str | None = None) -> str | None:
     """The stage the run waits for; None when the run is gone, finished or all done."""
     with session_scope(settings.db_url) as session:
-        run = session.get(Run, run_id)
+        run = _run_row(session, run_id, run_key)
         if run is None or run.status in ("completed", "failed"):
             return None
         return next((s.name for s in run.stages if s.status != "done"), None)
@@ -181,9 +210,10 @@ def execute_stage(
     Exceptions listed in ``transient`` propagate (the Celery task retries them); any other
     failure is recorded on the run, which then stops.
     """
+    key = state.run_key or None
     with session_scope(settings.db_url) as session:
         row = _stage_row(session, run_id, stage)
-        run = session.get(Run, run_id)
+        run = _run_row(session, run_id, key)
         if row is None or run is None:
             return False  # deleted while running
         row.status = "running"
@@ -191,9 +221,16 @@ def execute_stage(
         row.started_at = utcnow()
         row.progress = 0.0
         run.stage = stage
-    progress = _ProgressWriter(settings, run_id, stage, state.done)
+    progress = _ProgressWriter(settings, run_id, run.run_key, stage, state.done)
     progress.hook = hook
-    ctx = StageContext(run_id, state.options, storage, settings, progress)
+    folder_key = run.run_key
+
+    def alive() -> bool:
+        return _run_exists(settings, run_id, folder_key)
+
+    ctx = StageContext(
+        run_id, state.options, storage, settings, progress, run_key=folder_key, alive=alive
+    )
     started = time.monotonic()
     with log_context(run_id=run_id, stage=stage, user_id=state.user_id):
         failure: tuple[str, str] | None = None
@@ -208,9 +245,10 @@ def execute_stage(
         except Exception:
             log.exception("run %s: stage %s crashed", run_id, stage)
             failure = ("internal_error", render_message("internal_error", state.language))
-        if not _run_exists(settings, run_id):
-            # Deleted meanwhile: whatever the stage wrote after the deletion goes too.
-            storage.delete_prefix(f"runs/{run_id}")
+        if not alive():
+            # Deleted meanwhile: whatever the stage wrote after the deletion goes too (its own
+            # folder only: a run that has the id now has another key, hence another folder).
+            storage.delete_prefix(run_folder(folder_key))
             log.info("run %s was deleted during stage %s: stopped, files removed", run_id, stage)
             return False
         if failure is not None:
@@ -220,24 +258,31 @@ def execute_stage(
         return True
 
 
-def _run_exists(settings: Settings, run_id: int) -> bool:
+def _run_exists(settings: Settings, run_id: int, run_key: str | None = None) -> bool:
     with session_scope(settings.db_url) as session:
-        return session.get(Run, run_id) is not None
+        return _run_row(session, run_id, run_key) is not None
 
 
-def finish_stage(settings: Settings, run_id: int, stage: str, done: dict[str, float]) -> bool:
+def finish_stage(
+    settings: Settings,
+    run_id: int,
+    stage: str,
+    done: dict[str, float],
+    run_key: str | None = None,
+) -> bool:
     """Mark the stage done; True only for the one execution that did (a compare-and-set), so
     a stage run twice (a redelivered message) is recorded once and chains the next stage once.
     The last stage also completes the run."""
+    where = [RunStage.run_id == run_id, RunStage.name == stage, RunStage.status != "done"]
+    if run_key is not None:
+        where.append(RunStage.run_id.in_(select(Run.id).where(Run.run_key == run_key)))
     with session_scope(settings.db_url) as session:
         changed = session.execute(
-            update(RunStage)
-            .where(RunStage.run_id == run_id, RunStage.name == stage, RunStage.status != "done")
-            .values(status="done", progress=1.0, finished_at=utcnow())
+            update(RunStage).where(*where).values(status="done", progress=1.0, finished_at=utcnow())
         )
         if getattr(changed, "rowcount", 0) != 1:
             return False
-        run = session.get(Run, run_id)
+        run = _run_row(session, run_id, run_key)
         if run is None:
             return False
         done = {**done, stage: 1.0}
@@ -250,9 +295,15 @@ def finish_stage(settings: Settings, run_id: int, stage: str, done: dict[str, fl
         return True
 
 
-def process_run(run_id: int, settings: Settings, hook: ProgressHook | None = None) -> None:
-    """Job handler of the thread runner: take the run through every stage not yet done."""
-    state = load_run(settings, run_id)
+def process_run(
+    run_id: int,
+    settings: Settings,
+    hook: ProgressHook | None = None,
+    run_key: str | None = None,
+) -> None:
+    """Job handler of the thread runner: take the run through every stage not yet done. Given
+    ``run_key``, a run deleted meanwhile (or an id that now names another run) is skipped."""
+    state = load_run(settings, run_id, run_key)
     if state is None:
         return
     storage = get_storage(settings)
@@ -262,9 +313,9 @@ def process_run(run_id: int, settings: Settings, hook: ProgressHook | None = Non
             continue
         if not execute_stage(settings, run_id, stage, state, storage, hook):
             return
-        finish_stage(settings, run_id, stage, done)
+        finish_stage(settings, run_id, stage, done, state.run_key)
         done[stage] = 1.0
-        state = RunState(state.options, state.language, done, state.user_id)
+        state = RunState(state.options, state.language, done, state.user_id, state.run_key)
 
 
 def _stage_row(session: Session, run_id: int, stage: str) -> RunStage | None:
@@ -351,34 +402,43 @@ def _retry(task: Task[Any, Any], settings: Settings, exc: BaseException) -> Base
     return retry
 
 
-def run_stage_task(task: Task[Any, Any], settings: Settings, stage: str, run_id: int) -> None:
-    """Body of the stage tasks: one stage of one run, then send the run's next stage."""
+def run_stage_task(
+    task: Task[Any, Any], settings: Settings, stage: str, run_id: int, run_key: str | None = None
+) -> None:
+    """Body of the stage tasks: one stage of one run, then send the run's next stage.
+
+    A message carries the run's key (a message without one, from the watchdog or sent before
+    run keys existed, is for whichever run has the id now): a message for a deleted run, or
+    for a run whose id now names another, does nothing."""
     from formcoach.kit.celery_app import Leases, Route, send
 
     leases = Leases.from_settings(settings)
     try:
-        first = first_pending_stage(settings, run_id)
+        if run_key is None:
+            run_key = _current_key(settings, run_id)
+            if run_key is None:
+                return
+        first = first_pending_stage(settings, run_id, run_key)
         if first != stage:
             # Done already: the earlier delivery may have died between its commit and sending
             # the next stage, so send it, but only from the stage just before it.
             position = STAGES.index(stage) + 1
             if first is not None and position < len(STAGES) and STAGES[position] == first:
                 route = Route(stage_task_name(first), STAGE_QUEUES[first])
-                send(task.app, leases, "run", run_id, route)
+                send(task.app, leases, "run", run_id, route, run_key)
             return
-        state = load_run(settings, run_id)
+        state = load_run(settings, run_id, run_key)
         if state is None:
             return
         with leases.held("run", run_id, settings.job_heartbeat_s):
             ok = execute_stage(
                 settings, run_id, stage, state, get_storage(settings), transient=_transient()
             )
-            won = ok and finish_stage(settings, run_id, stage, state.done)
-            nxt = first_pending_stage(settings, run_id) if won else None
+            won = ok and finish_stage(settings, run_id, stage, state.done, run_key)
+            nxt = first_pending_stage(settings, run_id, run_key) if won else None
             if nxt is not None:
-                send(
-                    task.app, leases, "run", run_id, Route(stage_task_name(nxt), STAGE_QUEUES[nxt])
-                )
+                route = Route(stage_task_name(nxt), STAGE_QUEUES[nxt])
+                send(task.app, leases, "run", run_id, route, run_key)
     except _transient() as exc:
         with suppress(Exception):
             leases.mark_queued("run", run_id)  # the retry is a message too
@@ -387,6 +447,12 @@ def run_stage_task(task: Task[Any, Any], settings: Settings, stage: str, run_id:
             _fail(settings, run_id, stage, "internal_error", render_message("internal_error", "en"))
             return
         raise _retry(task, settings, exc) from exc
+
+
+def _current_key(settings: Settings, run_id: int) -> str | None:
+    with session_scope(settings.db_url) as session:
+        run = session.get(Run, run_id)
+        return None if run is None else run.run_key
 
 
 def run_video_task(task: Task[Any, Any], settings: Settings, job_id: int) -> None:
@@ -410,8 +476,10 @@ def register_tasks(app: Celery, settings: Settings) -> None:
     options = task_options(settings)
     for stage in STAGES:
 
-        def body(task: Task[Any, Any], run_id: int, stage: str = stage) -> None:
-            run_stage_task(task, settings, stage, run_id)
+        def body(
+            task: Task[Any, Any], run_id: int, run_key: str | None = None, stage: str = stage
+        ) -> None:
+            run_stage_task(task, settings, stage, run_id, run_key)
 
         app.task(name=stage_task_name(stage), bind=True, **options)(body)
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formcoach.kit.accounts import utcnow
 from formcoach.kit.db import Base, UTCDateTime
+from formcoach.kit.pipeline import new_run_key, run_folder
 
 # Longest person label: the column's width (migration 0004), checked before it reaches the DB.
 PERSON_MAX = 100
@@ -32,8 +33,12 @@ def person_search_key(text: str) -> str:
 
 class Run(Base):
     __tablename__ = "runs"
+    # SQLite would otherwise hand a deleted newest id to the next run (migration 0006).
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The run's storage folder and job identity (run_folder); random for every new run.
+    run_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_run_key)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     stage: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -62,9 +67,14 @@ class Run(Base):
         back_populates="run", cascade="all, delete-orphan", order_by="RunStage.position"
     )
 
+    @property
+    def folder(self) -> str:
+        return run_folder(self.run_key)
+
 
 class RunStage(Base):
     __tablename__ = "run_stages"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)

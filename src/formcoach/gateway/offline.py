@@ -59,8 +59,8 @@ def analyze_file(
         user = session.query(User).filter_by(username="admin").one()
         options = art.RunOptions(movement, view, height_cm, language)
         run = service.create_run(session, user, options, video.name, video.stat().st_size)
-        run_id = run.id
-        storage.put_file(art.run_key(run_id, art.UPLOAD), video)
+        run_id, key = run.id, run.run_key
+        storage.put_file(art.run_file(key, art.UPLOAD), video)
 
     total = sum(STAGE_WEIGHTS.values())
     bar = tqdm(total=100, unit="%", disable=not show_progress, bar_format="{l_bar}{bar}| {n:.0f}%")
@@ -84,16 +84,16 @@ def analyze_file(
         if run.status != "completed":
             raise AppError.recorded(run.error_code or "internal_error", run.error_message or "")
         report = build_report(run, storage, language)
-    return _export(report, storage, run_id, out_dir)
+    return _export(report, storage, key, out_dir)
 
 
 def _export(
-    report: dict[str, Any], storage: LocalStorage, run_id: int, out_dir: Path
+    report: dict[str, Any], storage: LocalStorage, run_key: str, out_dir: Path
 ) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     for key, name in DOWNLOADS.items():
-        src_key = art.run_key(run_id, name)
+        src_key = art.run_file(run_key, name)
         if storage.exists(src_key):
             target = OUTPUTS.get(key, name)
             shutil.copyfile(storage.local_path(src_key), out_dir / target)

@@ -13,7 +13,7 @@ from formcoach.kit.storage import Storage
 
 SCHEMA = "formcoach.report/1"
 
-# Artifacts a client may download: report key -> file name under runs/<id>/.
+# Artifacts a client may download: report key -> file name in the run's folder (run_folder).
 DOWNLOADS: dict[str, str] = {
     "annotated_video": art.ANNOTATED,
     "proxy_video": art.PROXY,
@@ -34,8 +34,8 @@ DOWNLOADS: dict[str, str] = {
 SERVABLE = frozenset(DOWNLOADS.values())
 
 
-def _load(storage: Storage, run_id: int, name: str) -> Any:
-    return json.loads(storage.get_bytes(art.run_key(run_id, name)))
+def _load(storage: Storage, run_key: str, name: str) -> Any:
+    return json.loads(storage.get_bytes(art.run_file(run_key, name)))
 
 
 def _text(value: Any, lang: str) -> Any:
@@ -49,11 +49,11 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
     if run.status != "completed":
         raise AppError("run_not_ready", status=run.status)
     lang = lang or run.language
-    info = _load(storage, run.id, art.VIDEO_INFO)
-    pose = _load(storage, run.id, art.POSE_META)
-    analysis = _load(storage, run.id, art.ANALYSIS)
-    advice = _load(storage, run.id, art.ADVICE)
-    videos = {v["drill_id"]: v for v in _load(storage, run.id, art.DRILL_VIDEOS)}
+    info = _load(storage, run.run_key, art.VIDEO_INFO)
+    pose = _load(storage, run.run_key, art.POSE_META)
+    analysis = _load(storage, run.run_key, art.ANALYSIS)
+    advice = _load(storage, run.run_key, art.ADVICE)
+    videos = {v["drill_id"]: v for v in _load(storage, run.run_key, art.DRILL_VIDEOS)}
     source = info["source"]
     base = f"/api/runs/{run.id}/files"
     return {
@@ -118,6 +118,6 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
         "files": {
             key: f"{base}/{name}"
             for key, name in DOWNLOADS.items()
-            if storage.exists(art.run_key(run.id, name))
+            if storage.exists(art.run_file(run.run_key, name))
         },
     }

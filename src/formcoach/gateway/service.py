@@ -21,7 +21,7 @@ from formcoach.gateway.schemas import (
 )
 from formcoach.kit.accounts import ApiToken, User, hash_password, hash_token, new_token
 from formcoach.kit.errors import AppError
-from formcoach.kit.pipeline import RunOptions
+from formcoach.kit.pipeline import RunOptions, new_run_key
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
 
@@ -117,6 +117,7 @@ def create_run(
 ) -> Run:
     run = Run(
         user_id=user.id,
+        run_key=new_run_key(),
         movement=options.movement,
         view=options.view,
         height_cm=options.height_cm,
@@ -133,6 +134,21 @@ def create_run(
     return run
 
 
+def check_queue_room(session: Session, user_id: int, settings: Settings) -> None:
+    """Refuse a new run (too_many_queued_runs) while the user has max_queued_runs_per_user
+    runs queued or running: the fairness limit, checked before anything is stored."""
+    limit = settings.max_queued_runs_per_user
+    if limit <= 0:
+        return
+    active = session.scalar(
+        select(func.count())
+        .select_from(Run)
+        .where(Run.user_id == user_id, Run.status.in_(("queued", "running")))
+    )
+    if int(active or 0) >= limit:
+        raise AppError("too_many_queued_runs", limit=limit)
+
+
 def delete_run(
     session: Session, storage: Storage, run: Run, settings: Settings | None = None
 ) -> list[str]:
@@ -145,10 +161,10 @@ def delete_run(
     from formcoach.video_generation.service import delete_videos_for_run
 
     folders = delete_videos_for_run(session, storage, run.id, settings)
-    storage.delete_prefix(f"runs/{run.id}")
+    storage.delete_prefix(run.folder)
     session.delete(run)
     session.flush()
-    return [*folders, f"runs/{run.id}"]
+    return [*folders, run.folder]
 
 
 def delete_folders(storage: Storage, folders: list[str]) -> None:
@@ -339,13 +355,13 @@ def compare_runs(
 ) -> RunComparison:
     """Per-metric change between two completed runs of the user (before -> after)."""
     from formcoach.analysis.compare import compare_analyses
-    from formcoach.kit.pipeline import ANALYSIS, run_key
+    from formcoach.kit.pipeline import ANALYSIS, run_file
 
     runs = [get_run_for_user(session, user.id, i) for i in (before_id, after_id)]
     for run in runs:
         if run.status != "completed":
             raise AppError("run_not_ready", status=run.status)
-    before, after = (json.loads(storage.get_bytes(run_key(r.id, ANALYSIS))) for r in runs)
+    before, after = (json.loads(storage.get_bytes(run_file(r.run_key, ANALYSIS))) for r in runs)
     changes = compare_analyses(before, after, lang)
     return RunComparison(
         before_id=before_id,

@@ -19,19 +19,19 @@ from formcoach.gateway.models import Run
 from formcoach.gateway.schemas import RunTracks, TrackOut
 from formcoach.kit.accounts import User
 from formcoach.kit.errors import AppError
-from formcoach.kit.pipeline import POSE_META, PROXY, UPLOAD, RunOptions, run_key
+from formcoach.kit.pipeline import POSE_META, PROXY, UPLOAD, RunOptions, run_file
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
 from formcoach.kit.video_io import iter_frames
 
 
 def thumbnail_name(track_id: int) -> str:
-    """The cached thumbnail's artifact name under runs/<id>/ (removed with the run's folder)."""
+    """The cached thumbnail's artifact name in the run's folder (removed with the run's folder)."""
     return f"track_{track_id}.jpg"
 
 
 def _pose_meta(storage: Storage, run: Run) -> dict[str, Any]:
-    key = run_key(run.id, POSE_META)
+    key = run_file(run.run_key, POSE_META)
     if not storage.exists(key):
         # The pose stage has not written it yet (or failed before it could).
         raise AppError("run_not_ready", status=run.status)
@@ -91,16 +91,16 @@ def _frame(proxy: Path, index: int) -> np.ndarray[Any, Any]:
 
 def thumbnail(storage: Storage, run: Run, track_id: int, settings: Settings) -> Path:
     """JPEG crop of the person at their best frame, made once and kept as a run artifact."""
-    key = run_key(run.id, thumbnail_name(track_id))
+    key = run_file(run.run_key, thumbnail_name(track_id))
     if storage.exists(key):
         return storage.local_path(key)
     track = next(
         (t for t in _pose_meta(storage, run).get("tracks", []) if t["id"] == track_id), None
     )
-    if track is None or not storage.exists(run_key(run.id, PROXY)):
+    if track is None or not storage.exists(run_file(run.run_key, PROXY)):
         raise AppError("not_found")
     image = _crop(
-        _frame(storage.local_path(run_key(run.id, PROXY)), track["best_frame"]),
+        _frame(storage.local_path(run_file(run.run_key, PROXY)), track["best_frame"]),
         track["box"],
         settings,
     )
@@ -120,15 +120,15 @@ def reanalyse(session: Session, storage: Storage, user: User, run: Run, subject:
     known = [t["id"] for t in _pose_meta(storage, run).get("tracks", [])]
     if subject not in known:
         raise AppError("subject_not_found", subject=subject, tracks=known)
-    source = run_key(run.id, UPLOAD)
+    source = run_file(run.run_key, UPLOAD)
     if not storage.exists(source):
         # The original may have been removed (retention); the proxy is the same clip, upright.
-        source = run_key(run.id, PROXY)
+        source = run_file(run.run_key, PROXY)
     if not storage.exists(source):
         raise AppError("not_found")
     options = RunOptions(run.movement, run.view, run.height_cm, run.language, subject)
     new = service.create_run(
         session, user, options, run.original_filename, run.upload_bytes, person=run.person
     )
-    storage.put_file(run_key(new.id, UPLOAD), storage.local_path(source))
+    storage.put_file(run_file(new.run_key, UPLOAD), storage.local_path(source))
     return new

@@ -21,7 +21,7 @@ from formcoach.gateway.web_text import DEFAULT_HINT, FAILURE_HINTS
 from formcoach.kit.accounts import User
 from formcoach.kit.api import DbSession, StorageDep
 from formcoach.kit.errors import AppError
-from formcoach.kit.pipeline import FEATURES, run_key
+from formcoach.kit.pipeline import FEATURES, run_file
 from formcoach.kit.storage import Storage
 
 router = APIRouter(include_in_schema=False)
@@ -30,8 +30,8 @@ router = APIRouter(include_in_schema=False)
 KEY_METRICS = ("cadence_spm", "trunk_lean_deg")
 
 
-def _features(storage: Storage, run_id: int) -> dict[str, Any] | None:
-    key = run_key(run_id, FEATURES)
+def _features(storage: Storage, run_key: str) -> dict[str, Any] | None:
+    key = run_file(run_key, FEATURES)
     if not storage.exists(key):
         return None
     data: dict[str, Any] = json.loads(storage.get_bytes(key))
@@ -52,7 +52,7 @@ def _results_context(run: Run, storage: Storage, lang: str) -> dict[str, Any]:
     return {
         "report": report,
         "metrics": _ordered_metrics(report),
-        "charts": chart_panels(_features(storage, run.id), lang),
+        "charts": chart_panels(_features(storage, run.run_key), lang),
         # The picker only matters when someone else could have been analysed.
         "people": people if len(people) > 1 else [],
     }

@@ -204,20 +204,22 @@ class CeleryBackend:
     ) -> None:
         self._kinds[name] = CeleryKind(name, route, pending)
 
-    def enqueue(self, kind: str, job_id: int) -> None:
+    def enqueue(self, kind: str, job_id: int, key: str = "", owner: int | None = None) -> None:
         """Send the job (call after the commit that records it) from a background thread, so
         a web request never waits on the broker. A send that fails is only logged: the job is
-        in the database, and the watchdog sends it once Redis is back."""
+        in the database, and the watchdog sends it once Redis is back. ``key`` (a run's
+        run_key) travels in the message; a worker given a key no run has any more does
+        nothing. Workers take messages in order: ``owner`` is not used here."""
         if kind not in self._kinds:
             raise KeyError(f"unknown job kind {kind!r}")
-        self._sender.submit(self.send_now, kind, job_id)
+        self._sender.submit(self.send_now, kind, job_id, key)
 
-    def send_now(self, kind: str, job_id: int) -> None:
+    def send_now(self, kind: str, job_id: int, key: str = "") -> None:
         try:
             route = self._kinds[kind].route(job_id)
             if route is None:
                 return
-            send(self.app, self.leases, kind, job_id, route)
+            send(self.app, self.leases, kind, job_id, route, key)
         except Exception:
             log.exception("could not send %s %s now; the watchdog will retry", kind, job_id)
 
@@ -257,12 +259,12 @@ class CeleryBackend:
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="formcoach-send")
 
 
-def send(app: Celery, leases: Leases, kind: str, job_id: int, route: Route) -> None:
+def send(app: Celery, leases: Leases, kind: str, job_id: int, route: Route, key: str = "") -> None:
     """Mark the job as queued, then publish it (the marker first: a message is never unseen)."""
     leases.mark_queued(kind, job_id)
     app.send_task(
         route.task,
-        args=[job_id],
+        args=[job_id, key] if key else [job_id],
         queue=route.queue,
         routing_key=route.queue,
         retry=True,

@@ -250,6 +250,13 @@ CATALOGUE: dict[str, ErrorSpec] = {
             "en": "Too many failed sign-in attempts. Try again in {retry_after} s.",
         },
     ),
+    "too_many_queued_runs": ErrorSpec(
+        429,
+        {
+            "ja": "処理待ちまたは処理中の解析がすでに {limit} 件あります。どれかが終わってからもう一度お試しください。",
+            "en": "You already have {limit} analyses queued or running. Try again once one has finished.",
+        },
+    ),
     "weak_password": ErrorSpec(
         422,
         {"ja": "このパスワードは使えません: {rule}", "en": "This password cannot be used: {rule}"},

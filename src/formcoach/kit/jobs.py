@@ -1,8 +1,11 @@
 """Job backends: the in-process runner of the one-process deployment (Celery: celery_app.py).
 
-The database rows are the durable record of every job; this runner only holds ids. At start-up
-each registered kind lists its unfinished ids (``pending``) and they are queued again, so a
-killed process resumes its work. Handlers must be idempotent.
+The database rows are the durable record of every job; this runner only holds identities:
+(kind, id, key), where the key is what tells this run from any other that ever had its id (a
+run's ``run_key``; empty for kinds whose ids alone suffice). At start-up each registered kind
+lists its unfinished jobs (``pending``) and they are queued again, so a killed process resumes
+its work. Handlers must be idempotent. Jobs are taken round-robin between owners (the user a
+job is for), so one user's queued runs do not hold back everybody else's.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,16 +32,69 @@ log = logging.getLogger(__name__)
 class JobBackend(Protocol):
     """What the web routes see as ``app.state.jobs``: enqueue after the commit, that is all."""
 
-    def enqueue(self, kind: str, job_id: int) -> None: ...
+    def enqueue(self, kind: str, job_id: int, key: str = "", owner: int | None = None) -> None: ...
     def start(self) -> None: ...
     def stop(self, timeout: float = 5.0) -> None: ...
+
+
+# A job's identity: kind, id and key. Two runs that share an id (a database restored, or
+# reset beside old files) differ in their key, so neither is ever taken for the other.
+Job = tuple[str, int, str]
+# Handlers get the id and the key the job was queued with.
+Handler = Callable[[int, str], None]
+# What ``pending`` lists: ids, or (id, key) pairs, optionally with the owner: (id, key, owner).
+Pending = Callable[[], Iterable[int | tuple[int, str] | tuple[int, str, int | None]]]
 
 
 @dataclass(frozen=True)
 class JobKind:
     name: str
-    handler: Callable[[int], None]
-    pending: Callable[[], list[int]]
+    handler: Handler
+    pending: Pending
+
+
+@dataclass(frozen=True)
+class IdHandler:
+    """A handler of a kind whose ids alone name its jobs (drill videos): the key is ignored.
+    A class rather than a closure so that the job process can be handed it (pickled)."""
+
+    func: Callable[[int], None]
+
+    def __call__(self, job_id: int, _key: str) -> None:
+        self.func(job_id)
+
+
+class FairQueue:
+    """A blocking queue that serves owners in turn: one job of each owner with work, then the
+    next round (an owner's own jobs stay first come, first served). ``None`` is the stop
+    sentinel, served before anything else."""
+
+    def __init__(self) -> None:
+        self._lanes: OrderedDict[int | None, deque[Job]] = OrderedDict()
+        self._stops = 0
+        self._ready = threading.Condition()
+
+    def put(self, item: Job | None, owner: int | None = None) -> None:
+        with self._ready:
+            if item is None:
+                self._stops += 1
+            else:
+                self._lanes.setdefault(owner, deque()).append(item)
+            self._ready.notify()
+
+    def get(self) -> Job | None:
+        with self._ready:
+            self._ready.wait_for(lambda: self._stops > 0 or bool(self._lanes))
+            if self._stops:
+                self._stops -= 1
+                return None
+            owner, lane = next(iter(self._lanes.items()))
+            item = lane.popleft()
+            # The owner goes to the back of the round; gone altogether when it has nothing left.
+            del self._lanes[owner]
+            if lane:
+                self._lanes[owner] = lane
+            return item
 
 
 def lower_thread_priority(nice: int) -> None:
@@ -65,37 +122,39 @@ class _JobBook:
         # A service process run beside a gateway leaves resuming to the gateway.
         self._resume = resume
         self._kinds: dict[str, JobKind] = {}
-        self._active: set[tuple[str, int]] = set()
+        self._active: set[Job] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
 
-    def register(
-        self, name: str, handler: Callable[[int], None], pending: Callable[[], list[int]]
-    ) -> None:
+    def register(self, name: str, handler: Handler, pending: Pending) -> None:
         self._kinds[name] = JobKind(name, handler, pending)
 
-    def _submit(self, item: tuple[str, int]) -> None:
+    def _submit(self, item: Job, owner: int | None) -> None:
         """Hands a new job to the workers; called holding the lock."""
         raise NotImplementedError
 
-    def enqueue(self, kind: str, job_id: int) -> None:
+    def enqueue(self, kind: str, job_id: int, key: str = "", owner: int | None = None) -> None:
+        """Queue the job unless the same job (kind, id and key) is queued or running already;
+        a job of another key is another job, even with the same id."""
         if kind not in self._kinds:
             raise KeyError(f"unknown job kind {kind!r}")
+        item: Job = (kind, job_id, key)
         with self._lock:
-            if (kind, job_id) in self._active:
+            if item in self._active:
                 return
-            self._active.add((kind, job_id))
-            self._submit((kind, job_id))
+            self._active.add(item)
+            self._submit(item, owner)
 
     def _resume_pending(self) -> None:
         if not self._resume:
             return
         for kind in self._kinds.values():
-            for job_id in kind.pending():
+            for entry in kind.pending():
+                job_id, key, owner = _pending_entry(entry)
                 log.info("resuming %s %s", kind.name, job_id)
-                self.enqueue(kind.name, job_id)
+                self.enqueue(kind.name, job_id, key, owner)
 
-    def _finished(self, item: tuple[str, int]) -> None:
+    def _finished(self, item: Job) -> None:
         with self._idle:
             self._active.discard(item)
             self._idle.notify_all()
@@ -105,7 +164,7 @@ class _JobBook:
         with self._lock:
             active = list(self._active)
         counts = dict.fromkeys(self._kinds, 0)
-        for kind, _ in active:
+        for kind, _, _ in active:
             counts[kind] = counts.get(kind, 0) + 1
         return counts
 
@@ -115,22 +174,32 @@ class _JobBook:
             return self._idle.wait_for(lambda: not self._active, timeout)
 
 
+def _pending_entry(
+    entry: int | tuple[int, str] | tuple[int, str, int | None],
+) -> tuple[int, str, int | None]:
+    if isinstance(entry, int):
+        return entry, "", None
+    if len(entry) == 2:
+        return entry[0], entry[1], None
+    return entry[0], entry[1], entry[2]
+
+
 class JobRunner(_JobBook):
     def __init__(
         self,
         workers: int = 1,
         resume: bool = True,
         nice: int = 0,
-        on_done: Callable[[str, int], None] | None = None,
+        on_done: Callable[[Job], None] | None = None,
     ) -> None:
         super().__init__(workers, resume)
         self._nice = nice
         self._on_done = on_done
-        self._queue: queue.Queue[tuple[str, int] | None] = queue.Queue()
+        self._queue = FairQueue()
         self._threads: list[threading.Thread] = []
 
-    def _submit(self, item: tuple[str, int]) -> None:
-        self._queue.put(item)
+    def _submit(self, item: Job, owner: int | None) -> None:
+        self._queue.put(item, owner)
 
     def start(self) -> None:
         for i in range(self._workers):
@@ -152,20 +221,20 @@ class JobRunner(_JobBook):
             item = self._queue.get()
             if item is None:
                 return
-            kind, job_id = item
+            kind, job_id, key = item
             # Every line logged while the job runs names it (kit/observability.py).
             context = {"run_id": job_id} if kind == "run" else {"job_id": job_id}
             try:
                 with log_context(**context):
                     try:
-                        self._kinds[kind].handler(job_id)
+                        self._kinds[kind].handler(job_id, key)
                     except Exception:
                         # Handlers record their own failures; this only keeps the worker alive.
                         log.exception("job %s %s crashed", kind, job_id)
             finally:
                 self._finished(item)
                 if self._on_done is not None:
-                    self._on_done(kind, job_id)
+                    self._on_done(item)
 
 
 # --- the jobs of the one-process default in a child process ----------------------------------
@@ -175,7 +244,7 @@ WATCH_S = 1.0
 
 
 def _child_main(
-    handlers: dict[str, Callable[[int], None]],
+    handlers: dict[str, Handler],
     tasks: Any,
     done: Any,
     workers: int,
@@ -194,7 +263,7 @@ def _child_main(
     if os.getpriority(os.PRIO_PROCESS, 0) < nice:
         os.setpriority(os.PRIO_PROCESS, 0, nice)
     configure_logging(log_level, log_format)
-    runner = JobRunner(workers, resume=False, on_done=lambda kind, job_id: done.put((kind, job_id)))
+    runner = JobRunner(workers, resume=False, on_done=done.put)
     for name, handler in handlers.items():
         runner.register(name, handler, list)
     runner.start()
@@ -210,7 +279,8 @@ def _child_main(
         item = tasks.get()
         if item is None:
             break
-        runner.enqueue(*item)
+        kind, job_id, key, owner = item
+        runner.enqueue(kind, job_id, key, owner)
     # A job still running is cut off at exit (daemon threads) and resumed at the next start.
     runner.stop(timeout=2.0)
 
@@ -254,6 +324,8 @@ class ProcessJobRunner(_JobBook):
         self._process: Any = None
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
+        # Owner of each active job, for a restarted child's queue.
+        self._owners: dict[Job, int | None] = {}
 
     @property
     def pid(self) -> int | None:
@@ -261,8 +333,9 @@ class ProcessJobRunner(_JobBook):
         process = self._process
         return int(process.pid) if process is not None and process.is_alive() else None
 
-    def _submit(self, item: tuple[str, int]) -> None:
-        self._tasks.put(item)
+    def _submit(self, item: Job, owner: int | None) -> None:
+        self._owners[item] = owner
+        self._tasks.put((*item, owner))
 
     def start(self) -> None:
         self._stopping.clear()
@@ -295,7 +368,10 @@ class ProcessJobRunner(_JobBook):
                 if process is not None and not process.is_alive() and not self._stopping.is_set():
                     self._restart(process.exitcode)
                 continue
-            self._finished((str(item[0]), int(item[1])))
+            job: Job = (str(item[0]), int(item[1]), str(item[2]))
+            with self._lock:
+                self._owners.pop(job, None)
+            self._finished(job)
 
     def _restart(self, exitcode: int | None) -> None:
         log.error("the job process exited (code %s); starting it again", exitcode)
@@ -303,7 +379,7 @@ class ProcessJobRunner(_JobBook):
             # A queue the dead child was reading may be left locked: fresh queues, same jobs.
             self._tasks, self._done = self._context.Queue(), self._context.Queue()
             for item in sorted(self._active):
-                self._tasks.put(item)
+                self._tasks.put((*item, self._owners.get(item)))
             self._spawn()
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -8,14 +8,17 @@ twice gives the same artifacts, so a killed run can simply be re-run.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
 
-# Artifact file names inside runs/<run_id>/.
+# Artifact file names inside the run's folder, runs/<run_key>/ (run_folder).
 UPLOAD = "upload.bin"
 VIDEO_INFO = "video_info.json"
 PROXY = "proxy.mp4"
@@ -77,6 +80,86 @@ def _no_progress(_fraction: float) -> None:
     return None
 
 
+class RunGone(Exception):
+    """The run was deleted (or its id now names another run) while one of its stages ran."""
+
+
+def new_run_key() -> str:
+    """A run's storage and job identity: random, so a new run never shares an old one's files
+    or messages, even if a database reset or restore hands out an old id again."""
+    return secrets.token_hex(16)
+
+
+def run_folder(key: str) -> str:
+    """The one place run folders are named: ``runs/<run_key>``. Runs created before migration
+    0006 have their id (as text) for a key, so their existing files stay where they are."""
+    return f"runs/{key}"
+
+
+def run_file(key: str, name: str) -> str:
+    return f"{run_folder(key)}/{name}"
+
+
+class GuardedStorage:
+    """A stage's view of storage: every write first checks that its run still exists with the
+    same key (``alive``) and raises RunGone otherwise, so a job of a deleted run writes nothing,
+    and nothing of one run can land in another's files."""
+
+    def __init__(self, inner: Storage, alive: Callable[[], bool], run_id: int) -> None:
+        self._inner = inner
+        self._alive = alive
+        self._run_id = run_id
+
+    def check(self) -> None:
+        if not self._alive():
+            raise RunGone(self._run_id)
+
+    @contextmanager
+    def _guarded_writer(self, key: str, suffix: str) -> Iterator[Path]:
+        self.check()
+        with self._inner.writer(key, suffix) as tmp:
+            yield tmp
+            # Checked again before the file takes its name: the stage may have run for minutes.
+            self.check()
+
+    def writer(self, key: str, suffix: str = "") -> AbstractContextManager[Path]:
+        return self._guarded_writer(key, suffix)
+
+    def put_file(self, key: str, src: Path) -> None:
+        self.check()
+        self._inner.put_file(key, src)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.check()
+        self._inner.put_bytes(key, data)
+
+    def delete(self, key: str) -> None:
+        self.check()
+        self._inner.delete(key)
+
+    def delete_prefix(self, prefix: str) -> None:
+        self.check()
+        self._inner.delete_prefix(prefix)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._inner.get_bytes(key)
+
+    def exists(self, key: str) -> bool:
+        return self._inner.exists(key)
+
+    def size(self, key: str) -> int:
+        return self._inner.size(key)
+
+    def open(self, key: str) -> BinaryIO:
+        return self._inner.open(key)
+
+    def local_path(self, key: str) -> Path:
+        return self._inner.local_path(key)
+
+    def list(self, prefix: str) -> list[str]:
+        return self._inner.list(prefix)
+
+
 @dataclass
 class StageContext:
     run_id: int
@@ -85,9 +168,19 @@ class StageContext:
     settings: Settings
     # Reports progress within the stage, 0.0 .. 1.0; cheap to call often.
     progress: Callable[[float], None] = field(default=_no_progress)
+    # The run's key (its folder); empty = the id, as for runs made before migration 0006.
+    run_key: str = ""
+    # Whether the run still exists with this id and key; given, storage writes are guarded.
+    alive: Callable[[], bool] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.run_key:
+            self.run_key = str(self.run_id)
+        if self.alive is not None and not isinstance(self.storage, GuardedStorage):
+            self.storage = GuardedStorage(self.storage, self.alive, self.run_id)
 
     def key(self, name: str) -> str:
-        return run_key(self.run_id, name)
+        return run_file(self.run_key, name)
 
     def read_json(self, name: str) -> Any:
         return json.loads(self.storage.get_bytes(self.key(name)))
@@ -95,7 +188,3 @@ class StageContext:
     def write_json(self, name: str, data: Any) -> None:
         payload = json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False)
         self.storage.put_bytes(self.key(name), payload.encode("utf-8"))
-
-
-def run_key(run_id: int, name: str) -> str:
-    return f"runs/{run_id}/{name}"

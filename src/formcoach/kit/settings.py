@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = 30.0
     job_workers: int = 2
+    # Runs one user may have queued or running at once (uploads and reanalyses past it: 429
+    # too_many_queued_runs), so that one user cannot fill the queue for a shop's other users;
+    # 0 = no limit.
+    max_queued_runs_per_user: int = Field(default=3, ge=0)
     # Run the in-process jobs in one child process (its own interpreter: no GIL shared with the
     # web requests), and add job_nice to the nice value of the jobs (process or threads, and
     # what they start): web requests get the CPU first while a pose job runs. `formcoach serve`

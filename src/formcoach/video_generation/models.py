@@ -17,6 +17,8 @@ UNFINISHED: tuple[str, ...] = ("queued", "running")
 
 class VideoJob(Base):
     __tablename__ = "video_jobs"
+    # Job ids name a user's videos (status URLs, folders): never handed out twice (0006).
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)

@@ -30,7 +30,7 @@ import yaml
 from numpy.typing import NDArray
 
 from formcoach.kit.errors import AppError
-from formcoach.kit.pipeline import FEATURES, KEYPOINTS_M_CSV
+from formcoach.kit.pipeline import FEATURES, KEYPOINTS_M_CSV, run_file
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
 from formcoach.video_generation.figure import STANDARD_BODY, Body
@@ -116,13 +116,12 @@ def body_from_points(
     return Body(**values)
 
 
-def body_for_run(storage: Storage, run_id: int, settings: Settings) -> Body:
+def body_for_run(storage: Storage, run_key: str, settings: Settings) -> Body:
     """The figure with the proportions measured in the run (its features stage must be done).
 
     Raises AppError("figure_unavailable") when the run has no measured keypoints.
     """
-    base = f"runs/{run_id}"
-    keypoints, features = f"{base}/{KEYPOINTS_M_CSV}", f"{base}/{FEATURES}"
+    keypoints, features = run_file(run_key, KEYPOINTS_M_CSV), run_file(run_key, FEATURES)
     if not (storage.exists(keypoints) and storage.exists(features)):
         raise AppError("figure_unavailable")
     scale = json.loads(storage.get_bytes(features)).get("scale") or {}

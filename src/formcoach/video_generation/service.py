@@ -187,7 +187,7 @@ def create_job(
     figure = STANDARD_FIGURE
     if figure_from_run is not None and settings is not None:
         source = get_run_for_user(session, user_id, figure_from_run)
-        figure = figure_code(body_for_run(get_storage(settings), source.id, settings))
+        figure = figure_code(body_for_run(get_storage(settings), source.run_key, settings))
     return _new_job(
         session, settings, run.id, user_id, match.drill.id, drill_text, fmt, generator, figure
     )
