@@ -1,0 +1,171 @@
+"""Run identity (issue 23 item 1) and the per-user fairness limit (item 9)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, text
+
+from formcoach.gateway import service
+from formcoach.gateway.jobs import first_pending_stage, load_run
+from formcoach.gateway.models import Run
+from formcoach.kit.accounts import User, hash_password
+from formcoach.kit.db import session_scope
+from formcoach.kit.errors import AppError
+from formcoach.kit.jobs import FairQueue, JobRunner
+from formcoach.kit.migrate import alembic_config, upgrade
+from formcoach.kit.pipeline import GuardedStorage, RunGone, RunOptions
+from formcoach.kit.settings import Settings
+from formcoach.kit.storage import LocalStorage
+from tests.apputil import fresh_pg_database
+from tests.conftest import make_settings
+
+
+def test_runner_keeps_a_new_key_beside_an_old_one_with_the_same_id() -> None:
+    release = threading.Event()
+    seen: list[tuple[int, str]] = []
+
+    def handler(job_id: int, key: str) -> None:
+        seen.append((job_id, key))
+        if key == "old":
+            release.wait(10)
+
+    runner = JobRunner(2, resume=False)
+    runner.register("run", handler, list)
+    runner.start()
+    runner.enqueue("run", 7, "old")
+    runner.enqueue("run", 7, "old")  # the same job: dropped
+    runner.enqueue("run", 7, "new")  # another run that has the id: kept
+    release.set()
+    assert runner.wait_idle(timeout=20)
+    runner.stop()
+    assert sorted(seen) == [(7, "new"), (7, "old")]
+
+
+def test_fair_queue_serves_users_in_turn() -> None:
+    q = FairQueue()
+    for i in range(3):
+        q.put(("run", i, ""), owner=1)
+    q.put(("run", 10, ""), owner=2)
+    q.put(("run", 20, ""), owner=3)
+    order = [q.get() for _ in range(5)]
+    assert [item[1] for item in order if item] == [0, 10, 20, 1, 2]
+
+
+def _user_and_run(settings: Settings) -> tuple[int, int, str]:
+    upgrade(settings.db_url)
+    with session_scope(settings.db_url) as session:
+        user = User(username="a", password_hash=hash_password("pw-for-tests"))
+        session.add(user)
+        session.flush()
+        run = service.create_run(session, user, RunOptions(), "a.mp4", 1)
+        return user.id, run.id, run.run_key
+
+
+def test_deleted_run_is_skipped_and_ids_are_not_reused(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    user_id, run_id, key = _user_and_run(settings)
+    assert len(key) == 32
+    with session_scope(settings.db_url) as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        service.delete_run(session, LocalStorage(settings.files_dir), run)
+    # A's queued job: a no-op.
+    assert load_run(settings, run_id, key) is None
+    with session_scope(settings.db_url) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        new = service.create_run(session, user, RunOptions(), "b.mp4", 1)
+        new_id, new_key = new.id, new.run_key
+    assert new_id != run_id and new_key != key
+    # A job holding A's identity never touches B, even by B's id.
+    assert first_pending_stage(settings, new_id, key) is None
+    assert first_pending_stage(settings, new_id, new_key) == "probe"
+
+
+def test_guarded_storage_writes_nothing_for_a_gone_run(tmp_path: Path) -> None:
+    alive = {"yes": True}
+    storage = GuardedStorage(LocalStorage(tmp_path), lambda: alive["yes"], 1)
+    storage.put_bytes("runs/k/a.json", b"{}")
+    alive["yes"] = False
+    with pytest.raises(RunGone):
+        storage.put_bytes("runs/k/b.json", b"{}")
+    alive["yes"] = True
+    with pytest.raises(RunGone), storage.writer("runs/k/c.json") as tmp:
+        tmp.write_bytes(b"{}")
+        alive["yes"] = False
+    assert storage.list("runs/k") == ["runs/k/a.json"]
+
+
+def test_queue_limit_per_user(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, max_queued_runs_per_user=2)
+    user_id, _, _ = _user_and_run(settings)
+    with session_scope(settings.db_url) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        service.check_queue_room(session, user_id, settings)
+        service.create_run(session, user, RunOptions(), "b.mp4", 1)
+        with pytest.raises(AppError) as refused:
+            service.check_queue_room(session, user_id, settings)
+    assert refused.value.code == "too_many_queued_runs"
+    assert "2" in refused.value.message("en")
+
+
+def _migrate_with_data(url: str) -> list[object]:
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0005")
+    engine = create_engine(url)
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO users (id, username, password_hash, language, is_admin, is_active,"
+                " created_at) VALUES (1,'a','x','ja',false,true,'2026-01-01')"
+            )
+        )
+        for run_id in (1, 2):
+            c.execute(
+                text(
+                    "INSERT INTO runs (id, user_id, status, progress, movement, view, language,"
+                    " original_filename, upload_bytes, created_at) VALUES"
+                    f" ({run_id},1,'completed',100,'auto','side','ja','',0,'2026-01-01')"
+                )
+            )
+            c.execute(
+                text(
+                    "INSERT INTO run_stages (run_id, name, position, status, progress, attempts)"
+                    f" VALUES ({run_id},'probe',0,'done',1,1)"
+                )
+            )
+        if not url.startswith("sqlite"):
+            # Rows inserted with explicit ids, as the app never does: move the sequence on.
+            c.execute(text("SELECT setval('runs_id_seq', 2)"))
+    command.upgrade(cfg, "head")
+    with engine.begin() as c:
+        keys = c.execute(text("SELECT id, run_key FROM runs ORDER BY id")).all()
+        stages = c.execute(text("SELECT count(*) FROM run_stages")).scalar()
+        c.execute(text("DELETE FROM runs WHERE id = 2"))
+        c.execute(
+            text(
+                "INSERT INTO runs (user_id, run_key, status, progress, movement, view, language,"
+                " original_filename, upload_bytes, created_at) VALUES"
+                " (1,'k','queued',0,'auto','side','ja','',0,'2026-01-01')"
+            )
+        )
+        new_id = c.execute(text("SELECT id FROM runs WHERE run_key = 'k'")).scalar()
+    engine.dispose()
+    return [[tuple(r) for r in keys], stages, new_id]
+
+
+def test_migration_keeps_data_and_stops_id_reuse_sqlite(tmp_path: Path) -> None:
+    keys, stages, new_id = _migrate_with_data(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    # Legacy rows keep their folder runs/<id>; nothing lost; the deleted id 2 is not reused.
+    assert keys == [(1, "1"), (2, "2")] and stages == 2 and new_id == 3
+
+
+def test_migration_keeps_data_postgres() -> None:
+    with fresh_pg_database() as url:
+        keys, stages, new_id = _migrate_with_data(url)
+    assert keys == [(1, "1"), (2, "2")] and stages == 2 and new_id != 2
