@@ -25,6 +25,10 @@ from formcoach.video_generation.models import VideoJob
 from tests.conftest import make_settings
 
 
+# Run id -> run_key: a run's files live under runs/<run_key>/ (migration 0006).
+KEYS: dict[int, str] = {}
+
+
 def add_run(settings: Settings, age_days: float) -> int:
     """A finished run created ``age_days`` ago, with an upload, an artifact and a drill video."""
     storage = LocalStorage(settings.files_dir)
@@ -44,8 +48,9 @@ def add_run(settings: Settings, age_days: float) -> int:
         session.flush()
         job.storage_key = f"videos/{job.id}/drill.mp4"
         run_id, job_id = run.id, job.id
-    storage.put_bytes(f"runs/{run_id}/upload.bin", b"the user's video")
-    storage.put_bytes(f"runs/{run_id}/analysis.json", b"{}")
+        KEYS[run_id] = run.run_key
+    storage.put_bytes(f"runs/{KEYS[run_id]}/upload.bin", b"the user's video")
+    storage.put_bytes(f"runs/{KEYS[run_id]}/analysis.json", b"{}")
     storage.put_bytes(f"videos/{job_id}/drill.mp4", b"drill video")
     return run_id
 
@@ -80,7 +85,7 @@ def test_purge_deletes_only_runs_older_than_the_retention_period(tmp_path: Path)
     assert all(p.username == "admin" for p in purged)
     runs, found, stages, jobs = state(settings)
     assert runs == {recent}
-    assert all(f.startswith(f"runs/{recent}/") or f.startswith("videos/") for f in found)
+    assert all(f.startswith(f"runs/{KEYS[recent]}/") or f.startswith("videos/") for f in found)
     assert len(found) == 3  # the recent run's upload, artifact and drill video
     assert stages == len(STAGES) and jobs == 1
     assert purge_expired(settings) == []  # nothing left to do
@@ -123,5 +128,5 @@ def test_the_running_gateway_sweeps_expired_runs(tmp_path: Path) -> None:
             time.sleep(0.1)
     runs, found, _, _ = state(settings)
     assert runs == {recent}
-    assert not any(f.startswith(f"runs/{old}/") for f in found)
+    assert not any(f.startswith(f"runs/{KEYS[old]}/") for f in found)
     get_engine(settings.db_url).dispose()
