@@ -27,7 +27,7 @@ from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage, S3Storage, get_storage
 from formcoach.video_generation.models import VideoJob
 from formcoach.video_generation.records import record_success
-from tests.apputil import ADMIN, basic, fresh_pg_database, upload, wait_for_run
+from tests.apputil import ADMIN, basic, fresh_pg_database, run_folder_key, upload, wait_for_run
 from tests.conftest import make_settings
 from tests.test_storage_s3 import s3_endpoint, s3_settings  # noqa: F401  (a fixture)
 
@@ -115,17 +115,16 @@ def test_deleting_a_run_in_the_web_app_removes_its_files_and_rows_only(
     created = upload(client, fixture_videos["single_person"], owner, language="en")
     assert created.status_code == 202, created.text
     run_id = created.json()["id"]
+    folder = f"runs/{run_folder_key(settings.db_url, run_id)}"
     assert wait_for_run(client, run_id, owner)["status"] == "completed"
     before_files, before_rows = files(settings), rows(settings)
     own_folders = job_folders(settings, run_id) - used_elsewhere(settings, run_id)
     own = {
-        f
-        for f in before_files
-        if f.startswith(f"runs/{run_id}/") or f.rsplit("/", 1)[0] in own_folders
+        f for f in before_files if f.startswith(f"{folder}/") or f.rsplit("/", 1)[0] in own_folders
     }
     # Upload, proxy, stage artifacts, annotated video and the run's own drill videos.
     for name in ("upload.bin", "proxy.mp4", "pose.npz", "features.json", "annotated.mp4"):
-        assert f"runs/{run_id}/{name}" in own
+        assert f"{folder}/{name}" in own
     assert any(f.endswith("drill.mp4") for f in own), "the en run renders its own drill videos"
     assert referring(before_rows, "run_id", run_id)
 
@@ -158,6 +157,7 @@ def test_a_run_deleted_during_pose_estimation_stops_and_leaves_nothing(
     created = upload(client, fixture_videos["two_people"], owner, language="ja")
     assert created.status_code == 202, created.text
     run_id = created.json()["id"]
+    folder = f"runs/{run_folder_key(settings.db_url, run_id)}"
     deadline = time.monotonic() + 120
     while True:
         state = client.get(f"/api/runs/{run_id}", headers=owner).json()
@@ -170,7 +170,7 @@ def test_a_run_deleted_during_pose_estimation_stops_and_leaves_nothing(
     # The worker notices at its next progress write and stops; wait until it has.
     assert client.app.state.jobs.wait_idle(timeout=300)  # type: ignore[attr-defined]
     time.sleep(1.0)  # nothing may appear after the worker let go either
-    assert [f for f in files(settings) if f.startswith(f"runs/{run_id}/")] == []
+    assert [f for f in files(settings) if f.startswith(f"{folder}/")] == []
     assert not (settings.files_dir / "runs" / str(run_id)).exists()
     assert referring(rows(settings), "run_id", run_id) == []
     assert list((settings.data_dir / "tmp").glob("*")) == []
@@ -188,6 +188,7 @@ def test_deleting_a_user_removes_their_runs_files_rows_and_tokens(
     # Same language as the shared runs: its drill videos come from their cache.
     created = upload(client, fixture_videos["single_person"], bearer, language="ja")
     run_id = created.json()["id"]
+    folder = f"runs/{run_folder_key(settings.db_url, run_id)}"
     assert wait_for_run(client, run_id, bearer)["status"] == "completed"
     with session_scope(settings.db_url) as session:
         user_id = session.scalars(select(User.id).where(User.username == "deletion-user")).one()
@@ -201,12 +202,10 @@ def test_deleting_a_user_removes_their_runs_files_rows_and_tokens(
     assert referring(after_rows, "user_id", user_id) == []
     assert referring(after_rows, "run_id", run_id) == []
     assert all(r["id"] != user_id for r in after_rows["users"])
-    assert [f for f in after_files if f.startswith(f"runs/{run_id}/")] == []
+    assert [f for f in after_files if f.startswith(f"{folder}/")] == []
     # Only the run's files went; the cached videos other runs show stayed.
     removed = before_files - after_files
-    assert all(
-        f.startswith(f"runs/{run_id}/") or f.rsplit("/", 1)[0] not in shared for f in removed
-    )
+    assert all(f.startswith(f"{folder}/") or f.rsplit("/", 1)[0] not in shared for f in removed)
     assert {f for f in before_files if f.rsplit("/", 1)[0] in shared} <= after_files
     assert client.get("/api/me", headers=bearer).status_code == 401
     for other in completed_runs.values():
@@ -274,8 +273,8 @@ def test_deleting_a_user_leaves_no_row_of_theirs(migrated: Settings) -> None:
         session.add(run)
         session.flush()
         session.add(VideoJob(run_id=run.id, user_id=user_id, drill_id="plank"))
-        run_id = run.id
-    storage.put_bytes(f"runs/{run_id}/upload.bin", b"their video")
+        run_id, folder = run.id, run.folder
+    storage.put_bytes(f"{folder}/upload.bin", b"their video")
     assert set(referring(rows(migrated), "user_id", user_id)) >= {"runs:1", "api_tokens:1"}
 
     with session_scope(migrated.db_url) as session:

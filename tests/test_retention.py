@@ -24,7 +24,6 @@ from formcoach.kit.storage import LocalStorage
 from formcoach.video_generation.models import VideoJob
 from tests.conftest import make_settings
 
-
 # Run id -> run_key: a run's files live under runs/<run_key>/ (migration 0006).
 KEYS: dict[int, str] = {}
 
