@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from formcoach.gateway.models import STAGES, Run, RunStage
 from formcoach.kit.accounts import utcnow
 from formcoach.kit.db import session_scope
+from formcoach.kit.diskspace import is_disk_full
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.observability import log_context
 from formcoach.kit.pipeline import SERVICES, RunOptions, StageContext
@@ -137,6 +138,53 @@ class RunGone(Exception):
     """The run was deleted while one of its stages ran."""
 
 
+class StorageFull(Exception):
+    """A stage failed for a full disk: it is left pending (the run shows storage_full) and
+    runs again after a pause, until there is space (``execute_until_space``; Celery: a retry
+    with the same backoff that never gives up)."""
+
+
+def _wait_for_space(settings: Settings, run_id: int, stage: str, language: str) -> None:
+    with session_scope(settings.db_url) as session:
+        row = _stage_row(session, run_id, stage)
+        run = session.get(Run, run_id)
+        if row is not None:
+            row.status = "pending"
+            row.progress = 0.0
+        if run is not None:
+            run.error_code = "storage_full"
+            run.error_message = render_message("storage_full", language)
+
+
+def storage_pause(settings: Settings, attempt: int) -> float:
+    """The wait before the attempt-th retry of a stage that found the disk full."""
+    pause = float(settings.storage_retry_backoff_s) * 2.0 ** min(attempt, 30)
+    return min(pause, float(settings.storage_retry_max_s))
+
+
+def execute_until_space(
+    settings: Settings,
+    run_id: int,
+    stage: str,
+    state: RunState,
+    storage: Storage,
+    hook: ProgressHook | None = None,
+) -> bool:
+    """execute_stage, run again after a growing pause while the disk is full. Holds its
+    worker thread meanwhile: nothing else could be written either."""
+    attempt = 0
+    while True:
+        try:
+            return execute_stage(settings, run_id, stage, state, storage, hook)
+        except StorageFull:
+            pause = storage_pause(settings, attempt)
+            log.warning("run %s: stage %s waits %.1f s for disk space", run_id, stage, pause)
+            time.sleep(pause)
+            attempt += 1
+            if first_pending_stage(settings, run_id) != stage:
+                return False  # deleted (or finished elsewhere) meanwhile
+
+
 @dataclass(frozen=True)
 class RunState:
     options: RunOptions
@@ -197,22 +245,32 @@ def execute_stage(
     started = time.monotonic()
     with log_context(run_id=run_id, stage=stage, user_id=state.user_id):
         failure: tuple[str, str] | None = None
+        disk_full = False
         try:
             stage_function(stage)(ctx)
         except RunGone:
             pass
-        except AppError as exc:
-            failure = (exc.code, exc.message(state.language))
-        except transient:
-            raise
-        except Exception:
-            log.exception("run %s: stage %s crashed", run_id, stage)
-            failure = ("internal_error", render_message("internal_error", state.language))
+        except Exception as exc:
+            # A full disk anywhere in the stage (the encoder's writes too, however wrapped) is
+            # no fault of the video: checked before the stage's own verdict on it.
+            disk_full = is_disk_full(exc)
+            if disk_full:
+                log.warning("run %s: stage %s ran out of disk space: %s", run_id, stage, exc)
+            elif isinstance(exc, AppError):
+                failure = (exc.code, exc.message(state.language))
+            elif isinstance(exc, transient):
+                raise
+            else:
+                log.exception("run %s: stage %s crashed", run_id, stage)
+                failure = ("internal_error", render_message("internal_error", state.language))
         if not _run_exists(settings, run_id):
             # Deleted meanwhile: whatever the stage wrote after the deletion goes too.
             storage.delete_prefix(f"runs/{run_id}")
             log.info("run %s was deleted during stage %s: stopped, files removed", run_id, stage)
             return False
+        if disk_full:
+            _wait_for_space(settings, run_id, stage, state.language)
+            raise StorageFull(run_id, stage)
         if failure is not None:
             _fail(settings, run_id, stage, *failure)
             return False
@@ -242,6 +300,8 @@ def finish_stage(settings: Settings, run_id: int, stage: str, done: dict[str, fl
             return False
         done = {**done, stage: 1.0}
         run.progress = overall_progress(done)
+        if run.error_code == "storage_full":
+            run.error_code = run.error_message = None  # it had waited for space: no longer
         if all(s.status == "done" or s.name == stage for s in run.stages):
             run.status = "completed"
             run.stage = None
@@ -260,7 +320,7 @@ def process_run(run_id: int, settings: Settings, hook: ProgressHook | None = Non
     for stage in STAGES:
         if done.get(stage) == 1.0:
             continue
-        if not execute_stage(settings, run_id, stage, state, storage, hook):
+        if not execute_until_space(settings, run_id, stage, state, storage, hook):
             return
         finish_stage(settings, run_id, stage, done)
         done[stage] = 1.0
@@ -370,9 +430,16 @@ def run_stage_task(task: Task[Any, Any], settings: Settings, stage: str, run_id:
         if state is None:
             return
         with leases.held("run", run_id, settings.job_heartbeat_s):
-            ok = execute_stage(
-                settings, run_id, stage, state, get_storage(settings), transient=_transient()
-            )
+            try:
+                ok = execute_stage(
+                    settings, run_id, stage, state, get_storage(settings), transient=_transient()
+                )
+            except StorageFull as exc:
+                # Left pending: retried after a pause until there is space, never given up.
+                with suppress(Exception):
+                    leases.mark_queued("run", run_id)
+                countdown = storage_pause(settings, int(task.request.retries or 0))
+                raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
             won = ok and finish_stage(settings, run_id, stage, state.done)
             nxt = first_pending_stage(settings, run_id) if won else None
             if nxt is not None:
