@@ -327,7 +327,11 @@ def install_error_handlers(app: FastAPI) -> None:
         # A body that is not even JSON is invalid input like any other: 422 validation_error,
         # the status the catalogue gives that code (FastAPI would answer 400).
         status = 422 if exc.status_code == 400 else exc.status_code
-        extra = {"Allow": _allowed_methods(request)} if status == 405 else None
+        extra = None
+        if status == 405:
+            # Starlette's own Allow (the first route of the path) when the walk finds none.
+            fallback = (exc.headers or {}).get("Allow", "")
+            extra = {"Allow": _allowed_methods(request) or fallback}
         message = render_message(code, lang, **params)
         return _error_response(request, code, message, status, extra=extra)
 
