@@ -55,7 +55,6 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/openapi.json"): Rule("public"),
     ("GET", "/docs"): Rule("public"),
     ("GET", "/docs/oauth2-redirect"): Rule("public"),
-    ("GET", "/redoc"): Rule("public"),
     ("GET", "/api/health"): Rule("public"),
     ("GET", "/api/ready"): Rule("public"),
     ("GET", "/metrics"): Rule("admin"),
@@ -105,6 +104,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/video-generation/videos/{job_id}"): Rule("owned"),
     ("GET", "/api/video-generation/videos/{job_id}/thumbnail"): Rule("owned"),
     ("MOUNT", "/static"): Rule("public"),
+    ("MOUNT", "/docs-assets"): Rule("public"),
     ("GET", "/runs/{run_id}"): Rule("owned_page"),
     ("GET", "/runs/{run_id}/results"): Rule("owned_page"),
     ("GET", "/runs/{run_id}/print"): Rule("owned_page"),
@@ -210,7 +210,8 @@ def _call(
     **override: Any,
 ) -> Any:
     if method == "MOUNT":
-        return client.get(path + "/app.css", headers=headers, follow_redirects=False)
+        asset = "/swagger-ui.css" if path == "/docs-assets" else "/app.css"
+        return client.get(path + asset, headers=headers, follow_redirects=False)
     body = world.params["generate"] if path.endswith("/generate") else rule.body
     url = _url(path, world.params, **override)
     if rule.form is not None:

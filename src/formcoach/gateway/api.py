@@ -37,12 +37,14 @@ from formcoach.kit.api import (
     AdminUser,
     CurrentUser,
     DbSession,
+    IdPath,
     SettingsDep,
     StorageDep,
     db_slot_held,
     request_principal,
 )
 from formcoach.kit.db import session_scope
+from formcoach.kit.diskspace import require_free_space
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, UPLOAD, VIEWS, RunOptions, run_file
 from formcoach.kit.security import change_password, check_password
@@ -89,7 +91,11 @@ def list_users(admin: AdminUser, session: DbSession) -> list[UserOut]:
 
 @router.delete("/users/{user_id}", status_code=204, tags=["accounts"])
 def delete_user(
-    user_id: int, admin: AdminUser, session: DbSession, storage: StorageDep, settings: SettingsDep
+    user_id: IdPath,
+    admin: AdminUser,
+    session: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> Response:
     if user_id == admin.id:
         raise AppError("validation_error", detail="an administrator cannot delete themselves")
@@ -102,7 +108,7 @@ def delete_user(
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["accounts"])
 def update_user(
-    user_id: int, body: UserUpdate, user: CurrentUser, session: DbSession, settings: SettingsDep
+    user_id: IdPath, body: UserUpdate, user: CurrentUser, session: DbSession, settings: SettingsDep
 ) -> UserOut:
     """Administrators change any field; every user may change their own language."""
     admin_fields = body.model_fields_set - {"language"}
@@ -158,7 +164,7 @@ def list_tokens(user: CurrentUser, session: DbSession) -> list[TokenOut]:
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["accounts"])
-def delete_token(token_id: int, user: CurrentUser, session: DbSession) -> Response:
+def delete_token(token_id: IdPath, user: CurrentUser, session: DbSession) -> Response:
     service.delete_token(session, user, token_id)
     return Response(status_code=204)
 
@@ -248,6 +254,8 @@ async def create_run(
     # Before a byte of the body is read, and once more before the run is recorded (another
     # upload of the same user may have been recorded while this one streamed).
     service.check_queue_room(session, user.id, settings)
+    # Refused before a byte is written: the space left is for the runs already accepted.
+    require_free_space(settings)
     tmp_dir = settings.data_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     dest = tmp_dir / f"upload-{uuid.uuid4().hex}"
@@ -255,6 +263,9 @@ async def create_run(
         result = await receive_upload(
             request.headers.get("content-type"), request.stream(), "video", dest, limit
         )
+        if result.fields.get("language") in ("ja", "en"):
+            # The language the upload asks for is also the language of its errors.
+            request.state.request_language = result.fields["language"]
         options = _options(result.fields, user)
         service.clean_person(result.fields.get("person"))  # a bad label fails before probing
         if result.file_bytes == 0:
@@ -266,8 +277,8 @@ async def create_run(
             session, user, options, result.filename, result.file_bytes, person=person
         )
         key = run_file(run.run_key, UPLOAD)
-        move_into(storage, key, dest)
         try:
+            move_into(storage, key, dest)  # a copy (other filesystem) can fill the disk
             session.commit()
         except Exception:
             storage.delete_prefix(run.folder)
@@ -277,6 +288,25 @@ async def create_run(
     # Enqueued only after the commit, so a worker always finds the run it is given.
     request.app.state.jobs.enqueue("run", run.id, run.run_key, user.id)
     return RunCreated(id=run.id, url=f"/api/runs/{run.id}", status=run.status)
+
+
+def DATE_QUERY(description: str) -> Any:
+    # Only a calendar date, YYYY-MM-DD: FastAPI's date type also takes Unix timestamps
+    # ("date_to=0" meant 1970-01-01), which the documented format does not.
+    return Query(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        description=f"{description}, YYYY-MM-DD",
+        json_schema_extra={"format": "date"},
+    )
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise AppError("validation_error", detail=f"{name}: not a date (YYYY-MM-DD)") from None
 
 
 @router.get("/runs", response_model=RunPage, tags=["runs"])
@@ -290,8 +320,8 @@ def list_runs(
         str | None,
         Query(max_length=PERSON_MAX, description="part of the person label, any case"),
     ] = None,
-    date_from: Annotated[date | None, Query(description="created on or after (UTC)")] = None,
-    date_to: Annotated[date | None, Query(description="created on or before (UTC)")] = None,
+    date_from: Annotated[str | None, DATE_QUERY("created on or after (UTC)")] = None,
+    date_to: Annotated[str | None, DATE_QUERY("created on or before (UTC)")] = None,
 ) -> RunPage:
     runs, total = service.list_runs_filtered(
         session,
@@ -300,8 +330,8 @@ def list_runs(
         per_page,
         movement=movement or None,
         person=person or None,
-        date_from=service.day_start(date_from),
-        date_to=service.day_start(date_to, 1),
+        date_from=service.day_start(_day(date_from, "date_from")),
+        date_to=service.day_start(_day(date_to, "date_to"), 1),
     )
     return RunPage(
         items=[service.run_view(r) for r in runs], page=page, per_page=per_page, total=total
@@ -309,7 +339,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, tags=["runs"])
-async def get_run(run_id: int, request: Request, settings: SettingsDep) -> Response:
+async def get_run(run_id: IdPath, request: Request, settings: SettingsDep) -> Response:
     # Every open progress page polls this once a second: one thread hop for the credentials
     # (token cached), two Core queries and the JSON, instead of a hop per dependency and
     # ORM objects; same checks and answer as current_user + get_run_for_user + run_view.
@@ -329,7 +359,11 @@ def _run_json(request: Request, db_url: str, run_id: int) -> bytes:
 
 @router.delete("/runs/{run_id}", status_code=204, tags=["runs"])
 def delete_run(
-    run_id: int, user: CurrentUser, session: DbSession, storage: StorageDep, settings: SettingsDep
+    run_id: IdPath,
+    user: CurrentUser,
+    session: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> Response:
     run = service.get_run_for_user(session, user.id, run_id)
     folders = service.delete_run(session, storage, run, settings)
@@ -341,7 +375,7 @@ def delete_run(
 
 @router.get("/runs/{run_id}/report", tags=["runs"])
 def get_report(
-    run_id: int,
+    run_id: IdPath,
     user: CurrentUser,
     session: DbSession,
     storage: StorageDep,
@@ -353,7 +387,7 @@ def get_report(
 
 @router.get("/runs/{run_id}/files/{name}", tags=["runs"], response_class=FileResponse)
 def get_file(
-    run_id: int, name: str, user: CurrentUser, session: DbSession, storage: StorageDep
+    run_id: IdPath, name: str, user: CurrentUser, session: DbSession, storage: StorageDep
 ) -> FileResponse:
     run = service.get_run_for_user(session, user.id, run_id)
     key = run_file(run.run_key, name)
@@ -371,8 +405,8 @@ def get_file(
 
 @router.get("/runs/{run_id}/compare/{other_id}", response_model=RunComparison, tags=["runs"])
 def compare_runs(
-    run_id: int,
-    other_id: int,
+    run_id: IdPath,
+    other_id: IdPath,
     user: CurrentUser,
     session: DbSession,
     storage: StorageDep,
@@ -394,7 +428,7 @@ def compare_runs(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 def run_events_stream(
-    run_id: int, request: Request, user: CurrentUser, session: DbSession, settings: SettingsDep
+    run_id: IdPath, request: Request, user: CurrentUser, session: DbSession, settings: SettingsDep
 ) -> StreamingResponse:
     """Server-sent events: `run` (the run as GET /api/runs/{id}) whenever its state or progress
     changes, heartbeat comments while nothing does, `gone` if it is deleted; the stream ends after
@@ -410,7 +444,7 @@ def run_events_stream(
 
 @router.get("/runs/{run_id}/tracks", response_model=RunTracks, tags=["runs"])
 def get_tracks(
-    run_id: int, user: CurrentUser, session: DbSession, storage: StorageDep
+    run_id: IdPath, user: CurrentUser, session: DbSession, storage: StorageDep
 ) -> RunTracks:
     """The people the pose stage tracked; `analysed` marks the run's subject."""
     from formcoach.gateway import tracks
@@ -422,8 +456,8 @@ def get_tracks(
     "/runs/{run_id}/tracks/{track_id}/thumbnail.jpg", tags=["runs"], response_class=FileResponse
 )
 def get_track_thumbnail(
-    run_id: int,
-    track_id: int,
+    run_id: IdPath,
+    track_id: IdPath,
     user: CurrentUser,
     session: DbSession,
     storage: StorageDep,
@@ -438,7 +472,7 @@ def get_track_thumbnail(
 
 @router.post("/runs/{run_id}/reanalyse", status_code=202, response_model=RunCreated, tags=["runs"])
 def reanalyse_run(
-    run_id: int,
+    run_id: IdPath,
     body: Reanalyse,
     request: Request,
     user: CurrentUser,

@@ -30,6 +30,7 @@ from formcoach.kit.jobs import IdHandler, JobBackend, JobRunner, ProcessJobRunne
 from formcoach.kit.pipeline import SERVICES
 from formcoach.kit.security import install_security
 from formcoach.kit.settings import Settings, get_settings
+from formcoach.kit.webdocs import install_docs, install_no_store
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,9 @@ def _base_app(
         version=__version__,
         description="Running and exercise form analysis: upload a video, get a coaching report.",
         lifespan=lifespan,
+        # /docs is served from local files (kit/webdocs.py); ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.jobs = jobs
@@ -128,6 +132,8 @@ def _base_app(
     install_error_handlers(app)
     app.include_router(ops.ready_router)
     install_security(app, settings)
+    install_no_store(app)
+    install_docs(app)
     # Same key everywhere, so a browser's signed-in cookie also works on a proxied service.
     app.add_middleware(
         SessionMiddleware,

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from formcoach.gateway.models import STAGES, Run, RunStage
 from formcoach.kit.accounts import utcnow
 from formcoach.kit.db import session_scope
+from formcoach.kit.diskspace import is_disk_full
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.observability import log_context
 from formcoach.kit.pipeline import SERVICES, RunGone, RunOptions, StageContext, run_folder
@@ -164,6 +165,55 @@ class _ProgressWriter:
             run.progress = overall_progress({**self.base, self.stage: fraction})
 
 
+class StorageFull(Exception):
+    """A stage failed for a full disk: it is left pending (the run shows storage_full) and
+    runs again after a pause, until there is space (``execute_until_space``; Celery: a retry
+    with the same backoff that never gives up)."""
+
+
+def _wait_for_space(
+    settings: Settings, run_id: int, run_key: str, stage: str, language: str
+) -> None:
+    with session_scope(settings.db_url) as session:
+        run = _run_row(session, run_id, run_key)
+        row = _stage_row(session, run_id, stage) if run is not None else None
+        if row is not None:
+            row.status = "pending"
+            row.progress = 0.0
+        if run is not None:
+            run.error_code = "storage_full"
+            run.error_message = render_message("storage_full", language)
+
+
+def storage_pause(settings: Settings, attempt: int) -> float:
+    """The wait before the attempt-th retry of a stage that found the disk full."""
+    pause = float(settings.storage_retry_backoff_s) * 2.0 ** min(attempt, 30)
+    return min(pause, float(settings.storage_retry_max_s))
+
+
+def execute_until_space(
+    settings: Settings,
+    run_id: int,
+    stage: str,
+    state: RunState,
+    storage: Storage,
+    hook: ProgressHook | None = None,
+) -> bool:
+    """execute_stage, run again after a growing pause while the disk is full. Holds its
+    worker thread meanwhile: nothing else could be written either."""
+    attempt = 0
+    while True:
+        try:
+            return execute_stage(settings, run_id, stage, state, storage, hook)
+        except StorageFull:
+            pause = storage_pause(settings, attempt)
+            log.warning("run %s: stage %s waits %.1f s for disk space", run_id, stage, pause)
+            time.sleep(pause)
+            attempt += 1
+            if first_pending_stage(settings, run_id, state.run_key or None) != stage:
+                return False  # deleted (or finished elsewhere) meanwhile
+
+
 @dataclass(frozen=True)
 class RunState:
     options: RunOptions
@@ -234,23 +284,33 @@ def execute_stage(
     started = time.monotonic()
     with log_context(run_id=run_id, stage=stage, user_id=state.user_id):
         failure: tuple[str, str] | None = None
+        disk_full = False
         try:
             stage_function(stage)(ctx)
         except RunGone:
             pass
-        except AppError as exc:
-            failure = (exc.code, exc.message(state.language))
-        except transient:
-            raise
-        except Exception:
-            log.exception("run %s: stage %s crashed", run_id, stage)
-            failure = ("internal_error", render_message("internal_error", state.language))
+        except Exception as exc:
+            # A full disk anywhere in the stage (the encoder's writes too, however wrapped) is
+            # no fault of the video: checked before the stage's own verdict on it.
+            disk_full = is_disk_full(exc)
+            if disk_full:
+                log.warning("run %s: stage %s ran out of disk space: %s", run_id, stage, exc)
+            elif isinstance(exc, AppError):
+                failure = (exc.code, exc.message(state.language))
+            elif isinstance(exc, transient):
+                raise
+            else:
+                log.exception("run %s: stage %s crashed", run_id, stage)
+                failure = ("internal_error", render_message("internal_error", state.language))
         if not alive():
             # Deleted meanwhile: whatever the stage wrote after the deletion goes too (its own
             # folder only: a run that has the id now has another key, hence another folder).
             storage.delete_prefix(run_folder(folder_key))
             log.info("run %s was deleted during stage %s: stopped, files removed", run_id, stage)
             return False
+        if disk_full:
+            _wait_for_space(settings, run_id, folder_key, stage, state.language)
+            raise StorageFull(run_id, stage)
         if failure is not None:
             _fail(settings, run_id, stage, *failure)
             return False
@@ -287,6 +347,8 @@ def finish_stage(
             return False
         done = {**done, stage: 1.0}
         run.progress = overall_progress(done)
+        if run.error_code == "storage_full":
+            run.error_code = run.error_message = None  # it had waited for space: no longer
         if all(s.status == "done" or s.name == stage for s in run.stages):
             run.status = "completed"
             run.stage = None
@@ -311,7 +373,7 @@ def process_run(
     for stage in STAGES:
         if done.get(stage) == 1.0:
             continue
-        if not execute_stage(settings, run_id, stage, state, storage, hook):
+        if not execute_until_space(settings, run_id, stage, state, storage, hook):
             return
         finish_stage(settings, run_id, stage, done, state.run_key)
         done[stage] = 1.0
@@ -431,9 +493,16 @@ def run_stage_task(
         if state is None:
             return
         with leases.held("run", run_id, settings.job_heartbeat_s):
-            ok = execute_stage(
-                settings, run_id, stage, state, get_storage(settings), transient=_transient()
-            )
+            try:
+                ok = execute_stage(
+                    settings, run_id, stage, state, get_storage(settings), transient=_transient()
+                )
+            except StorageFull as exc:
+                # Left pending: retried after a pause until there is space, never given up.
+                with suppress(Exception):
+                    leases.mark_queued("run", run_id)
+                countdown = storage_pause(settings, int(task.request.retries or 0))
+                raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
             won = ok and finish_stage(settings, run_id, stage, state.done, run_key)
             nxt = first_pending_stage(settings, run_id, run_key) if won else None
             if nxt is not None:

@@ -1,7 +1,8 @@
 """Operations endpoints: ``/metrics`` (Prometheus text format) and ``/api/ready`` (readiness).
 
 ``/api/health`` (api.py) says the process answers; ``/api/ready`` says it can do work: the
-database answers, storage takes a write, the broker (when configured) answers a ping. A load
+database answers, storage takes a write and has at least ``min_free_disk_mb`` free (else
+"low_space"), the broker (when configured) answers a ping. A load
 balancer or orchestrator should route to a process only while it is ready.
 
 ``/metrics`` is read from the database at scrape time (runs by state, stage durations, drill
@@ -35,6 +36,7 @@ from formcoach.gateway.models import STAGES, Run, RunStage
 from formcoach.gateway.schemas import ErrorResponse
 from formcoach.kit.api import SettingsDep, current_user
 from formcoach.kit.db import get_engine, session_scope
+from formcoach.kit.diskspace import lowest_free_mb
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import check_storage, get_storage
@@ -260,6 +262,9 @@ def readiness(settings: Settings) -> dict[str, str]:
             checks[name] = "unavailable"
         else:
             checks[name] = "ok"
+    if checks["storage"] == "ok" and lowest_free_mb(settings) < settings.min_free_disk_mb:
+        # Writable but (nearly) full: a write would still succeed, the next upload would not.
+        checks["storage"] = "low_space"
     return checks
 
 
@@ -271,6 +276,11 @@ def readiness(settings: Settings) -> dict[str, str]:
 def ready(settings: SettingsDep) -> dict[str, Any]:
     checks = readiness(settings)
     failing = [name for name, state in checks.items() if state == "unavailable"]
+    if checks["storage"] == "low_space":
+        free = lowest_free_mb(settings)
+        failing.append(
+            f"storage (low space: {free:.0f} MB free, minimum {settings.min_free_disk_mb:.0f} MB)"
+        )
     if failing:
         raise AppError("not_ready", components=", ".join(failing))
     return {"status": "ready", "checks": checks}

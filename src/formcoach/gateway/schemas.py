@@ -160,4 +160,4 @@ class RunTracks(BaseModel):
 
 
 class Reanalyse(BaseModel):
-    subject: int = Field(ge=1, description="Track id from GET /api/runs/{id}/tracks")
+    subject: int = Field(ge=1, le=2**31 - 1, description="Track id from GET /api/runs/{id}/tracks")

@@ -286,8 +286,8 @@ def list_tokens(session: Session, user: User) -> list[ApiToken]:
 
 def day_start(day: date | None, days_after: int = 0) -> datetime | None:
     """Midnight UTC of the day (plus days_after): date filters compare with created_at."""
-    if day is None:
-        return None
+    if day is None or day > date.max - timedelta(days=days_after):
+        return None  # after the last representable day: no bound
     return datetime.combine(day + timedelta(days=days_after), time.min, tzinfo=UTC)
 
 

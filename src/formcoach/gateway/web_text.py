@@ -285,6 +285,14 @@ FAILURE_HINTS: dict[str, dict[str, str]] = {
         "ja": "数歩分または数回分が入る、少し長めの動画を撮影してください。",
         "en": "Film a little longer: several steps or repetitions.",
     },
+    "clip_too_sparse": {
+        "ja": "通常の動画モード（30 fps）で、数歩分または数回分を撮影してください。",
+        "en": "Film in the normal video mode (30 fps), several steps or repetitions long.",
+    },
+    "storage_full": {
+        "ja": "このままお待ちください。空き容量ができると解析は自動で再開します。",
+        "en": "Keep this page open: the analysis resumes by itself once space is freed.",
+    },
 }
 DEFAULT_HINT = {
     "ja": "もう一度アップロードしてください。繰り返し失敗する場合は管理者に連絡してください。",

@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from formcoach import __version__
 from formcoach.kit.accounts import (
@@ -27,13 +28,18 @@ from formcoach.kit.accounts import (
     token_principal,
 )
 from formcoach.kit.db import request_slots, session_scope
+from formcoach.kit.diskspace import is_disk_full
 from formcoach.kit.errors import CATALOGUE, AppError, error_body, render_message
-from formcoach.kit.i18n import parse_accept_language
+from formcoach.kit.i18n import LANGUAGES, accepted_language
 from formcoach.kit.security import password_signin
 from formcoach.kit.settings import Settings, get_settings
 from formcoach.kit.storage import Storage, get_storage
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Every id is a positive database integer: bounded in the schema, so an id past int64 is a
+# documented 422 validation_error (not a surprise of the database driver).
+ID_MAX = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 
 def settings_dep(request: Request) -> Settings:
@@ -100,13 +106,24 @@ StorageDep = Annotated[Storage, Depends(storage_dep)]
 
 
 def request_language(request: Request) -> str:
+    """The language of this request's answers, errors included: what the request itself asks
+    for wins over the account's setting, so an English client of a Japanese account reads
+    English. In order: ``?lang=``, the upload's ``language`` field (kept by the route in
+    ``request.state.request_language``), an Accept-Language naming ja or en, the user's
+    setting, the default (ja)."""
     lang = request.query_params.get("lang")
-    if lang in ("ja", "en"):
+    if lang in LANGUAGES:
         return lang
+    asked = getattr(request.state, "request_language", None)
+    if asked in LANGUAGES:
+        return str(asked)
+    header = accepted_language(request.headers.get("accept-language"))
+    if header is not None:
+        return header
     user_lang = getattr(request.state, "language", None)
-    if user_lang:
+    if user_lang in LANGUAGES:
         return str(user_lang)
-    return parse_accept_language(request.headers.get("accept-language"))
+    return "ja"
 
 
 def _authorization(request: Request) -> tuple[str, str]:
@@ -181,12 +198,18 @@ def service_info(name: str) -> dict[str, str]:
 
 
 def _error_response(
-    request: Request, code: str, message: str, status: int, retry_after: int | None = None
+    request: Request,
+    code: str,
+    message: str,
+    status: int,
+    retry_after: int | None = None,
+    extra: dict[str, str] | None = None,
 ) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Basic realm="formcoach"'} if status == 401 else {}
+    headers.update(extra or {})
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    if status == 413:
+    if status in (413, 507):
         # Closing is the only way to stop a client still sending an oversize body (RFC 9110
         # 15.5.14); without it the server would drain the rest of the body to keep the connection.
         headers["Connection"] = "close"
@@ -217,7 +240,8 @@ def _document_errors(schema: dict[str, Any]) -> None:
 
     Any signed-in route can answer 401 (credentials), 403 (not an administrator or not your
     own account), 404 (not yours or gone), 422 (invalid input), 429 (throttled sign-in) and
-    503 (database down); uploads also 413 and 415. Answers a route documents itself stay.
+    503 (database down); uploads also 413, 415 and 507 (storage full). Answers a route
+    documents itself stay.
     """
     schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -228,7 +252,9 @@ def _document_errors(schema: dict[str, Any]) -> None:
             codes = {422, 503} if path in PUBLIC_PATHS else {401, 403, 404, 422, 429, 503}
             content = operation.get("requestBody", {}).get("content", {})
             if "multipart/form-data" in content:
-                codes |= {413, 415}
+                codes |= {413, 415, 507}
+            if path.endswith("/reanalyse"):
+                codes |= {507}  # copies the upload
             responses = operation["responses"]
             for code in sorted(codes):
                 entry = responses.setdefault(str(code), {"description": "Error"})
@@ -237,6 +263,21 @@ def _document_errors(schema: dict[str, Any]) -> None:
             validation = responses.get("422", {}).get("content", {}).get("application/json", {})
             if validation.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
                 responses["422"]["content"] = ref["content"]
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of this path takes (RFC 9110 15.5.6: a 405 lists them all).
+    Starlette's own Allow names only the first route matching the path, and GET and DELETE of
+    one path are two routes here."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if not route_methods:
+            continue
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(route_methods)
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -286,7 +327,25 @@ def install_error_handlers(app: FastAPI) -> None:
         # A body that is not even JSON is invalid input like any other: 422 validation_error,
         # the status the catalogue gives that code (FastAPI would answer 400).
         status = 422 if exc.status_code == 400 else exc.status_code
-        return _error_response(request, code, render_message(code, lang, **params), status)
+        extra = None
+        if status == 405:
+            # Starlette's own Allow (the first route of the path) when the walk finds none.
+            fallback = (exc.headers or {}).get("Allow", "")
+            extra = {"Allow": _allowed_methods(request) or fallback}
+        message = render_message(code, lang, **params)
+        return _error_response(request, code, message, status, extra=extra)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        # A full disk is the server's condition, not bad input (RFC 4918 11.5: 507).
+        lang = request_language(request)
+        if is_disk_full(exc):
+            return _error_response(
+                request, "storage_full", render_message("storage_full", lang), 507
+            )
+        return _error_response(
+            request, "internal_error", render_message("internal_error", lang), 500
+        )
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)

@@ -40,6 +40,30 @@ CATALOGUE: dict[str, ErrorSpec] = {
             "en": "The video is too short ({duration:.2f} s). At least {limit:.0f} s is needed.",
         },
     ),
+    "clip_too_sparse": ErrorSpec(
+        422,
+        {
+            "ja": "動画のコマが少なすぎて判定できません（{frames} コマ、{fps:g} fps）。"
+            "{min_frames} コマ以上、{min_fps:g} fps 以上が必要です。"
+            "スマートフォンの通常の動画モード（30 fps）で、動きの前後を含めて撮影してください"
+            "（タイムラプスやコマ撮りは使えません）。",
+            "en": "The clip has too few frames to judge anything ({frames} frames at {fps:g} fps). "
+            "At least {min_frames} frames at {min_fps:g} fps or more are needed. Film with the "
+            "phone's normal video mode (30 fps), including a little before and after the "
+            "movement (time-lapse or stop-motion clips cannot be used).",
+        },
+    ),
+    "storage_full": ErrorSpec(
+        507,
+        {
+            "ja": "サーバーの保存領域がいっぱいです。受け付け済みのデータは失われていません。"
+            "解析中の動画は空きができしだい自動で再開します。アップロードはしばらくしてから"
+            "もう一度お試しください（管理者に連絡してください）。",
+            "en": "The server's storage is full. Nothing already accepted is lost: analyses in "
+            "progress resume by themselves once space is freed. Upload again later (and tell "
+            "the administrator).",
+        },
+    ),
     "file_too_large": ErrorSpec(
         413,
         {

@@ -19,8 +19,13 @@ def pick(text: Mapping[str, str], lang: str) -> str:
 
 def parse_accept_language(header: str | None, default: Language = "ja") -> Language:
     """The first of ja/en that the browser lists, by quality order."""
+    return accepted_language(header) or default
+
+
+def accepted_language(header: str | None) -> Language | None:
+    """ja or en as an Accept-Language header ranks them; None when it names neither."""
     if not header:
-        return default
+        return None
     best: tuple[float, Language] | None = None
     for part in header.split(","):
         bits = part.strip().split(";q=")
@@ -29,6 +34,6 @@ def parse_accept_language(header: str | None, default: Language = "ja") -> Langu
             q = float(bits[1]) if len(bits) > 1 else 1.0
         except ValueError:
             q = 0.0
-        if tag in LANGUAGES and (best is None or q > best[0]):
+        if tag in LANGUAGES and q > 0 and (best is None or q > best[0]):
             best = (q, tag)
-    return best[1] if best else default
+    return best[1] if best else None

@@ -28,6 +28,19 @@ class Settings(BaseSettings):
     max_upload_mb: int = 1024
     max_video_seconds: float = 600.0
     min_video_seconds: float = 1.0
+    # Clips too sparse for any judgement are refused with clip_too_sparse (video_processing
+    # probe): fewer frames than this, or a lower frame rate. Running's cadence and gait events
+    # need the feet sampled at least ~10 times a second (a 180 spm stride lasts 0.33 s); the
+    # 1.5 s the judge's slowest averages need at 10 fps is 15 frames.
+    min_video_frames: int = Field(default=15, ge=2)
+    min_video_fps: float = Field(default=10.0, gt=0)
+    # Free space (MiB) below which /api/ready is not ready and uploads get 507 storage_full,
+    # so runs already accepted keep room to write their artifacts.
+    min_free_disk_mb: float = Field(default=200.0, ge=0)
+    # A stage that fails for a full disk waits and retries: first after this pause, doubling
+    # up to storage_retry_max_s, until space is freed (the run shows storage_full meanwhile).
+    storage_retry_backoff_s: float = Field(default=5.0, gt=0)
+    storage_retry_max_s: float = Field(default=120.0, gt=0)
     # Largest accepted frame (width x height), checked from the header before any decoding:
     # 8K UHD (7680x4320) is the largest any phone or consumer camera records; a bigger frame
     # only costs memory (one decoded 20000x20000 frame is ~600 MB).

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from formcoach.kit.diskspace import is_disk_full
 from formcoach.kit.errors import AppError
 
 MAX_FIELD_BYTES = 4096
@@ -74,13 +75,15 @@ class _Collector:
     def on_headers_finished(self) -> None:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         self._name = params.get(b"name", b"").decode("utf-8", "replace")
-        filename = params.get(b"filename")
-        if self._name == self.file_field and filename is not None:
+        # The part named like the file field is the file, with or without a filename: clients
+        # drop an empty filename="" altogether, which made the video a (too long) text field.
+        if self._name == self.file_field:
             if self.result.file_field is not None:
                 self.error = AppError("validation_error", detail="only one video file per upload")
                 return
             self._is_file = True
             self.result.file_field = self._name
+            filename = params.get(b"filename") or b""
             self.result.filename = safe_filename(filename.decode("utf-8", "replace"))
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -140,6 +143,10 @@ async def receive_upload(
                     raise collector.error
             parser.finalize()
         except AppError:
+            raise
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise AppError("storage_full") from exc
             raise
         except Exception as exc:  # malformed multipart from the parser
             raise AppError("validation_error", detail=f"malformed multipart body: {exc}") from exc

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from formcoach.kit.api import (
     CurrentUser,
     DbSession,
+    IdPath,
     SettingsDep,
     StorageDep,
     request_language,
@@ -75,13 +76,17 @@ def drills(request: Request, user: CurrentUser, settings: SettingsDep) -> list[d
 
 
 @router.get("/status/{run_id}", response_model=RunVideosOut)
-def status(run_id: int, request: Request, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def status(
+    run_id: IdPath, request: Request, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
     """The latest drill-video job of the run (the seed's shape) and, under "jobs", all of them."""
     return service.run_videos_view(session, user.id, run_id, request_language(request))
 
 
 @router.api_route("/videos/{job_id}", methods=["GET", "HEAD"], response_class=FileResponse)
-def video(job_id: int, user: CurrentUser, session: DbSession, storage: StorageDep) -> FileResponse:
+def video(
+    job_id: IdPath, user: CurrentUser, session: DbSession, storage: StorageDep
+) -> FileResponse:
     """The MP4 (H.264); answers Range requests with 206 so players can seek."""
     job = service.get_job_for_user(session, user.id, job_id)
     return FileResponse(
@@ -96,7 +101,7 @@ def video(job_id: int, user: CurrentUser, session: DbSession, storage: StorageDe
     "/videos/{job_id}/thumbnail", methods=["GET", "HEAD"], response_class=FileResponse
 )
 def thumbnail(
-    job_id: int, user: CurrentUser, session: DbSession, storage: StorageDep
+    job_id: IdPath, user: CurrentUser, session: DbSession, storage: StorageDep
 ) -> FileResponse:
     """A still of the drill's working position (JPEG)."""
     job = service.get_job_for_user(session, user.id, job_id)

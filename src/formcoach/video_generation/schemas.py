@@ -17,13 +17,13 @@ class GenerateRequest(BaseModel):
     Size and length default to the server's settings; language defaults to the run's.
     """
 
-    run_id: int = Field(ge=1)
+    run_id: int = Field(ge=1, le=2**63 - 1)
     drill_text: str = Field(min_length=1, max_length=2000)
     size: Size | None = None
     seconds: Seconds | None = None
     language: Literal["ja", "en"] | None = None
     # The figure takes the proportions measured in this run of yours (default: standard figure).
-    figure_from_run: int | None = Field(default=None, ge=1)
+    figure_from_run: int | None = Field(default=None, ge=1, le=2**63 - 1)
 
     @field_validator("seconds", mode="before")
     @classmethod

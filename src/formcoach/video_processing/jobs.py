@@ -20,7 +20,7 @@ from formcoach.kit.pipeline import (
 )
 from formcoach.video_processing.annotate import annotate
 from formcoach.video_processing.schemas import VideoInfo
-from formcoach.video_processing.service import make_proxy, probe
+from formcoach.video_processing.service import check_sampling, make_proxy, probe
 
 # Probing is quick; the proxy encode (when the upload is not copied) is nearly all of the
 # stage's time.
@@ -53,6 +53,7 @@ def run_probe(ctx: StageContext) -> None:
             raise AppError(
                 "video_too_short", duration=proxy.duration_s, limit=ctx.settings.min_video_seconds
             )
+        check_sampling(proxy.frames, source.fps, ctx.settings)
     ctx.write_json(VIDEO_INFO, VideoInfo(source=source, proxy=proxy).model_dump(mode="json"))
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
+from formcoach.kit.diskspace import is_disk_full
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import Settings
 from formcoach.kit.video_io import RGB, H264Writer, fit_size, iter_frames, prefetch
@@ -163,7 +164,7 @@ def probe(path: Path, settings: Settings) -> SourceInfo:
     """Validate an uploaded file as a usable video and describe it.
 
     Raises AppError: empty_file, not_a_video (detail says why), audio_only, frame_too_large,
-    frame_rate_invalid, video_too_short, video_too_long.
+    frame_rate_invalid, video_too_short, video_too_long, clip_too_sparse.
     """
     size = path.stat().st_size
     if size == 0:
@@ -196,6 +197,7 @@ def probe(path: Path, settings: Settings) -> SourceInfo:
         raise AppError("video_too_long", duration=duration, limit=settings.max_video_seconds)
     if duration < settings.min_video_seconds:
         raise AppError("video_too_short", duration=duration, limit=settings.min_video_seconds)
+    check_sampling(frames, fps, settings)
     return SourceInfo(
         width=width,
         height=height,
@@ -207,6 +209,21 @@ def probe(path: Path, settings: Settings) -> SourceInfo:
         format=fmt,
         size_bytes=size,
     )
+
+
+def check_sampling(frames: int, fps: float, settings: Settings) -> None:
+    """Refuse a clip too sparse for any judgement (clip_too_sparse): fewer than
+    ``min_video_frames`` frames, or fewer than ``min_video_fps`` frames a second. A 2-frame
+    1 fps clip lasts 2 s, long enough for video_too_short, yet every measure would come from
+    two samples (a "trunk lean" of two stills): no finding may come from it."""
+    if frames < settings.min_video_frames or fps < settings.min_video_fps:
+        raise AppError(
+            "clip_too_sparse",
+            frames=frames,
+            fps=fps,
+            min_frames=settings.min_video_frames,
+            min_fps=settings.min_video_fps,
+        )
 
 
 def proxy_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -251,6 +268,8 @@ def make_proxy(
             try:
                 frame = next(frames, None)
             except av.FFmpegError as exc:
+                if is_disk_full(exc):
+                    raise
                 if count == 0:
                     raise _reject("the video frames cannot be decoded") from exc
                 # A damaged tail: keep what decoded, as a video player would.
@@ -338,6 +357,8 @@ def _copy_proxy(
                 if count % (PROGRESS_EVERY * 10) == 0:
                     progress(min(count / expected, 0.99))
         except av.FFmpegError as exc:
+            if is_disk_full(exc):
+                raise  # the copy's writes failed, not the upload's reads
             if count == 0:
                 raise _reject("the video cannot be read") from exc
             # A damaged tail: keep what was read, as a video player would.

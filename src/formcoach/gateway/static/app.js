@@ -95,6 +95,12 @@ function initProgress() {
       $("#failure-msg").textContent = run.error ? run.error.message + " (" + run.error.code + ")" : "";
       $("#failure-hint").textContent = hints[run.error ? run.error.code : ""] || hints[""];
       box.hidden = false;
+    } else {
+      // Still going, perhaps waiting (storage_full: the stage resumes once there is space).
+      const box = $("#failure");
+      $("#failure-msg").textContent = run.error ? run.error.message + " (" + run.error.code + ")" : "";
+      $("#failure-hint").textContent = run.error ? hints[run.error.code] || hints[""] : "";
+      box.hidden = !run.error;
     }
   }
   async function poll() {
