@@ -194,9 +194,20 @@ def test_long_gap_stays_missing_and_is_not_filtered_across(settings: Settings) -
 
 def test_short_gap_is_interpolated(settings: Settings) -> None:
     pose = make_pose(standing(), 60)
-    pose.keypoints[20:25, LANDMARK_INDEX["left_knee"], :] = np.nan  # 5 frames at 30 fps
-    knee = compute_features(pose, settings).series["left_knee_flexion_deg"]
-    np.testing.assert_allclose(knee, 0.0, atol=1e-6)
+    # 4 frames at 30 fps (0.133 s) is within max_gap_s (0.15 s); 5 frames used to be filled
+    # too, when the limit was 0.25 s.
+    pose.keypoints[20:24, LANDMARK_INDEX["left_knee"], :] = np.nan
+    pose.keypoints[40:45, LANDMARK_INDEX["right_knee"], :] = np.nan
+    result = compute_features(pose, settings)
+    np.testing.assert_allclose(result.series["left_knee_flexion_deg"], 0.0, atol=1e-6)
+    assert np.isnan(result.series["right_knee_flexion_deg"][40:45]).all()
+    # The filled frames are not observed: no statistic is read from them.
+    observed = result.observed["left_knee_flexion_deg"]
+    assert not observed[20:24].any() and observed[:20].all() and observed[24:].all()
+    doc = result.to_json()
+    assert doc["observed"]["left_knee_flexion_deg"] == [[0, 20], [24, 60]]
+    stats = doc["summary"]["stats"]["left_knee_flexion_deg"]
+    assert stats["valid_frames"] == 60 and stats["observed_frames"] == 56
 
 
 def test_gap_length_limit() -> None:
@@ -270,6 +281,7 @@ def test_features_json_and_angles_csv(tmp_path: Path, settings: Settings) -> Non
         "p10": None,
         "p90": None,
         "valid_frames": 0,
+        "observed_frames": 0,
     }
     knee_stats = data["summary"]["stats"]["right_knee_flexion_deg"]
     assert knee_stats["valid_frames"] == 50

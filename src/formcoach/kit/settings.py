@@ -98,7 +98,16 @@ class Settings(BaseSettings):
     swap_prior: float = 0.15
     filter_cutoff_hz: float = 6.0
     filter_order: int = 4
-    max_gap_s: float = 0.25
+    # Longest gap in a landmark's track that is filled by interpolation (0.15 s = 4 frames at
+    # 30 fps, 9 at 60): a blink of the model, not a movement. Longer gaps stay missing, and
+    # no peak is ever read from a filled sample (ANGLES.md).
+    max_gap_s: float = 0.15
+    # A landmark this far (fraction of the frame) outside the picture is a guess of the model,
+    # not a measurement, whatever its visibility says.
+    landmark_frame_margin: float = 0.0
+    # A metric read from fewer observed frames than this is not_measurable (5 frames at
+    # 30 fps is 0.17 s: too few to hold one repetition's turning point).
+    min_observed_frames: int = 5
     # Stature used for pixel -> metre scaling when the run gives no height_cm (noted in output).
     default_height_cm: float = 170.0
     reference_file: Path | None = None
