@@ -343,3 +343,25 @@ def test_irregular_ankle_crossings_are_no_gait(settings: Settings) -> None:
     assert feats.cadence_spm is None and feats.side_view == {}
     regular = compute_features(_gait(30.0), settings)
     assert regular.periodic is True and regular.cadence_spm is not None
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0])
+@pytest.mark.parametrize("spm", [150.0, 158.0, 166.0, 172.0, 180.0, 186.0, 190.0])
+def test_cadence_within_one_spm_with_uneven_steps(
+    settings: Settings, fps: float, spm: float
+) -> None:
+    """Issue 18 item 7: the near and far foot swing differently (a second harmonic makes the
+    maxima and minima of the ankle difference unevenly spaced). The median of single steps
+    then picked the short or the long one (177 for 190 spm); strides are immune. Varied: the
+    phase at the clip start, the clip length and how uneven the steps are."""
+    for phase, seconds, uneven in ((0.0, 4.0, 0.08), (1.1, 6.3, 0.15), (2.3, 5.1, 0.0)):
+        n = round(seconds * fps)
+        t = np.arange(n) / fps
+        w = 2 * np.pi * (spm / 120.0) * t + phase
+        swing = 160 * (np.sin(w) + uneven * np.sin(2 * w + 0.7))
+        rng = np.random.default_rng(1)
+        points = standing()
+        points["left_ankle"] = (500 + swing + rng.normal(0, 2, n), np.full(n, 900.0))
+        points["right_ankle"] = (500 - swing + rng.normal(0, 2, n), np.full(n, 900.0))
+        cadence = compute_features(make_pose(points, n, fps), settings).cadence_spm
+        assert cadence is not None and abs(cadence - spm) <= 1.0, (phase, seconds, uneven, cadence)
