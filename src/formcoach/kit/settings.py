@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # Price, in body sizes of limb movement, of relabelling one frame's left/right limbs: the
     # model's labels stand unless swapping them makes the motion smoother by more than this.
     swap_prior: float = 0.15
+    # Left/right relabelling runs only on frames whose shoulder width / torso length (in the
+    # image) is at most this: a side or oblique view. Facing the camera it is ≈0.8+; at 0.5 the
+    # side-view walker of the two-people fixture lost needed fixes (test_pose_sides).
+    swap_max_frontalness: float = 0.7
     filter_cutoff_hz: float = 6.0
     filter_order: int = 4
     # Longest gap in a landmark's track that is filled by interpolation (0.15 s = 4 frames at
