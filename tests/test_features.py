@@ -194,9 +194,20 @@ def test_long_gap_stays_missing_and_is_not_filtered_across(settings: Settings) -
 
 def test_short_gap_is_interpolated(settings: Settings) -> None:
     pose = make_pose(standing(), 60)
-    pose.keypoints[20:25, LANDMARK_INDEX["left_knee"], :] = np.nan  # 5 frames at 30 fps
-    knee = compute_features(pose, settings).series["left_knee_flexion_deg"]
-    np.testing.assert_allclose(knee, 0.0, atol=1e-6)
+    # 4 frames at 30 fps (0.133 s) is within max_gap_s (0.15 s); 5 frames used to be filled
+    # too, when the limit was 0.25 s.
+    pose.keypoints[20:24, LANDMARK_INDEX["left_knee"], :] = np.nan
+    pose.keypoints[40:45, LANDMARK_INDEX["right_knee"], :] = np.nan
+    result = compute_features(pose, settings)
+    np.testing.assert_allclose(result.series["left_knee_flexion_deg"], 0.0, atol=1e-6)
+    assert np.isnan(result.series["right_knee_flexion_deg"][40:45]).all()
+    # The filled frames are not observed: no statistic is read from them.
+    observed = result.observed["left_knee_flexion_deg"]
+    assert not observed[20:24].any() and observed[:20].all() and observed[24:].all()
+    doc = result.to_json()
+    assert doc["observed"]["left_knee_flexion_deg"] == [[0, 20], [24, 60]]
+    stats = doc["summary"]["stats"]["left_knee_flexion_deg"]
+    assert stats["valid_frames"] == 60 and stats["observed_frames"] == 56
 
 
 def test_gap_length_limit() -> None:
@@ -270,6 +281,7 @@ def test_features_json_and_angles_csv(tmp_path: Path, settings: Settings) -> Non
         "p10": None,
         "p90": None,
         "valid_frames": 0,
+        "observed_frames": 0,
     }
     knee_stats = data["summary"]["stats"]["right_knee_flexion_deg"]
     assert knee_stats["valid_frames"] == 50
@@ -331,3 +343,25 @@ def test_irregular_ankle_crossings_are_no_gait(settings: Settings) -> None:
     assert feats.cadence_spm is None and feats.side_view == {}
     regular = compute_features(_gait(30.0), settings)
     assert regular.periodic is True and regular.cadence_spm is not None
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0])
+@pytest.mark.parametrize("spm", [150.0, 158.0, 166.0, 172.0, 180.0, 186.0, 190.0])
+def test_cadence_within_one_spm_with_uneven_steps(
+    settings: Settings, fps: float, spm: float
+) -> None:
+    """Issue 18 item 7: the near and far foot swing differently (a second harmonic makes the
+    maxima and minima of the ankle difference unevenly spaced). The median of single steps
+    then picked the short or the long one (177 for 190 spm); strides are immune. Varied: the
+    phase at the clip start, the clip length and how uneven the steps are."""
+    for phase, seconds, uneven in ((0.0, 4.0, 0.08), (1.1, 6.3, 0.15), (2.3, 5.1, 0.0)):
+        n = round(seconds * fps)
+        t = np.arange(n) / fps
+        w = 2 * np.pi * (spm / 120.0) * t + phase
+        swing = 160 * (np.sin(w) + uneven * np.sin(2 * w + 0.7))
+        rng = np.random.default_rng(1)
+        points = standing()
+        points["left_ankle"] = (500 + swing + rng.normal(0, 2, n), np.full(n, 900.0))
+        points["right_ankle"] = (500 - swing + rng.normal(0, 2, n), np.full(n, 900.0))
+        cadence = compute_features(make_pose(points, n, fps), settings).cadence_spm
+        assert cadence is not None and abs(cadence - spm) <= 1.0, (phase, seconds, uneven, cadence)

@@ -81,3 +81,27 @@ def test_real_clip_leg_series_has_no_side_jumps() -> None:
     clear = both & (np.abs(keep - cross) > 40)
     assert clear.sum() > 20
     assert np.all(keep[clear] < cross[clear])
+
+
+def test_frontal_frames_are_never_relabelled() -> None:
+    """Issue 18 item 3: left/right fixing only where the view makes it meaningful."""
+    from formcoach.pose_estimation.sides import frontalness
+
+    clean, detected = _running_pose()
+    ratio = frontalness(clean)
+    assert float(np.nanmedian(ratio[detected])) < 0.5  # the side-view render is sideways
+    corrupted = _swap_legs(clean, [7, 23, 24, 40, 55, 56, 57, 58, 59, 71])
+    # The same body seen from the front: shoulders a torso length apart.
+    frontal = corrupted.copy()
+    torso = np.linalg.norm(
+        frontal[:, [11, 12], :2].mean(axis=1) - frontal[:, [23, 24], :2].mean(axis=1), axis=1
+    )
+    frontal[:, 11, 0] -= 0.5 * torso
+    frontal[:, 12, 0] += 0.5 * torso
+    settings = make_test_settings()
+    _, fixed_anyway = fix_left_right_swaps(frontal, detected, settings.swap_prior)
+    assert fixed_anyway >= 10
+    kept, count = fix_left_right_swaps(
+        frontal, detected, settings.swap_prior, settings.swap_max_frontalness
+    )
+    assert count == 0 and np.array_equal(kept, frontal, equal_nan=True)

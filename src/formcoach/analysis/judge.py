@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from formcoach.analysis import messages as msg
 from formcoach.analysis import series as s
+from formcoach.analysis.reference import measurement_for
 from formcoach.analysis.schemas import (
     Evidence,
     Finding,
@@ -37,6 +39,8 @@ class Clip:
     frame_s: float
     view: str
     facing: str
+    # Fewer observed frames than this make a summary metric not measurable (settings).
+    min_observed_frames: int = 5
 
     def span(self) -> Evidence | None:
         finite = self.times[np.isfinite(self.times)]
@@ -100,10 +104,33 @@ def low_confidence_note(samples: int | None) -> LocalizedText:
     )
 
 
+def plausible(key: str, measured: Measured, unit: str) -> Measured:
+    """The measurement, or not measurable when its value is outside the human range."""
+    bounds = measurement_for(key)
+    if measured.value is None or bounds is None:
+        return measured
+    low, high = bounds.plausible
+    if low <= measured.value <= high:
+        return measured
+    return Measured(
+        value=None,
+        note=msg.implausible_note(measured.value, low, high, unit),
+        samples=measured.samples,
+    )
+
+
+def uncertainty_of(key: str) -> float | None:
+    bounds = measurement_for(key)
+    return None if bounds is None else bounds.uncertainty
+
+
 def judge(key: str, spec: RangeSpec, measured: Measured) -> tuple[Metric, Finding | None]:
-    """The metric, and its finding when it is out of range and the spec names one."""
+    """The metric, and its finding when it is out of range by more than its uncertainty and
+    the spec names one."""
     reference = MetricReference(low=spec.low, high=spec.high, source=spec.source)
     confidence = "low" if measured.low_confidence else None
+    measured = plausible(key, measured, spec.unit)
+    uncertainty = uncertainty_of(key)
     if measured.value is None:
         metric = Metric(
             value=None,
@@ -113,10 +140,22 @@ def judge(key: str, spec: RangeSpec, measured: Measured) -> tuple[Metric, Findin
             status="not_measurable",
             note=measured.note,
             samples=measured.samples,
+            uncertainty=uncertainty,
         )
         return metric, None
-    status = status_of(spec, measured.value)
+    status: Status = status_of(spec, measured.value)
     note = measured.note or spec.note
+    if status in ("low", "high") and uncertainty is not None:
+        bound = spec.low if status == "low" else spec.high
+        if abs(measured.value - bound) <= uncertainty:
+            # A reading inside the error of the limit may well be within it: never a fault.
+            status = "borderline"
+            extra_b = msg.borderline_note(uncertainty, spec.unit)
+            note = (
+                extra_b
+                if note is None
+                else LocalizedText(ja=note.ja + extra_b.ja, en=f"{note.en} {extra_b.en}")
+            )
     if measured.low_confidence:
         extra = measured.confidence_note or low_confidence_note(measured.samples)
         note = (
@@ -133,6 +172,7 @@ def judge(key: str, spec: RangeSpec, measured: Measured) -> tuple[Metric, Findin
         note=note,
         samples=measured.samples,
         confidence=confidence,
+        uncertainty=uncertainty,
     )
     side = spec.findings.get(status) if status in ("low", "high") else None
     if side is None:

@@ -185,3 +185,30 @@ def body_line_note(context: ContextValue) -> LocalizedText:
         en="180° means shoulder, hip and ankle in one line; "
         f"{context.low:.0f}° or more is the usual tolerance ({context.source}).",
     )
+
+
+def implausible_note(value: float, low: float, high: float, unit: str) -> LocalizedText:
+    u_ja, u_en = UNITS.get(unit, (unit, unit))
+    return LocalizedText(
+        ja=f"測定値 {value:.0f}{u_ja} は人の動きとしてあり得る範囲（{low:.0f}〜{high:.0f}{u_ja}）"
+        "の外にあり、追跡の誤りと考えられるため表示しません。",
+        en=f"Implausible value ({value:.0f} {u_en}, outside the human range "
+        f"{low:.0f}–{high:.0f} {u_en}), likely a tracking error: not shown.",
+    )
+
+
+def borderline_note(uncertainty: float, unit: str) -> LocalizedText:
+    u_ja, u_en = UNITS.get(unit, (unit, unit))
+    return LocalizedText(
+        ja=f"目安の境界から測定誤差（±{uncertainty:g}{u_ja}）の範囲内のため、問題とは判定しません。",
+        en=f"Within measurement error (±{uncertainty:g} {u_en}) of the limit: not a fault.",
+    )
+
+
+def too_few_observed_note(observed: int, needed: int) -> LocalizedText:
+    return LocalizedText(
+        ja=f"関節がはっきり映っていたフレームが {observed} しかなく（{needed} 以上必要）、"
+        "見えていない部分を推測しないため計測しません。体全体が画面に収まるように撮影してください。",
+        en=f"Only {observed} frames showed these joints clearly ({needed} needed); hidden or "
+        "out-of-frame joints are never guessed. Film with the whole body in the frame.",
+    )

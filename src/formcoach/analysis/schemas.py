@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Severity = Literal["info", "minor", "moderate", "major"]
-Status = Literal["ok", "low", "high", "not_measurable"]
+# borderline: past a bound by no more than the metric's measurement uncertainty (no finding).
+Status = Literal["ok", "low", "high", "borderline", "not_measurable"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "minor": 1, "moderate": 2, "major": 3}
 
 # Every code analyze() can emit; advice_generation keys its rules on these.
@@ -206,6 +207,21 @@ class ContextValue(BaseModel):
     source: SourceText
 
 
+class MeasurementSpec(BaseModel):
+    """analysis/measurement.yaml: the human range of a metric and its measurement error."""
+
+    model_config = _STRICT
+    plausible: tuple[float, float]
+    uncertainty: float
+    source: str
+
+
+class MeasurementFile(BaseModel):
+    model_config = _STRICT
+    version: int
+    metrics: dict[str, MeasurementSpec]
+
+
 class Reference(BaseModel):
     model_config = _STRICT
     version: int
@@ -238,6 +254,8 @@ class Metric(BaseModel):
     # How many reps/steps an average rests on, and whether that is too few to trust.
     samples: int | None = None
     confidence: Literal["normal", "low"] | None = None
+    # Measurement error in the metric's unit (analysis/measurement.yaml), when it is known.
+    uncertainty: float | None = None
 
 
 class Score(BaseModel):
@@ -271,3 +289,6 @@ class Analysis(BaseModel):
     metrics: dict[str, Metric]
     findings: list[Finding]
     scores: dict[str, Score] = {}
+    # Share of the frames in which the body parts this movement needs were all seen (the pose
+    # stage's detection_rate counts any person found, even one with the legs out of frame).
+    detection_rate_needed: float | None = None

@@ -27,7 +27,8 @@ def metric_points(spec: RangeSpec, metric: Metric, scoring: ScoringSettings) -> 
     """100 in range, else the points of the deviation's severity; None if not measured."""
     if metric.value is None or metric.status == "not_measurable":
         return None
-    if metric.status == "ok":
+    # Borderline: within measurement error of the bound, so no deviation can be claimed.
+    if metric.status in ("ok", "borderline"):
         return 100.0
     level = severity(spec, metric.value, metric.status)
     return scoring.points(level)

@@ -23,6 +23,22 @@ def series(features: Mapping[str, Any], name: str) -> FloatArray:
     return as_array(raw if isinstance(raw, list) else None)
 
 
+def observed_series(features: Mapping[str, Any], name: str) -> FloatArray:
+    """The series at its observed frames only (features.json `observed`), NaN elsewhere.
+
+    Filled gaps are fine for timing and medians but never the evidence of a peak. A file
+    without an `observed` entry for the series (written before it existed) counts as seen.
+    """
+    values = series(features, name)
+    runs = (features.get("observed") or {}).get(name)
+    if not isinstance(runs, list):
+        return values
+    seen = np.zeros(values.size, dtype=np.bool_)
+    for start, stop in runs:
+        seen[int(start) : int(stop)] = True
+    return np.where(seen, values, math.nan)
+
+
 def times(features: Mapping[str, Any]) -> FloatArray:
     raw = features.get("times")
     return as_array(raw if isinstance(raw, list) else None)

@@ -7,7 +7,7 @@ actually measured.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from formcoach.analysis import gait_profile
 from formcoach.analysis import messages as msg
 from formcoach.analysis import series as s
 from formcoach.analysis.classify import Detection, classify, measured_cadence, step_count
-from formcoach.analysis.judge import Clip, judge, severity
+from formcoach.analysis.judge import Clip, Measured, judge, plausible, severity, uncertainty_of
 from formcoach.analysis.profiles import run_profile
 from formcoach.analysis.reference import load_reference
 from formcoach.analysis.schemas import (
@@ -79,6 +79,7 @@ def analyze(
         frame_s=s.frame_duration((features.get("fps"), pose_meta.get("fps"), proxy.get("fps")), t),
         view=view,
         facing=str(features.get("facing", "unknown")),
+        min_observed_frames=get_settings().min_observed_frames,
     )
     profile = ref.movements.get(movement)
     label = profile.label if profile else msg.THIS_MOVEMENT
@@ -128,8 +129,24 @@ def analyze(
         metrics=metrics,
         findings=findings,
         scores=compute_scores(metrics, judged, ref.scoring, repeated),
+        detection_rate_needed=_needed_rate(features, movement),
     )
     return result.model_dump(mode="json", by_alias=True)
+
+
+# Body parts (features.json body_parts_seen_rate) each movement's measures rest on.
+_ARMS_NEEDED = frozenset({"push_up"})
+
+
+def _needed_rate(features: Mapping[str, Any], movement: str) -> float | None:
+    """Share of frames showing the parts the movement needs: the trunk and the legs, and the
+    arms for push-ups. None for features.json files written before the rates existed."""
+    rates = features.get("body_parts_seen_rate") or {}
+    parts = ["trunk", "legs", *(["arms"] if movement in _ARMS_NEEDED else [])]
+    values = [rates.get(p) for p in parts]
+    if any(not isinstance(v, int | float) for v in values):
+        return None
+    return round(min(float(v) for v in values if v is not None), 4)
 
 
 def _one_per_code(findings: list[Finding]) -> list[Finding]:
@@ -175,6 +192,9 @@ def _judge(
     key: str, spec: RangeSpec, clip: Clip, ref: Reference, movement: str
 ) -> tuple[Metric, Finding | None]:
     value, unavailable = _measure(key, clip, ref)
+    checked = plausible(key, Measured(value=value, note=unavailable), spec.unit)
+    value, unavailable = checked.value, checked.note
+    uncertainty = uncertainty_of(key)
     reference = MetricReference(low=spec.low, high=spec.high, source=spec.source)
     if value is None:
         metric = Metric(
@@ -184,16 +204,26 @@ def _judge(
             reference=reference,
             status="not_measurable",
             note=unavailable,
+            uncertainty=uncertainty,
         )
         return metric, None
     status: Status = "low" if value < spec.low else "high" if value > spec.high else "ok"
+    borderline = None
+    bound = spec.low if status == "low" else spec.high
+    if status != "ok" and uncertainty is not None and abs(value - bound) <= uncertainty:
+        status, borderline = "borderline", msg.borderline_note(uncertainty, spec.unit)
     steps = step_count(clip.features) if key == "cadence_spm" else None
     few = msg.few_steps(steps, ref.gait.confident_steps) if steps is not None else None
     if steps is not None and steps >= ref.gait.confident_steps:
         few = None
     note = spec.note
-    if few is not None:
-        note = few if note is None else LocalizedText(ja=note.ja + few.ja, en=f"{note.en} {few.en}")
+    for extra in (few, borderline):
+        if extra is not None:
+            note = (
+                extra
+                if note is None
+                else LocalizedText(ja=note.ja + extra.ja, en=f"{note.en} {extra.en}")
+            )
     metric = Metric(
         value=s.round_or_none(value),
         unit=spec.unit,
@@ -203,8 +233,9 @@ def _judge(
         note=note,
         samples=steps,
         confidence="low" if few is not None else None,
+        uncertainty=uncertainty,
     )
-    if status == "ok":
+    if status in ("ok", "borderline"):
         return metric, None
     code = FINDING_CODE.get((key, status), f"{key.rsplit('_', 1)[0]}_{status}")
     message = msg.out_of_range(code, spec, value, movement)
@@ -237,13 +268,59 @@ def _evidence(
 
 
 def _summary(
-    label: LocalizedText, value: float | None, unit: str, note: LocalizedText | None = None
+    label: LocalizedText,
+    value: float | None,
+    unit: str,
+    note: LocalizedText | None = None,
+    key: str | None = None,
 ) -> Metric:
     if value is None:
         return Metric(
             value=None, unit=unit, label=label, status="not_measurable", note=msg.NO_VALID_FRAMES
         )
-    return Metric(value=s.round_or_none(value), unit=unit, label=label, status="ok", note=note)
+    uncertainty = None
+    if key is not None:
+        checked = plausible(key, Measured(value=value), unit)
+        uncertainty = uncertainty_of(key)
+        if checked.value is None:
+            return Metric(
+                value=None,
+                unit=unit,
+                label=label,
+                status="not_measurable",
+                note=checked.note,
+                uncertainty=uncertainty,
+            )
+    return Metric(
+        value=s.round_or_none(value),
+        unit=unit,
+        label=label,
+        status="ok",
+        note=note,
+        uncertainty=uncertainty,
+    )
+
+
+def _observed_summary(
+    key: str,
+    label: LocalizedText,
+    values: s.FloatArray,
+    stat: Callable[[s.FloatArray], float | None],
+    note: LocalizedText | None,
+    min_frames: int,
+) -> Metric:
+    """A summary of the observed frames only, or not measurable when they are too few."""
+    count = int(np.isfinite(values).sum())
+    if 0 < count < min_frames:
+        return Metric(
+            value=None,
+            unit="deg",
+            label=label,
+            status="not_measurable",
+            note=msg.too_few_observed_note(count, min_frames),
+            samples=count,
+        )
+    return _summary(label, stat(values), "deg", note, key)
 
 
 def _summaries(
@@ -262,10 +339,16 @@ def _summaries(
     for joint, wanted in plan:
         for stat in wanted:
             for side in ("left", "right"):
-                values = s.series(clip.features, f"{side}_{joint}_flexion_deg")
+                values = s.observed_series(clip.features, f"{side}_{joint}_flexion_deg")
                 note = side_note or _context_note(movement, joint, stat, ref)
-                out[f"{joint}_flexion_{stat}_{side}_deg"] = _summary(
-                    msg.joint_label(joint, stat, side), stats[stat](values), "deg", note
+                key = f"{joint}_flexion_{stat}_{side}_deg"
+                out[key] = _observed_summary(
+                    key,
+                    msg.joint_label(joint, stat, side),
+                    values,
+                    stats[stat],
+                    note,
+                    clip.min_observed_frames,
                 )
     if "trunk_lean_deg" not in judged:
         facing_note = None if clip.facing in ("left", "right") else msg.FACING_UNKNOWN

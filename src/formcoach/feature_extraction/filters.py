@@ -135,6 +135,38 @@ def clean(
     hampel_floor: float = 0.0,
 ) -> FloatArray:
     """Outliers removed, short gaps filled, then low-passed per segment (Sports2D's order)."""
+    cleaned, _ = clean_observed(
+        signal,
+        times,
+        fps,
+        max_gap_s=max_gap_s,
+        cutoff_hz=cutoff_hz,
+        order=order,
+        hampel_half_window=hampel_half_window,
+        hampel_n_sigma=hampel_n_sigma,
+        hampel_floor=hampel_floor,
+    )
+    return cleaned
+
+
+def clean_observed(
+    signal: FloatArray,
+    times: FloatArray,
+    fps: float,
+    *,
+    max_gap_s: float,
+    cutoff_hz: float,
+    order: int,
+    hampel_half_window: int = 0,
+    hampel_n_sigma: float = 3.0,
+    hampel_floor: float = 0.0,
+) -> tuple[FloatArray, BoolArray]:
+    """``clean`` plus the samples that were seen: present and not an outlier, before filling.
+
+    Filled samples are plausible in-betweens for the filter and for event timing, but never
+    evidence of an extreme: peaks are read from the observed samples only.
+    """
     if hampel_half_window > 0:
         signal = hampel(signal, hampel_half_window, hampel_n_sigma, hampel_floor)
-    return lowpass(fill_short_gaps(signal, times, max_gap_s), fps, cutoff_hz, order)
+    observed = valid_mask(signal)
+    return lowpass(fill_short_gaps(signal, times, max_gap_s), fps, cutoff_hz, order), observed

@@ -48,6 +48,9 @@ class SeriesStats(BaseModel):
     p10: float | None
     p90: float | None
     valid_frames: int
+    # Frames whose value rests on seen landmarks only (valid_frames also counts short filled
+    # gaps); every statistic above is taken over these.
+    observed_frames: int | None = None
 
 
 class FeatureSummary(BaseModel):
@@ -92,6 +95,12 @@ class FeaturesDocument(BaseModel):
     distances_cm: dict[str, float | None] = {}
     gait: GaitEvents = GaitEvents()
     subject_frames: int | None = None
+    # Per series, the [start, stop) frame runs whose value rests on seen landmarks only (not
+    # on a filled gap); a series missing here is treated as observed wherever it has a value.
+    observed: dict[str, list[list[int]]] = {}
+    # Share of the frames in which each body part (trunk, legs, arms) was seen whole on at
+    # least one side: the detection rate of what a movement needs.
+    body_parts_seen_rate: dict[str, float] = {}
     conventions: str = "src/formcoach/feature_extraction/ANGLES.md"
 
     def to_json(self) -> dict[str, Any]:
@@ -106,11 +115,23 @@ def _round_opt(value: float | None, digits: int) -> float | None:
     return None if value is None else _json_float(value, digits)
 
 
-def series_stats(values: NDArray[np.float64]) -> SeriesStats:
-    valid = values[np.isfinite(values)]
+def series_stats(
+    values: NDArray[np.float64], observed: NDArray[np.bool_] | None = None
+) -> SeriesStats:
+    """Statistics of the observed frames: a filled sample is never the peak of a series."""
+    finite = np.isfinite(values)
+    seen = finite if observed is None else finite & observed[: values.size]
+    valid = values[seen]
     if valid.size == 0:
         return SeriesStats(
-            mean=None, median=None, min=None, max=None, p10=None, p90=None, valid_frames=0
+            mean=None,
+            median=None,
+            min=None,
+            max=None,
+            p10=None,
+            p90=None,
+            valid_frames=int(finite.sum()),
+            observed_frames=0,
         )
     p10, p50, p90 = np.percentile(valid, [10, 50, 90])
 
@@ -124,8 +145,16 @@ def series_stats(values: NDArray[np.float64]) -> SeriesStats:
         max=r(float(valid.max())),
         p10=r(float(p10)),
         p90=r(float(p90)),
-        valid_frames=int(valid.size),
+        valid_frames=int(finite.sum()),
+        observed_frames=int(valid.size),
     )
+
+
+def mask_spans(mask: NDArray[np.bool_]) -> list[list[int]]:
+    """[start, stop) frame-index runs of True: a compact per-frame mask for features.json."""
+    padded = np.concatenate(([False], mask.astype(bool), [False]))
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 @dataclass
@@ -151,6 +180,8 @@ class FeatureResult:
     distances_cm: dict[str, float | None] = field(default_factory=dict)
     scale: dict[str, Any] | None = None
     subject_frames: int | None = None
+    observed: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
+    body_parts_seen: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
 
     @property
     def step_count(self) -> int:
@@ -170,7 +201,10 @@ class FeatureResult:
                 step_count=self.step_count,
                 step_events_s=[round(t, 4) for t in self.step_events_s],
                 step_times_s=[round(t, 4) for t in self.step_times_s],
-                stats={name: series_stats(self.series[name]) for name in SERIES_NAMES},
+                stats={
+                    name: series_stats(self.series[name], self.observed.get(name))
+                    for name in SERIES_NAMES
+                },
             ),
             facing_segments=self.facing_segments,
             scale=self.scale,
@@ -190,6 +224,15 @@ class FeatureResult:
                 frontal_view=self.frontal_view,
             ),
             subject_frames=self.subject_frames,
+            observed={
+                name: mask_spans(self.observed[name])
+                for name in SERIES_NAMES
+                if name in self.observed
+            },
+            body_parts_seen_rate={
+                part: round(float(mask.mean()), 4) if mask.size else 0.0
+                for part, mask in self.body_parts_seen.items()
+            },
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -239,6 +239,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "ok": {"ja": "範囲内", "en": "Within range"},
         "low": {"ja": "基準より低い", "en": "Below range"},
         "high": {"ja": "基準より高い", "en": "Above range"},
+        "borderline": {"ja": "境界（測定誤差内）", "en": "Borderline (within measurement error)"},
         "not_measurable": {"ja": "計測できず", "en": "Not measurable"},
     },
     "unit": {

@@ -109,9 +109,22 @@ class Settings(BaseSettings):
     # Price, in body sizes of limb movement, of relabelling one frame's left/right limbs: the
     # model's labels stand unless swapping them makes the motion smoother by more than this.
     swap_prior: float = 0.15
+    # Left/right relabelling runs only on frames whose shoulder width / torso length (in the
+    # image) is at most this: a side or oblique view. Facing the camera it is ≈0.8+; at 0.5 the
+    # side-view walker of the two-people fixture lost needed fixes (test_pose_sides).
+    swap_max_frontalness: float = 0.7
     filter_cutoff_hz: float = 6.0
     filter_order: int = 4
-    max_gap_s: float = 0.25
+    # Longest gap in a landmark's track that is filled by interpolation (0.15 s = 4 frames at
+    # 30 fps, 9 at 60): a blink of the model, not a movement. Longer gaps stay missing, and
+    # no peak is ever read from a filled sample (ANGLES.md).
+    max_gap_s: float = 0.15
+    # A landmark this far (fraction of the frame) outside the picture is a guess of the model,
+    # not a measurement, whatever its visibility says.
+    landmark_frame_margin: float = 0.0
+    # A metric read from fewer observed frames than this is not_measurable (5 frames at
+    # 30 fps is 0.17 s: too few to hold one repetition's turning point).
+    min_observed_frames: int = 5
     # Stature used for pixel -> metre scaling when the run gives no height_cm (noted in output).
     default_height_cm: float = 170.0
     reference_file: Path | None = None

@@ -73,7 +73,9 @@ def select_subject(
         rows = np.asarray(chosen.frames, dtype=np.int64)
         keypoints[rows] = np.stack([p.keypoints for p in chosen.people])
         detected[rows] = True
-    keypoints, swaps = fix_left_right_swaps(keypoints, detected, settings.swap_prior)
+    keypoints, swaps = fix_left_right_swaps(
+        keypoints, detected, settings.swap_prior, settings.swap_max_frontalness
+    )
     times = np.array([d.time_s for d in detections], dtype=np.float64)
     return PoseResult(
         times=times,
