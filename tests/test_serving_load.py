@@ -331,7 +331,7 @@ def test_serve_leaves_no_process_behind(tmp_path: Path, fixture_videos: dict[str
         env = {
             **os.environ,
             "FORMCOACH_DATA_DIR": str(tmp_path / stop),
-            "FORMCOACH_ADMIN_PASSWORD": "admin-test-pw",
+            "FORMCOACH_ADMIN_PASSWORD": "root-test-pw9",
             "FORMCOACH_PORT": str(port),
         }
         log = (tmp_path / f"{stop}.log").open("wb")

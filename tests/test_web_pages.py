@@ -208,13 +208,13 @@ def test_language_csrf_and_cookies(app: tuple[TestClient, Settings]) -> None:
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
     token = _csrf(page.text)
     # A forged form (no token) neither signs in nor changes the language.
-    forged = client.post("/login", data={"username": "admin", "password": "admin-test-pw"})
+    forged = client.post("/login", data={"username": "admin", "password": "root-test-pw9"})
     assert forged.status_code == 401
     client.post("/language", data={"lang": "ja"}, follow_redirects=False)
     assert '<html lang="en">' in client.get("/login", headers={"Accept-Language": "en"}).text
     signed = client.post(
         "/login",
-        data={"username": "admin", "password": "admin-test-pw", "csrf": token, "next": "/history"},
+        data={"username": "admin", "password": "root-test-pw9", "csrf": token, "next": "/history"},
         follow_redirects=False,
     )
     assert signed.status_code == 303 and signed.headers["location"] == "/history"
@@ -247,7 +247,7 @@ def test_pages_need_sign_in(app: tuple[TestClient, Settings]) -> None:
 
 def _sign_in(client: TestClient) -> None:
     token = _csrf(client.get("/login").text)
-    client.post("/login", data={"username": "admin", "password": "admin-test-pw", "csrf": token})
+    client.post("/login", data={"username": "admin", "password": "root-test-pw9", "csrf": token})
 
 
 def test_history_filters_from_the_form(app: tuple[TestClient, Settings]) -> None:

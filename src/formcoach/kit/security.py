@@ -180,8 +180,8 @@ RULES: dict[str, Text] = {
         "en": "use at least {min_length} characters.",
     },
     "username": {
-        "ja": "ユーザー名と同じパスワードは使えません。",
-        "en": "it must not be the username.",
+        "ja": "ユーザー名を含むパスワードは使えません。",
+        "en": "it must not contain the username.",
     },
     "common": {
         "ja": "よく使われているパスワードは使えません。",
@@ -249,7 +249,8 @@ def password_problem(password: str, username: str, settings: Settings) -> str | 
     """The first password rule the password breaks (a key of RULES), or None."""
     if len(password) < settings.password_min_length:
         return "too_short"
-    if password.casefold() == username.casefold():
+    # Containing the name is as guessable as being it ("admin2024!", "Taro-password").
+    if username and username.casefold() in password.casefold():
         return "username"
     if password.casefold() in COMMON_PASSWORDS:
         return "common"
