@@ -33,7 +33,7 @@ from tests.apputil import ADMIN, basic, fresh_pg_database
 from tests.fake_videos_server import FakeServer, Scenario, make_mp4
 
 KEY = "sk-test-formcoach"
-USER, PASSWORD = "spender", "spender-password-3"
+USER, PASSWORD = "spender", "ledger-owner-pass-3"
 
 
 @pytest.fixture(scope="module")

@@ -121,10 +121,10 @@ def _add_run(settings: Settings, filename: str, movement: str, created: datetime
 def test_user_administration(app: tuple[TestClient, Settings]) -> None:
     client, _ = app
     made = client.post(
-        "/api/users", headers=ADMIN, json={"username": "coach", "password": "coach-password"}
+        "/api/users", headers=ADMIN, json={"username": "coach", "password": "trainer-password"}
     )
     uid = made.json()["id"]
-    coach = basic("coach", "coach-password")
+    coach = basic("coach", "trainer-password")
     assert client.get("/api/me", headers=coach).status_code == 200
     # A user changes their own language, nothing else.
     assert (

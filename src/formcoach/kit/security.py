@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from formcoach.kit.accounts import (
+    TOKEN_CACHE,
     User,
     authenticate_password,
     hash_password,
@@ -412,6 +413,8 @@ class SecurityHeaders:
 
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Headers on every response; the sign-in throttle is made on first use."""
+    # The cache is per process and every app of a process shares the one settings object.
+    TOKEN_CACHE.ttl_s = settings.token_cache_s
     build_stack = app.build_middleware_stack
 
     def build_with_headers() -> ASGIApp:
