@@ -18,7 +18,7 @@ from formcoach.kit.api import install_error_handlers
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.settings import Settings
 
-ADMIN_PW = "admin-test-pw"
+ADMIN_PW = "root-test-pw9"
 
 
 def basic(username: str, password: str) -> dict[str, str]:

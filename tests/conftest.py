@@ -29,7 +29,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    return Settings(data_dir=data_dir, admin_password="admin-test-pw", **overrides)  # type: ignore[arg-type]
+    return Settings(data_dir=data_dir, admin_password="root-test-pw9", **overrides)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

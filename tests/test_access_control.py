@@ -26,7 +26,7 @@ from formcoach.kit.settings import Settings
 from tests.apputil import ADMIN, ADMIN_PW, basic, wait_for_run
 from tests.conftest import SINGLE_PERSON, TWO_PEOPLE
 
-OTHER_NAME, OTHER_PW = "acl-other", "acl-other-password-7"
+OTHER_NAME, OTHER_PW = "acl-other", "other-user-password-7"
 OWNER_TOKEN_NAME = "acl-owner-token-secret-name"
 MISSING_ID = 987654
 
@@ -60,7 +60,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/metrics"): Rule("admin"),
     ("GET", "/api/gateway/"): Rule("shared"),
     ("POST", "/api/users"): Rule(
-        "admin", body={"username": "acl-new", "password": "acl-new-password-1"}
+        "admin", body={"username": "acl-new", "password": "newcomer-password-1"}
     ),
     ("GET", "/api/users"): Rule("admin"),
     ("DELETE", "/api/users/{user_id}"): Rule("admin"),

@@ -30,7 +30,7 @@ def _users(settings: Settings) -> list[User]:
     ("password", "min_length", "en", "ja"),
     [
         ("short-pw", 10, "use at least 10 characters", "10 文字以上"),
-        ("Admin", 5, "must not be the username", "ユーザー名と同じ"),
+        ("Admin", 5, "must not contain the username", "ユーザー名を含む"),
         ("password123", 10, "commonly used", "よく使われている"),
         ("abcdefghijklm", 10, "simple sequence", "連続した文字"),
     ],
@@ -71,10 +71,10 @@ def test_generated_passwords_follow_the_rules(tmp_path: Path) -> None:
 
 
 def test_a_good_admin_password_is_used_and_only_checked_when_used(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", admin_password="a-good-admin-passphrase")
+    settings = Settings(data_dir=tmp_path / "data", admin_password="a-good-root-passphrase")
     assert prepare(settings) is None
     [admin] = _users(settings)
-    assert verify_password(admin.password_hash, "a-good-admin-passphrase")
+    assert verify_password(admin.password_hash, "a-good-root-passphrase")
     # Once an admin exists the variable is not used (the admin may have changed the password
     # since), so a weak value no longer matters and the app starts.
     later = Settings(data_dir=tmp_path / "data", admin_password="weak")

@@ -123,10 +123,10 @@ def test_stream_is_owner_only_and_says_when_the_run_is_gone(
     made = httpx.post(
         f"{base}/api/users",
         headers=ADMIN,
-        json={"username": "watcher", "password": "watcher-password"},
+        json={"username": "watcher", "password": "observer-pass-42"},
     )
     assert made.status_code == 201, made.text
-    other = httpx.get(url, headers=basic("watcher", "watcher-password"), timeout=30)
+    other = httpx.get(url, headers=basic("watcher", "observer-pass-42"), timeout=30)
     assert other.status_code == 404 and other.json()["error"]["code"] == "not_found"
     anonymous = httpx.get(url, timeout=30)
     assert anonymous.status_code == 401

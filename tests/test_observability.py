@@ -121,10 +121,10 @@ def test_metrics_need_an_admin_or_the_scrape_token(app: tuple[TestClient, Settin
     made = client.post(
         "/api/users",
         headers=ADMIN,
-        json={"username": "metrics-user", "password": "metrics-user-pass-1", "language": "en"},
+        json={"username": "metrics-user", "password": "scraper-pass-1x", "language": "en"},
     )
     assert made.status_code == 201
-    plain = client.get("/metrics", headers=basic("metrics-user", "metrics-user-pass-1"))
+    plain = client.get("/metrics", headers=basic("metrics-user", "scraper-pass-1x"))
     assert plain.status_code == 403 and plain.json()["error"]["code"] == "forbidden"
     assert client.get("/metrics", headers=ADMIN).status_code == 200
 

@@ -19,7 +19,7 @@ from tests.apputil import ADMIN, basic
 from tests.conftest import make_settings
 
 LIMIT = 3
-NAME, OLD, NEW = "walker", "walker-password-1", "a-fresh-passphrase-9"
+NAME, OLD, NEW = "walker", "strider-password-1", "a-fresh-passphrase-9"
 
 
 @pytest.fixture()
@@ -107,6 +107,8 @@ def test_the_new_password_must_follow_the_rules(client: TestClient) -> None:
         (NAME, "10 characters", "10 文字以上"),  # too short before it is the username
         ("password123", "commonly used", "よく使われている"),
         ("aaaaaaaaaaaa", "repeated character", "繰り返し"),
+        # Containing the user name, in any case, is refused like being it (issue 23, item 8).
+        ("My-WALKER-pass-2026", "contain the username", "ユーザー名を含む"),
     ]
     for new, en, ja in cases:
         for lang, word in (("en", en), ("ja", ja)):
@@ -221,6 +223,31 @@ def test_an_admin_password_reset_ends_the_users_browser_sessions(client: TestCli
     assert reset.status_code == 200, reset.text
     assert browser.get("/api/me").status_code == 401
     assert browser.get("/", follow_redirects=False).headers["location"].startswith("/login")
+
+
+def test_an_admin_password_reset_revokes_the_users_api_tokens(client: TestClient) -> None:
+    token = _token(client, "laptop")
+    uid = client.get("/api/me", headers=token).json()["id"]
+    reset = client.patch(f"/api/users/{uid}", headers=ADMIN, json={"password": NEW})
+    assert reset.status_code == 200, reset.text
+    # Refused in this process at once (the cache is cleared on commit) and gone from the table.
+    assert client.get("/api/me", headers=token).status_code == 401
+    assert client.get("/api/tokens", headers=basic(NAME, NEW)).json() == []
+    assert client.get("/api/me", headers=basic(NAME, OLD)).status_code == 401
+
+
+def test_disabling_a_user_revokes_their_api_tokens(client: TestClient) -> None:
+    token = _token(client, "laptop")
+    uid = client.get("/api/me", headers=token).json()["id"]
+    off = client.patch(f"/api/users/{uid}", headers=ADMIN, json={"is_active": False})
+    assert off.status_code == 200, off.text
+    assert client.get("/api/me", headers=token).status_code == 401
+    assert client.get("/api/me", headers=basic(NAME, OLD)).status_code == 401
+    # Enabled again, the old token stays dead: only the password gives access.
+    on = client.patch(f"/api/users/{uid}", headers=ADMIN, json={"is_active": True})
+    assert on.status_code == 200, on.text
+    assert client.get("/api/me", headers=token).status_code == 401
+    assert client.get("/api/tokens", headers=basic(NAME, OLD)).json() == []
 
 
 def test_a_cookie_without_the_password_fingerprint_is_not_a_session(

@@ -22,7 +22,7 @@ import psycopg
 from formcoach.kit.pipeline import SERVICES
 from tests.ports import free_port
 
-ADMIN_PW = "admin-test-pw"
+ADMIN_PW = "root-test-pw9"
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 BUCKET = "formcoach-test"
 

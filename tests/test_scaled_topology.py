@@ -130,7 +130,7 @@ def test_topology_gives_one_process_metrics(
     # A service reached directly is no back door: it checks credentials itself.
     direct = topology.service_urls["pose_estimation"]
     assert httpx.get(f"{direct}/api/pose-estimation/").status_code == 401
-    ok = httpx.get(f"{direct}/api/pose-estimation/", auth=("admin", "admin-test-pw"))
+    ok = httpx.get(f"{direct}/api/pose-estimation/", auth=("admin", "root-test-pw9"))
     assert ok.status_code == 200
 
 

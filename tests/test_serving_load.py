@@ -90,10 +90,10 @@ def test_status_route_answers_what_the_orm_view_does(
     assert body["person"] == "Ｋｅｎ" and body["created_at"].endswith("Z")
     # Another user's run and a missing one look the same; the id is still validated.
     other = app_client.post(
-        "/api/users", headers=ADMIN, json={"username": "other", "password": "other-pw-123456"}
+        "/api/users", headers=ADMIN, json={"username": "other", "password": "second-pw-123456"}
     )
     assert other.status_code == 201, other.text
-    _, other_bearer = _token(app_client, basic("other", "other-pw-123456"))
+    _, other_bearer = _token(app_client, basic("other", "second-pw-123456"))
     for path, status, code in (
         (f"/api/runs/{run_id}", 404, "not_found"),
         ("/api/runs/999999", 404, "not_found"),
@@ -127,18 +127,21 @@ def test_a_deactivated_or_deleted_user_is_refused_at_once(
     app_client: TestClient, settings: Settings
 ) -> None:
     made = app_client.post(
-        "/api/users", headers=ADMIN, json={"username": "coach", "password": "coach-pw-123456"}
+        "/api/users", headers=ADMIN, json={"username": "coach", "password": "trainer-pw-123456"}
     )
     assert made.status_code == 201, made.text
     user_id = made.json()["id"]
     run_id = _add_run(settings, "coach")
-    _, bearer = _token(app_client, basic("coach", "coach-pw-123456"))
+    _, bearer = _token(app_client, basic("coach", "trainer-pw-123456"))
     assert app_client.get(f"/api/runs/{run_id}", headers=bearer).status_code == 200
     off = app_client.patch(f"/api/users/{user_id}", headers=ADMIN, json={"is_active": False})
     assert off.status_code == 200, off.text
     assert app_client.get(f"/api/runs/{run_id}", headers=bearer).status_code == 401
     on = app_client.patch(f"/api/users/{user_id}", headers=ADMIN, json={"is_active": True})
     assert on.status_code == 200
+    # Disabling revoked the token (issue 23 item 2): enabled again, the user needs a new one.
+    assert app_client.get(f"/api/runs/{run_id}", headers=bearer).status_code == 401
+    _, bearer = _token(app_client, basic("coach", "trainer-pw-123456"))
     assert app_client.get(f"/api/runs/{run_id}", headers=bearer).status_code == 200
     assert app_client.delete(f"/api/users/{user_id}", headers=ADMIN).status_code == 204
     assert app_client.get(f"/api/runs/{run_id}", headers=bearer).status_code == 401
@@ -158,6 +161,20 @@ def test_a_token_deleted_by_another_process_is_refused_after_the_cache_time(
     later = time.monotonic() + accounts.TOKEN_CACHE_S + 0.5
     monkeypatch.setattr(accounts.TOKEN_CACHE, "clock", lambda: later)
     assert app_client.get(f"/api/runs/{run_id}", headers=bearer).status_code == 401
+
+
+def test_the_token_cache_lifetime_is_a_setting(tmp_path: Path) -> None:
+    # Zero: a token revoked by another process is refused on the very next request here.
+    settings = make_settings(tmp_path / "data", token_cache_s=0.0)
+    prepare(settings)
+    with TestClient(create_app(settings, start_jobs=False)) as client:
+        assert accounts.TOKEN_CACHE.ttl_s == 0.0
+        run_id = _add_run(settings)
+        token_id, bearer = _token(client, ADMIN)
+        assert client.get(f"/api/runs/{run_id}", headers=bearer).status_code == 200
+        with sqlite3.connect(settings.data_dir / "formcoach.db") as conn:
+            assert conn.execute("DELETE FROM api_tokens WHERE id = ?", (token_id,)).rowcount == 1
+        assert client.get(f"/api/runs/{run_id}", headers=bearer).status_code == 401
 
 
 def test_an_unhandled_exception_answers_500_with_the_security_headers(settings: Settings) -> None:
@@ -331,7 +348,7 @@ def test_serve_leaves_no_process_behind(tmp_path: Path, fixture_videos: dict[str
         env = {
             **os.environ,
             "FORMCOACH_DATA_DIR": str(tmp_path / stop),
-            "FORMCOACH_ADMIN_PASSWORD": "admin-test-pw",
+            "FORMCOACH_ADMIN_PASSWORD": "root-test-pw9",
             "FORMCOACH_PORT": str(port),
         }
         log = (tmp_path / f"{stop}.log").open("wb")

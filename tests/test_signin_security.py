@@ -152,7 +152,7 @@ def test_throttle_forgets_expired_failures(monkeypatch: pytest.MonkeyPatch) -> N
     ("password", "en", "ja"),
     [
         ("short-1", "at least 10 characters", "10 文字以上"),
-        ("Coach-Anna", "must not be the username", "ユーザー名"),
+        ("Coach-Anna", "must not contain the username", "ユーザー名"),
         ("Password123", "most commonly used", "よく使われている"),
         ("abababababab", "repeated character", "繰り返し"),
         ("0123456789", "simple sequence", "連続"),

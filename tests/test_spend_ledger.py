@@ -33,7 +33,7 @@ from tests.apputil import ADMIN, basic, fresh_pg_database
 from tests.fake_videos_server import FakeServer, Scenario, make_mp4
 
 KEY = "sk-test-formcoach"
-USER, PASSWORD = "spender", "spender-password-3"
+USER, PASSWORD = "spender", "ledger-owner-pass-3"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeServer]:
 def _settings(tmp_path: Path, server: FakeServer, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "data_dir": tmp_path / "data",
-        "admin_password": "admin-test-pw",
+        "admin_password": "root-test-pw9",
         "video_generator": "openai-videos",
         "openai_videos_base_url": server.base_url,
         "openai_videos_api_key": KEY,

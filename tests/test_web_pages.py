@@ -121,10 +121,10 @@ def _add_run(settings: Settings, filename: str, movement: str, created: datetime
 def test_user_administration(app: tuple[TestClient, Settings]) -> None:
     client, _ = app
     made = client.post(
-        "/api/users", headers=ADMIN, json={"username": "coach", "password": "coach-password"}
+        "/api/users", headers=ADMIN, json={"username": "coach", "password": "trainer-password"}
     )
     uid = made.json()["id"]
-    coach = basic("coach", "coach-password")
+    coach = basic("coach", "trainer-password")
     assert client.get("/api/me", headers=coach).status_code == 200
     # A user changes their own language, nothing else.
     assert (
@@ -208,13 +208,13 @@ def test_language_csrf_and_cookies(app: tuple[TestClient, Settings]) -> None:
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
     token = _csrf(page.text)
     # A forged form (no token) neither signs in nor changes the language.
-    forged = client.post("/login", data={"username": "admin", "password": "admin-test-pw"})
+    forged = client.post("/login", data={"username": "admin", "password": "root-test-pw9"})
     assert forged.status_code == 401
     client.post("/language", data={"lang": "ja"}, follow_redirects=False)
     assert '<html lang="en">' in client.get("/login", headers={"Accept-Language": "en"}).text
     signed = client.post(
         "/login",
-        data={"username": "admin", "password": "admin-test-pw", "csrf": token, "next": "/history"},
+        data={"username": "admin", "password": "root-test-pw9", "csrf": token, "next": "/history"},
         follow_redirects=False,
     )
     assert signed.status_code == 303 and signed.headers["location"] == "/history"
@@ -247,7 +247,7 @@ def test_pages_need_sign_in(app: tuple[TestClient, Settings]) -> None:
 
 def _sign_in(client: TestClient) -> None:
     token = _csrf(client.get("/login").text)
-    client.post("/login", data={"username": "admin", "password": "admin-test-pw", "csrf": token})
+    client.post("/login", data={"username": "admin", "password": "root-test-pw9", "csrf": token})
 
 
 def test_history_filters_from_the_form(app: tuple[TestClient, Settings]) -> None:

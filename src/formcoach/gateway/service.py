@@ -19,7 +19,14 @@ from formcoach.gateway.schemas import (
     RunOut,
     StageOut,
 )
-from formcoach.kit.accounts import ApiToken, User, hash_password, hash_token, new_token
+from formcoach.kit.accounts import (
+    ApiToken,
+    User,
+    hash_password,
+    hash_token,
+    new_token,
+    revoke_tokens,
+)
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import RunOptions, new_run_key
 from formcoach.kit.settings import Settings
@@ -266,6 +273,10 @@ def update_user(
         user.is_active = is_active
     if password is not None:
         user.password_hash = hash_password(password)
+    if password is not None or is_active is False:
+        # An admin reset or a disable answers a suspected leak: no token issued under the old
+        # password may outlive it (the self-service change does the same, security.change_password).
+        revoke_tokens(session, user.id)
     if language is not None:
         if language not in ("ja", "en"):
             raise AppError("validation_error", detail="language must be ja or en")

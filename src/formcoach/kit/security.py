@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from formcoach.kit.accounts import (
+    TOKEN_CACHE,
     User,
     authenticate_password,
     hash_password,
@@ -180,8 +181,8 @@ RULES: dict[str, Text] = {
         "en": "use at least {min_length} characters.",
     },
     "username": {
-        "ja": "ユーザー名と同じパスワードは使えません。",
-        "en": "it must not be the username.",
+        "ja": "ユーザー名を含むパスワードは使えません。",
+        "en": "it must not contain the username.",
     },
     "common": {
         "ja": "よく使われているパスワードは使えません。",
@@ -249,7 +250,8 @@ def password_problem(password: str, username: str, settings: Settings) -> str | 
     """The first password rule the password breaks (a key of RULES), or None."""
     if len(password) < settings.password_min_length:
         return "too_short"
-    if password.casefold() == username.casefold():
+    # Containing the name is as guessable as being it ("admin2024!", "Taro-password").
+    if username and username.casefold() in password.casefold():
         return "username"
     if password.casefold() in COMMON_PASSWORDS:
         return "common"
@@ -411,6 +413,8 @@ class SecurityHeaders:
 
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Headers on every response; the sign-in throttle is made on first use."""
+    # The cache is per process and every app of a process shares the one settings object.
+    TOKEN_CACHE.ttl_s = settings.token_cache_s
     build_stack = app.build_middleware_stack
 
     def build_with_headers() -> ASGIApp:

@@ -222,6 +222,9 @@ class Settings(BaseSettings):
     signin_max_failures_per_account: int = 5
     signin_max_failures_per_ip: int = 20
     signin_window_s: float = 900.0
+    # Seconds a process keeps trusting an API token it has checked (kit/accounts.TokenCache):
+    # the longest a token revoked by another process (a second gateway) still works here.
+    token_cache_s: float = 5.0
     # Password rules (NIST SP 800-63B 5.1.1.2: at least 8 characters, no commonly used or
     # repetitive passwords, none derived from the username); 10 is this app's stricter floor.
     password_min_length: int = 10
