@@ -77,7 +77,7 @@ def test_stream_follows_the_stages_until_the_run_fails(
     with httpx.stream("GET", url, headers=ADMIN, timeout=60) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["cache-control"] == "no-store"
         for block in sse(response.iter_lines()):
             blocks.append(block)
             heartbeats = sum("comment" in b for b in blocks)

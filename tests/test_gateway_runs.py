@@ -14,7 +14,7 @@ from formcoach.gateway.app import create_app
 from formcoach.kit.pipeline import MOVEMENTS
 from formcoach.kit.settings import Settings
 from formcoach.kit.video_io import is_playable_h264
-from tests.apputil import ADMIN, basic, upload, wait_for_run
+from tests.apputil import ADMIN, basic, run_folder_key, upload, wait_for_run
 from tests.conftest import make_settings
 from tests.media import gradient_clip, long_clip
 
@@ -296,7 +296,7 @@ def test_delete_run_removes_files(
     assert run["status"] == "completed"
     report = client.get(run["report_url"], headers=ADMIN).json()
     assert report["language"] == "en" and report["movement"] == "squat"
-    folder = settings.files_dir / "runs" / str(run["id"])
+    folder = settings.files_dir / "runs" / run_folder_key(settings.db_url, run["id"])
     assert folder.is_dir()
     video_jobs = [d["video_job_id"] for d in report["drills"]]
     assert client.delete(f"/api/runs/{run['id']}", headers=ADMIN).status_code == 204

@@ -26,7 +26,7 @@ from formcoach.cli import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.errors import CATALOGUE
 from formcoach.kit.settings import Settings
-from tests.apputil import ADMIN_PW
+from tests.apputil import ADMIN_PW, run_folder_key
 from tests.conftest import make_settings
 from tests.media import gradient_clip, long_clip
 from tests.test_video_processing import _audio_only, _text, _zero_frames, write_clip
@@ -58,7 +58,11 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    settings = make_settings(tmp_path_factory.mktemp("hostile"), max_upload_mb=LIMIT_MB)
+    # No job runner: runs stay queued, so the per-user queue limit (tested in
+    # test_run_identity.py) would refuse the concurrent uploads these tests make.
+    settings = make_settings(
+        tmp_path_factory.mktemp("hostile"), max_upload_mb=LIMIT_MB, max_queued_runs_per_user=100
+    )
     prepare(settings)
     with ThreadedServer(create_app(settings, start_jobs=False), "formcoach") as server:
         yield Live(server.base_url.removesuffix("/v1"), settings)
@@ -305,7 +309,7 @@ def test_file_names_are_sanitised_and_never_paths(
         assert run["original_filename"] == stored
         # The upload is stored under the run's key only, whatever the name said.
         new = live.files() - files_before
-        run_dir = live.settings.files_dir / "runs" / str(run_id)
+        run_dir = live.settings.files_dir / "runs" / run_folder_key(live.settings.db_url, run_id)
         assert new and all(p.is_relative_to(run_dir) for p in new), new
         assert not Path("/tmp/formcoach-escape.mp4").exists()
         assert c.delete(f"/api/runs/{run_id}").status_code == 204

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,7 @@ from formcoach.kit.migrate import alembic_config, upgrade
 from formcoach.kit.pipeline import GuardedStorage, RunGone, RunOptions
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
-from tests.apputil import fresh_pg_database
+from tests.apputil import fresh_pg_database, run_folder_key
 from tests.conftest import make_settings
 
 
@@ -169,3 +172,74 @@ def test_migration_keeps_data_postgres() -> None:
     with fresh_pg_database() as url:
         keys, stages, new_id = _migrate_with_data(url)
     assert keys == [(1, "1"), (2, "2")] and stages == 2 and new_id != 2
+
+
+# --- the race of the issue: A deletes during pose, B uploads next --------------------------
+
+
+def _race(settings: Settings, single_person: Path) -> None:
+    """A's run is deleted while its pose stage runs and B uploads at once: B's run is B's own
+    (a new id, its own folder), completes, and nothing of A's is left or reachable."""
+    from fastapi.testclient import TestClient
+
+    from formcoach.cli import prepare
+    from formcoach.gateway.app import create_app
+    from tests.apputil import ADMIN, basic, upload, wait_for_run
+
+    prepare(settings)
+    with TestClient(create_app(settings)) as client:
+        for name in ("usera", "userb"):
+            made = client.post(
+                "/api/users", headers=ADMIN, json={"username": name, "password": "race-pass-2026"}
+            )
+            assert made.status_code == 201, made.text
+        user_a, user_b = basic("usera", "race-pass-2026"), basic("userb", "race-pass-2026")
+        a = upload(client, single_person, user_a, movement="auto", language="en").json()
+        deadline = time.monotonic() + 120
+        while client.get(a["url"], headers=user_a).json()["stage"] != "pose":
+            assert time.monotonic() < deadline, "A's run never reached pose"
+            time.sleep(0.05)
+        a_key = run_folder_key(settings.db_url, a["id"])
+        assert client.delete(a["url"], headers=user_a).status_code == 204
+        b = upload(client, single_person, user_b, movement="auto", language="en").json()
+        assert b["id"] != a["id"]
+        done = wait_for_run(client, b["id"], user_b)
+        assert done["status"] == "completed", done
+        b_key = run_folder_key(settings.db_url, b["id"])
+        assert b_key != a_key
+        storage = LocalStorage(settings.data_dir / "files")
+        # A's job stopped: its folder is gone and stays gone once its thread has let go.
+        time.sleep(1.0)
+        assert not storage.exists(f"runs/{a_key}/upload.bin")
+        assert not list((settings.data_dir / "files" / "runs" / a_key).glob("*"))
+        info = json.loads(storage.get_bytes(f"runs/{b_key}/video_info.json"))
+        assert info["proxy"]["frames"] >= 90
+        # Neither B nor A reaches A's old run through the API.
+        for headers in (user_a, user_b):
+            assert client.get(a["url"], headers=headers).status_code == 404
+            files = client.get(f"{a['url']}/files/tracks.jpg", headers=headers)
+            assert files.status_code == 404
+        assert client.get(f"{b['url']}/report", headers=user_b).status_code == 200
+        with session_scope(settings.db_url) as session:
+            assert session.get(Run, a["id"]) is None
+
+
+RACE_REPEATS = int(os.environ.get("FORMCOACH_RACE_REPEATS", "1"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("repeat", range(RACE_REPEATS))
+def test_delete_during_pose_then_another_user_uploads_sqlite(
+    tmp_path: Path, fixture_videos: dict[str, Path], repeat: int
+) -> None:
+    _race(make_settings(tmp_path / f"data{repeat}"), fixture_videos["single_person"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("repeat", range(RACE_REPEATS))
+def test_delete_during_pose_then_another_user_uploads_postgres(
+    tmp_path: Path, fixture_videos: dict[str, Path], repeat: int
+) -> None:
+    with fresh_pg_database() as url:
+        settings = make_settings(tmp_path / f"data{repeat}", database_url=url)
+        _race(settings, fixture_videos["single_person"])
