@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from formcoach.kit.db import get_engine, session_scope
+from tests.apputil import run_folder_key
 from tests.test_scaled_support import Topology
 
 pytestmark = pytest.mark.slow
@@ -50,7 +51,7 @@ def one_process(
         show_progress=False,
         **{"movement": "auto", "language": "en"},
     )
-    files = root / "work" / "files" / "runs" / "1"
+    (files,) = (root / "work" / "files" / "runs").iterdir()  # the one run's folder
     return {
         "report": report,
         "analysis": (files / "analysis.json").read_bytes(),
@@ -60,7 +61,8 @@ def one_process(
 def _assert_same_as_one_process(
     topo: Topology, client: httpx.Client, run_id: int, reference: dict[str, Any]
 ) -> None:
-    assert topo.s3_object(f"runs/{run_id}/analysis.json") == reference["analysis"]
+    key = run_folder_key(topo.db_url, run_id)
+    assert topo.s3_object(f"runs/{key}/analysis.json") == reference["analysis"]
     report = client.get(f"/api/runs/{run_id}/report").json()
     assert json.dumps(report["metrics"], sort_keys=True) == json.dumps(
         reference["report"]["metrics"], sort_keys=True

@@ -34,7 +34,7 @@ from formcoach.video_generation.proportions import (
 )
 from formcoach.video_generation.render import prepare_clip, write_clip
 from formcoach.video_generation.selfcheck import self_check
-from tests.apputil import ADMIN, basic
+from tests.apputil import ADMIN, basic, run_folder_key
 
 PREFIX = "/api/video-generation"
 S = STANDARD_BODY
@@ -66,7 +66,7 @@ def test_the_figure_takes_the_proportions_measured_in_a_run(
     _, settings = live_app
     run = completed_runs["single_person"]
     assert run["status"] == "completed"
-    body = body_for_run(get_storage(settings), run["id"], settings)
+    body = body_for_run(get_storage(settings), run_folder_key(settings.db_url, run["id"]), settings)
     assert body != STANDARD_BODY
     band = settings.drill_figure_max_deviation
     for f in fields(Body):
@@ -82,7 +82,7 @@ def test_generate_with_the_figure_of_a_run(
 ) -> None:
     client, settings = live_app
     run_id = completed_runs["single_person"]["id"]
-    body = body_for_run(get_storage(settings), run_id, settings)
+    body = body_for_run(get_storage(settings), run_folder_key(settings.db_url, run_id), settings)
     request = {"run_id": run_id, "drill_text": "glute bridge", "size": "1280x720", "seconds": "4"}
     own = client.post(
         f"{PREFIX}/generate", json=request | {"figure_from_run": run_id}, headers=ADMIN

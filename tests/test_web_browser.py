@@ -403,7 +403,7 @@ def test_web_app_in_chromium(base_url: str, browser: Browser, tmp_path: Path) ->
     # Accounts: add a user, disable them; create and revoke a token.
     page.goto(base_url + "/admin/users")
     page.fill("#nu-name", "coach1")
-    page.fill("#nu-pw", "coach1-password")
+    page.fill("#nu-pw", "trainer-pass-2026")
     page.click("#add-user button")
     expect(page.locator("tr", has_text="coach1")).to_be_visible()
     page.locator("tr", has_text="coach1").locator("[data-user-active]").click()
@@ -411,10 +411,10 @@ def test_web_app_in_chromium(base_url: str, browser: Browser, tmp_path: Path) ->
     page.locator("tr", has_text="coach1").locator("[data-user-active]").click()
     expect(page.locator("tr", has_text="coach1").locator(".badge")).to_have_text("有効")
     page.locator("tr", has_text="coach1").locator("[data-reset]").click()
-    page.fill("#reset-pw", "coach1-new-password")
+    page.fill("#reset-pw", "trainer-new-pass-2026")
     page.click("#reset-form button[value=save]")
     expect(page.locator("#users-msg")).to_have_text("保存しました。")
-    assert httpx.get(f"{base_url}/api/me", auth=("coach1", "coach1-new-password")).is_success
+    assert httpx.get(f"{base_url}/api/me", auth=("coach1", "trainer-new-pass-2026")).is_success
     shoot(page, "09-users")
     page.goto(base_url + "/tokens")
     page.fill("#tk-name", "ci")
