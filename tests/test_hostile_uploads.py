@@ -350,7 +350,12 @@ def test_concurrent_uploads_all_accepted_or_cleanly_refused(live: Live, tmp_path
         for run_id, path in zip(accepted, good, strict=True):
             run = c.get(f"/api/runs/{run_id}").json()
             assert run["original_filename"] == path.name and run["status"] == "queued"
-            stored = live.settings.files_dir / "runs" / str(run_id) / "upload.bin"
+            stored = (
+                live.settings.files_dir
+                / "runs"
+                / run_folder_key(live.settings.db_url, run_id)
+                / "upload.bin"
+            )
             assert stored.read_bytes() == path.read_bytes()  # no upload mixed with another
         for run_id in accepted:
             assert c.delete(f"/api/runs/{run_id}").status_code == 204
