@@ -26,7 +26,8 @@ NAME, OLD, NEW = "walker", "strider-password-1", "a-fresh-passphrase-9"
 def app_settings(tmp_path: Path) -> tuple[TestClient, Settings]:
     settings = make_settings(
         tmp_path / "data",
-        signin_max_failures_per_account=LIMIT,
+        signin_max_failures_per_pair=LIMIT,
+        signin_backoff_base_s=300.0,
         signin_max_failures_per_ip=50,
         signin_window_s=600.0,
     )

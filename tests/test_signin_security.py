@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from formcoach.cli import prepare
 from formcoach.gateway.app import create_app
-from formcoach.kit import security
+from formcoach.kit import throttle as throttle_module
 from formcoach.kit.accounts import ApiToken
 from formcoach.kit.db import session_scope
-from formcoach.kit.security import SigninThrottle
 from formcoach.kit.settings import Settings
+from formcoach.kit.throttle import SigninThrottle
 from tests.apputil import ADMIN, ADMIN_PW, basic
 from tests.conftest import make_settings
 
@@ -30,9 +30,10 @@ IP_LIMIT = 6
 def app_settings(tmp_path: Path) -> tuple[FastAPI, Settings]:
     settings = make_settings(
         tmp_path / "data",
-        signin_max_failures_per_account=ACCOUNT_LIMIT,
+        signin_max_failures_per_pair=ACCOUNT_LIMIT,
         signin_max_failures_per_ip=IP_LIMIT,
         signin_window_s=600.0,
+        signin_backoff_base_s=300.0,
     )
     prepare(settings)
     return create_app(settings, start_jobs=False), settings
@@ -57,14 +58,15 @@ def _csrf(page: str, name: str = 'name="csrf" value="') -> str:
 # --- throttling -----------------------------------------------------------------------------
 
 
-def test_basic_auth_is_throttled_per_account(client: TestClient) -> None:
+def test_basic_auth_is_throttled_per_account_and_address(client: TestClient) -> None:
     _make_user(client, "runner1", "runner-password-1")
     token = client.post("/api/tokens", headers=basic("runner1", "runner-password-1"), json={})
     bearer = {"Authorization": f"Bearer {token.json()['token']}"}
     for _ in range(ACCOUNT_LIMIT):
         r = client.get("/api/me", headers=basic("runner1", "wrong-password"))
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
-    # Now even the right password is refused, without being checked, in the caller's language.
+    # From this address, even the right password is refused now, without being checked, in the
+    # caller's language (tests/test_signin_throttle.py: other addresses are not).
     for lang, word in (("en", "Too many failed sign-in attempts"), ("ja", "サインインの失敗")):
         r = client.get(f"/api/me?lang={lang}", headers=basic("runner1", "runner-password-1"))
         assert r.status_code == 429, r.text
@@ -86,13 +88,16 @@ def test_basic_auth_is_throttled_per_client_address(
     app, _ = app_settings
     attacker = TestClient(app, client=("203.0.113.7", 40000))
     other = TestClient(app, client=("198.51.100.2", 40000))
-    # Guessing across many usernames (none locked on its own) still trips the address limit.
+    # Guessing across many usernames (none slowed on its own) trips the address limit: every
+    # name this address has failed on is slowed from the next failure...
     for i in range(IP_LIMIT):
         assert attacker.get("/api/me", headers=basic(f"user{i}", "guess-123")).status_code == 401
+    assert attacker.get("/api/me", headers=basic("admin", "guess-123")).status_code == 401
     r = attacker.get("/api/me", headers=ADMIN)
     assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
     assert int(r.headers["Retry-After"]) > 0
-    # Another address signs in as usual.
+    # ...but never an account it has not failed on, nor another address.
+    assert attacker.get("/api/me", headers=basic("user0", "guess-123")).status_code == 429
     assert other.get("/api/me", headers=ADMIN).status_code == 200
 
 
@@ -113,36 +118,20 @@ def test_web_sign_in_form_is_throttled(client: TestClient) -> None:
     assert client.get("/", follow_redirects=False).status_code == 303  # still signed out
 
 
-def test_throttle_window_expires_and_success_resets_the_account() -> None:
-    now = [1000.0]
-    throttle = SigninThrottle(max_per_account=2, max_per_ip=4, window_s=60.0, clock=lambda: now[0])
-    throttle.failed("Alice", "10.0.0.1")
-    now[0] += 10
-    throttle.failed("alice", "10.0.0.1")  # usernames compare case-insensitively
-    assert throttle.retry_after("ALICE", "10.0.0.9") == 50  # until the first failure is 60 s old
-    now[0] += 50
-    assert throttle.retry_after("alice", "10.0.0.9") == 0
-    throttle.failed("alice", "10.0.0.1")
-    throttle.failed("bob", "10.0.0.1")
-    throttle.failed("dave", "10.0.0.1")
-    # Four failures from the address within 60 s: the address waits for the oldest to expire.
-    assert throttle.retry_after("carol", "10.0.0.1") == 10
-    throttle.succeeded("alice")
-    assert throttle.retry_after("alice", "10.0.0.2") == 0
-
-
 def test_throttle_forgets_expired_failures(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(security, "MAX_TRACKED_KEYS", 3)
+    monkeypatch.setattr(throttle_module, "MAX_TRACKED_KEYS", 3)
     now = [0.0]
-    throttle = SigninThrottle(
-        max_per_account=5, max_per_ip=100, window_s=60.0, clock=lambda: now[0]
-    )
+    throttle = SigninThrottle(5, 100, 100, window_s=60.0, clock=lambda: now[0])
     for i in range(4):
         throttle.failed(f"made-up-{i}", "10.0.0.1")
     now[0] += 61
     throttle.failed("late", "10.0.0.2")
     # Memory stays bounded: the made-up usernames nobody asks about again are gone.
-    assert set(throttle._failures) == {("account", "late"), ("ip", "10.0.0.2")}
+    assert set(throttle._failures) == {
+        ("pair", "late\x0010.0.0.2"),
+        ("account", "late"),
+        ("ip", "10.0.0.2"),
+    }
 
 
 # --- password rules -------------------------------------------------------------------------

@@ -48,28 +48,30 @@ def prefix(client: redis.Redis) -> Iterator[str]:
 
 
 def _throttle(client: redis.Redis, prefix: str, window_s: float = 600.0) -> RedisSigninThrottle:
-    return RedisSigninThrottle(client, 3, 5, window_s, prefix=prefix)
+    # 3 failures per (account, address) pair; a 600 s wait after the third.
+    return RedisSigninThrottle(client, 3, 100, 5, window_s, 600.0, 900.0, prefix=prefix)
 
 
 def test_two_throttles_share_the_count(client: redis.Redis, prefix: str) -> None:
     first, second = _throttle(client, prefix), _throttle(client, prefix)
     first.failed("Runner", "203.0.113.7")
-    second.failed("runner", "203.0.113.8")
-    assert first.retry_after("runner", "198.51.100.1") == 0
-    first.failed("RUNNER", "203.0.113.9")
-    # Three failures on the account, counted by two instances: both refuse it now.
+    second.failed("runner", "203.0.113.7")
+    assert first.retry_after("runner", "203.0.113.7") == 0
+    first.failed("RUNNER", "203.0.113.7")
+    # Three failures of the pair, counted by two instances: both slow it now.
     for throttle in (first, second):
-        wait = throttle.retry_after("runner", "198.51.100.1")
+        wait = throttle.retry_after("runner", "203.0.113.7")
         assert 590 <= wait <= 600
-        assert throttle.retry_after("someone-else", "198.51.100.1") == 0
+        assert throttle.retry_after("someone-else", "203.0.113.7") == 0
+        assert throttle.retry_after("runner", "198.51.100.1") == 0
     # Nothing was counted in either process's memory; Redis holds no names, only digests.
     assert not first._failures and not second._failures
     keys = {k.decode() for k in client.scan_iter(f"{prefix}:*")}
-    assert len(keys) == 4 and not any("runner" in k or "203.0" in k for k in keys)
-    # A success on one clears the account for both; the addresses keep their counts.
-    second.succeeded("runner")
-    assert first.retry_after("runner", "198.51.100.1") == 0
-    assert client.zcard(first.redis_key(("ip", "203.0.113.7"))) == 1
+    assert len(keys) == 3 and not any("runner" in k or "203.0" in k for k in keys)
+    # A success on one clears the pair for both; the account and the address keep counts.
+    second.succeeded("runner", "203.0.113.7")
+    assert first.retry_after("runner", "203.0.113.7") == 0
+    assert client.zcard(first.redis_key(("ip", "203.0.113.7"))) == 3
 
 
 def test_a_second_process_counts_for_this_one(client: redis.Redis, prefix: str) -> None:
@@ -79,10 +81,10 @@ def test_a_second_process_counts_for_this_one(client: redis.Redis, prefix: str) 
         "import redis\n"
         "from formcoach.kit.throttle_redis import RedisSigninThrottle\n"
         f"c = redis.Redis.from_url({REDIS_URL!r})\n"
-        f"t = RedisSigninThrottle(c, 3, 5, 600.0, prefix={prefix!r})\n"
-        "t.failed('coach', '192.0.2.2')\n"
-        "t.failed('coach', '192.0.2.3')\n"
-        "print(t.retry_after('coach', '192.0.2.4'))\n"
+        f"t = RedisSigninThrottle(c, 3, 100, 5, 600.0, 600.0, 900.0, prefix={prefix!r})\n"
+        "t.failed('coach', '192.0.2.1')\n"
+        "t.failed('coach', '192.0.2.1')\n"
+        "print(t.retry_after('coach', '192.0.2.1'))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
@@ -90,7 +92,7 @@ def test_a_second_process_counts_for_this_one(client: redis.Redis, prefix: str) 
     # The other process saw this one's failure too (its third makes the limit)...
     assert int(out.stdout.strip()) > 0
     # ...and this one sees the other's two.
-    assert here.retry_after("coach", "192.0.2.9") > 0
+    assert here.retry_after("coach", "192.0.2.1") > 0
     assert client.zcard(here.redis_key(("account", "coach"))) == 3
 
 
@@ -98,12 +100,12 @@ def test_failures_expire_with_the_window(client: redis.Redis, prefix: str) -> No
     throttle = _throttle(client, prefix, window_s=1.0)
     for _ in range(3):
         throttle.failed("sprinter", "192.0.2.10")
-    assert throttle.retry_after("sprinter", "192.0.2.11") == 1
+    assert throttle.retry_after("sprinter", "192.0.2.10") == 1  # the window ends the wait
     key = throttle.redis_key(("account", "sprinter"))
     # Each key expires with the window: Redis keeps nothing older.
     assert 0 < client.pttl(key) <= 1000
     time.sleep(1.2)
-    assert throttle.retry_after("sprinter", "192.0.2.11") == 0
+    assert throttle.retry_after("sprinter", "192.0.2.10") == 0
     assert client.exists(key) == 0
     assert not list(client.scan_iter(f"{prefix}:*"))
 
@@ -129,8 +131,9 @@ def two_gateways(tmp_path: Path, client: redis.Redis) -> Iterator[tuple[TestClie
     settings = make_settings(
         tmp_path / "data",
         broker_url=REDIS_URL,
-        signin_max_failures_per_account=4,
+        signin_max_failures_per_pair=4,
         signin_max_failures_per_ip=100,
+        signin_backoff_base_s=300.0,
     )
     prepare(settings)
     with (
@@ -148,7 +151,7 @@ def test_guesses_spread_over_two_gateways_share_one_limit(
     for gateway in (a, b, a, b):
         r = gateway.get("/api/me", headers=basic("admin", "a-wrong-guess"))
         assert r.status_code == 401, r.text
-    # Per process each gateway saw two failures (under the limit of 4); together they are 4.
+    # Per process each gateway saw two failures of the pair (under the limit of 4); together 4.
     for gateway in (a, b):
         r = gateway.get("/api/me", headers=ADMIN)
         assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
@@ -160,8 +163,9 @@ def _settings_for(tmp_path: Path, url: str) -> Settings:
     return make_settings(
         tmp_path / "data",
         broker_url=url,
-        signin_max_failures_per_account=3,
+        signin_max_failures_per_pair=3,
         signin_max_failures_per_ip=100,
+        signin_backoff_base_s=300.0,
     )
 
 
@@ -206,7 +210,7 @@ def test_redis_stopping_mid_way_keeps_sign_in_working(tmp_path: Path) -> None:
         prepare(settings)
         with TestClient(create_app(settings, start_jobs=False)) as c:
             assert c.get("/api/me", headers=basic("admin", "guess-1234")).status_code == 401
-            assert probe.dbsize() == 2  # the account and the address, in Redis
+            assert probe.dbsize() == 3  # the pair, the account and the address, in Redis
             server.terminate()
             server.wait(timeout=10)
             assert c.get("/api/me", headers=ADMIN).json()["username"] == "admin"

@@ -113,6 +113,7 @@ def serve(host: str | None, port: int | None, service: str) -> None:
             port=port,
             log_level=settings.log_level.lower(),
             log_config=None,  # keep the JSON logging configured above
+            proxy_headers=False,  # see below
         )
         return
     generated = _prepare_or_exit(settings)
@@ -135,6 +136,9 @@ def serve(host: str | None, port: int | None, service: str) -> None:
         port=port,
         log_level=settings.log_level.lower(),
         log_config=None,  # keep the JSON logging configured above
+        # Client addresses come from kit/security.client_address (FORMCOACH_TRUSTED_PROXIES);
+        # uvicorn's rewriting would believe any X-Forwarded-For sent from loopback.
+        proxy_headers=False,
     )
 
 

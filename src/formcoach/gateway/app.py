@@ -188,9 +188,16 @@ def _add_proxy(app: FastAPI, name: str, prefix: str, url: str, timeout_s: float)
         if not isinstance(client, httpx.AsyncClient):
             client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0))
             request.app.state.proxy_client = client
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        client_host = request.client.host if request.client else ""
-        headers.append(("x-forwarded-for", client_host))
+        headers = [
+            (k, v)
+            for k, v in request.headers.items()
+            if k.lower() not in HOP_BY_HOP and k.lower() != "x-forwarded-for"
+        ]
+        # The chain as received plus this hop's peer: a service that lists the gateway in
+        # FORMCOACH_TRUSTED_PROXIES reads the client from its right-hand end.
+        chain = [*request.headers.getlist("x-forwarded-for")]
+        chain.append(request.client.host if request.client else "")
+        headers.append(("x-forwarded-for", ", ".join(h for h in chain if h)))
         upstream = client.build_request(
             request.method,
             f"{url}{prefix}/{path}" + (f"?{request.url.query}" if request.url.query else ""),

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import secrets
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,104 +24,23 @@ from formcoach.kit.accounts import (
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.i18n import Text, pick
 from formcoach.kit.settings import Settings, get_settings
+from formcoach.kit.throttle import Key, SigninThrottle, signin_keys
+
+__all__ = ["Key", "SigninThrottle", "signin_keys"]
 
 # --- sign-in throttling ---------------------------------------------------------------------
-
-# Above this many accounts and addresses with recent failures, expired ones are swept out.
-MAX_TRACKED_KEYS = 10_000
-
-
-Key = tuple[str, str]
-
-
-class SigninThrottle:
-    """Recent password failures per account and per client address, in this process.
-
-    Kept in memory: a restart forgets them, which only gives an attacker one more window.
-    This is the one-process default; with Redis configured, RedisSigninThrottle
-    (kit/throttle_redis.py) shares the counts between every gateway process.
-    Only password checks are throttled: bearer tokens are 256-bit random (not guessable) and
-    an account locked by someone else's guesses keeps its existing tokens and sessions.
-
-    Keys are (kind, name): ("account", casefolded username) and ("ip", address) for sign-in,
-    ("change", user id) for the current password asked by a password change.
-    """
-
-    def __init__(
-        self,
-        max_per_account: int,
-        max_per_ip: int,
-        window_s: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.limits = {"account": max_per_account, "ip": max_per_ip, "change": max_per_account}
-        self.window_s = window_s
-        self._clock = clock
-        self._failures: dict[Key, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: Key, now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-        return times
-
-    def wait_for(self, keys: Sequence[Key]) -> int:
-        """Seconds until every key accepts a password check again; 0 when they do now."""
-        now = self._clock()
-        wait = 0.0
-        with self._lock:
-            for key in keys:
-                times = self._recent(key, now)
-                limit = self.limits[key[0]]
-                if len(times) >= limit:
-                    # Accepted again once enough of the failures have left the window.
-                    wait = max(wait, times[len(times) - limit] + self.window_s - now)
-        return math.ceil(wait) if wait > 0 else 0
-
-    def record(self, keys: Sequence[Key]) -> None:
-        """One failure on each key."""
-        now = self._clock()
-        with self._lock:
-            if len(self._failures) > MAX_TRACKED_KEYS:
-                # Guesses at many made-up usernames leave keys nobody asks about again.
-                for key in list(self._failures):
-                    self._recent(key, now)
-            for key in keys:
-                self._recent(key, now)
-                self._failures.setdefault(key, deque()).append(now)
-
-    def clear(self, key: Key) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-    def retry_after(self, account: str, ip: str) -> int:
-        """Seconds until password sign-in is accepted again; 0 when it is accepted now."""
-        return self.wait_for(signin_keys(account, ip))
-
-    def failed(self, account: str, ip: str) -> None:
-        self.record(signin_keys(account, ip))
-
-    def succeeded(self, account: str) -> None:
-        # The address keeps its count: one known password must not reset guessing at others.
-        self.clear(("account", account.casefold()))
-
-
-def signin_keys(account: str, ip: str) -> list[Key]:
-    return [("account", account.casefold()), ("ip", ip)]
 
 
 def make_signin_throttle(settings: Settings) -> SigninThrottle:
     """Counts in Redis when the app has one (the scaled-out shape: FORMCOACH_BROKER_URL),
     else in this process's memory (the one-process default)."""
     limits = (
+        settings.signin_max_failures_per_pair,
         settings.signin_max_failures_per_account,
         settings.signin_max_failures_per_ip,
         settings.signin_window_s,
+        settings.signin_backoff_base_s,
+        settings.signin_backoff_max_s,
     )
     url = settings.broker_url or ""
     if url.startswith(("redis://", "rediss://", "unix://")):
@@ -149,9 +65,32 @@ def signin_throttle(request: Request) -> SigninThrottle:
 
 
 def client_address(request: Request) -> str:
-    # uvicorn already replaces this with X-Forwarded-For when the proxy is a trusted one
-    # (--forwarded-allow-ips); an untrusted header is never read here.
-    return request.client.host if request.client else "unknown"
+    """The address the throttle counts: the peer, or the one a trusted proxy forwarded.
+
+    X-Forwarded-For is read only when the peer is in FORMCOACH_TRUSTED_PROXIES, right to left,
+    skipping the trusted hops: anything further left was written by the client and can be
+    anything. uvicorn's own header rewriting is off (cli.serve), since it trusts loopback by
+    default and a client on the same host could then rotate the header at will.
+    """
+    peer = request.client.host if request.client else "unknown"
+    proxies = _settings(request).trusted_proxy_networks()
+    if not proxies or not _in_networks(peer, proxies):
+        return peer
+    hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+    hops = [h for h in hops if h]
+    for hop in reversed(hops):
+        if not _in_networks(hop, proxies):
+            return hop
+    # Every hop is a trusted network (a client on the shop's own LAN): the first one is it.
+    return hops[0] if hops else peer
+
+
+def _in_networks(address: str, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks if net.version == ip.version)
 
 
 def password_signin(request: Request, session: Session, username: str, password: str) -> User:
@@ -169,7 +108,7 @@ def password_signin(request: Request, session: Session, username: str, password:
     if user is None:
         throttle.failed(username, ip)
         raise AppError("unauthorized")
-    throttle.succeeded(username)
+    throttle.succeeded(username, ip)
     return user
 
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import secrets
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _default_data_dir() -> Path:
     return Path("var").resolve()
+
+
+def _networks(value: str) -> list[IPv4Network | IPv6Network]:
+    return [ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]
 
 
 class Settings(BaseSettings):
@@ -216,12 +221,21 @@ class Settings(BaseSettings):
     default_language: Literal["ja", "en"] = "ja"
     # Set behind TLS so the session cookie is never sent in clear.
     secure_cookies: bool = False
-    # Sign-in throttling (OWASP Authentication Cheat Sheet, "Login Throttling"): after this
-    # many wrong passwords for one account, or from one client address, within the window,
-    # password sign-in answers 429 too_many_attempts until the oldest failure leaves the window.
-    signin_max_failures_per_account: int = 5
+    # Sign-in throttling (kit/throttle.py; OWASP Authentication Cheat Sheet, "Login
+    # Throttling"): after this many wrong passwords from one (account, address) pair within the
+    # window, that pair waits backoff_base_s, then twice as long after each further failure, up
+    # to backoff_max_s. Past the per-account or per-address counts, failing pairs wait longer
+    # still. A pair that has not failed is never refused, so nobody can lock a user out.
+    signin_max_failures_per_pair: int = 5
+    signin_max_failures_per_account: int = 20
     signin_max_failures_per_ip: int = 20
     signin_window_s: float = 900.0
+    signin_backoff_base_s: float = 1.0
+    signin_backoff_max_s: float = 900.0
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDR networks, comma-separated,
+    # e.g. "10.0.0.5,172.16.0.0/12"): the nginx of the scaled-out shape. Empty: the header is
+    # ignored and the peer address is the client, loopback included.
+    trusted_proxies: str = ""
     # Seconds a process keeps trusting an API token it has checked (kit/accounts.TokenCache):
     # the longest a token revoked by another process (a second gateway) still works here.
     token_cache_s: float = 5.0
@@ -254,6 +268,15 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        _networks(value)  # a typo fails at start-up, not silently at the first sign-in
+        return value
+
+    def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
+        return _networks(self.trusted_proxies)
 
     def session_secret(self) -> str:
         """The cookie-signing key: from the environment, else one random key kept in the data dir.

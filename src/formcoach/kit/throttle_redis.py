@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import secrets
 import threading
 import time
@@ -27,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import redis
 
-from formcoach.kit.security import Key, SigninThrottle
+from formcoach.kit.throttle import NONE, Key, KeyStats, SigninThrottle
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +37,25 @@ REDIS_TIMEOUT_S = 0.5
 # sign-in the timeout).
 REDIS_RETRY_S = 10.0
 
-# KEYS: the keys; ARGV[1]: window in ms; ARGV[2..]: each key's limit. Returns the wait in ms.
-_WAIT = """
+# KEYS: the keys; ARGV[1]: window in ms. Returns, per key, the failure count in the window and
+# the ms since the latest (-1 when none).
+_STATS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
-local wait = 0
+local out = {}
 for i, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local limit = tonumber(ARGV[i + 1])
-  local hit = redis.call('ZRANGE', key, -limit, -limit, 'WITHSCORES')
-  if #hit > 0 then
-    wait = math.max(wait, tonumber(hit[2]) + window - now)
+  local count = redis.call('ZCARD', key)
+  local age = -1
+  if count > 0 then
+    local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    age = now - tonumber(last[2])
   end
+  table.insert(out, count)
+  table.insert(out, age)
 end
-return wait
+return out
 """
 # KEYS: the keys; ARGV[1]: window in ms; ARGV[2]: a random member suffix (two failures in the
 # same millisecond are two failures).
@@ -75,29 +78,40 @@ class RedisSigninThrottle(SigninThrottle):
     def __init__(
         self,
         client: redis.Redis,
+        max_per_pair: int,
         max_per_account: int,
         max_per_ip: int,
         window_s: float,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 900.0,
         prefix: str = KEY_PREFIX,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(max_per_account, max_per_ip, window_s, clock)
+        super().__init__(
+            max_per_pair,
+            max_per_account,
+            max_per_ip,
+            window_s,
+            backoff_base_s,
+            backoff_max_s,
+            clock,
+        )
         self.client = client
         self.prefix = prefix
         self._window_ms = max(1, int(window_s * 1000))
-        self._wait_script = client.register_script(_WAIT)
+        self._stats_script = client.register_script(_STATS)
         self._record_script = client.register_script(_RECORD)
         self._down_until = 0.0
         self._state_lock = threading.Lock()
 
     @classmethod
-    def from_url(
-        cls, url: str, max_per_account: int, max_per_ip: int, window_s: float
-    ) -> RedisSigninThrottle:
+    def from_url(cls, url: str, *limits: float) -> RedisSigninThrottle:
+        """`limits` as SigninThrottle takes them: per pair, account, ip, window, backoffs."""
         client = redis.Redis.from_url(
             url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
         )
-        return cls(client, max_per_account, max_per_ip, window_s)
+        pair, account, ip, window, base, longest = limits
+        return cls(client, int(pair), int(account), int(ip), window, base, longest)
 
     def redis_key(self, key: Key) -> str:
         kind, name = key
@@ -116,20 +130,23 @@ class RedisSigninThrottle(SigninThrottle):
             REDIS_RETRY_S,
         )
 
-    def wait_for(self, keys: Sequence[Key]) -> int:
+    def stats(self, keys: Sequence[Key]) -> list[KeyStats]:
         # Failures counted here during an outage still count once Redis is back.
-        local = super().wait_for(keys)
+        local = super().stats(keys)
         if not self._usable():
             return local
-        limits = [self.limits[key[0]] for key in keys]
         try:
-            wait_ms = self._wait_script(
-                keys=[self.redis_key(key) for key in keys], args=[self._window_ms, *limits]
+            raw = self._stats_script(
+                keys=[self.redis_key(key) for key in keys], args=[self._window_ms]
             )
         except redis.RedisError as error:
             self._failed_redis(error)
             return local
-        return max(local, math.ceil(int(wait_ms) / 1000))
+        shared = [
+            KeyStats(int(count), int(age) / 1000) if int(count) else NONE
+            for count, age in zip(raw[::2], raw[1::2], strict=True)
+        ]
+        return [mine.merged(theirs) for mine, theirs in zip(local, shared, strict=True)]
 
     def record(self, keys: Sequence[Key]) -> None:
         if self._usable():
