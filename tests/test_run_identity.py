@@ -58,6 +58,17 @@ def test_fair_queue_serves_users_in_turn() -> None:
     assert [item[1] for item in order if item] == [0, 10, 20, 1, 2]
 
 
+def test_fair_queue_turn_outlives_an_empty_lane() -> None:
+    """A's only job is taken, A queues another, then B queues: B goes first."""
+    q = FairQueue()
+    q.put(("run", 1, ""), owner=1)
+    assert q.get() == ("run", 1, "")
+    q.put(("run", 2, ""), owner=1)
+    q.put(("run", 10, ""), owner=2)
+    q.put(("run", 20, ""), owner=3)
+    assert [q.get() for _ in range(3)] == [("run", 10, ""), ("run", 20, ""), ("run", 2, "")]
+
+
 def _user_and_run(settings: Settings) -> tuple[int, int, str]:
     upgrade(settings.db_url)
     with session_scope(settings.db_url) as session:
