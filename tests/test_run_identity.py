@@ -254,3 +254,26 @@ def test_delete_during_pose_then_another_user_uploads_postgres(
     with fresh_pg_database() as url:
         settings = make_settings(tmp_path / f"data{repeat}", database_url=url)
         _race(settings, fixture_videos["single_person"])
+
+
+def test_user_ids_are_not_reused_sqlite(tmp_path: Path) -> None:
+    """Issue 23 item 1: a deleted newest user's id never goes to the next user (AUTOINCREMENT)."""
+    from fastapi.testclient import TestClient
+
+    from formcoach.cli import prepare
+    from formcoach.gateway.app import create_app
+    from tests.apputil import ADMIN
+
+    settings = make_settings(tmp_path / "data")
+    assert settings.db_url.startswith("sqlite")
+    prepare(settings)
+    with TestClient(create_app(settings, start_jobs=False)) as client:
+        body = {"username": "first-user", "password": "unrelated-pw-42"}
+        first = client.post("/api/users", headers=ADMIN, json=body)
+        assert first.status_code == 201, first.text
+        gone = client.delete(f"/api/users/{first.json()['id']}", headers=ADMIN)
+        assert gone.status_code == 204, gone.text
+        body["username"] = "second-user"
+        second = client.post("/api/users", headers=ADMIN, json=body)
+        assert second.status_code == 201, second.text
+        assert second.json()["id"] > first.json()["id"]
