@@ -89,13 +89,14 @@ def fuzzed_runs(fuzzed: Fuzzed) -> int:
     return total
 
 
-# Only operations with an input can get one that breaks the schema.
+# Only operations with an input can get one that breaks the schema. A drill id is any string in
+# the path (an unknown one is a 404, in the positive fuzzing): nothing about it can be invalid.
 WITH_INPUT = {
     (method.upper(), path)
     for path, operations in OPENAPI["paths"].items()
     for method, operation in operations.items()
     if isinstance(operation, dict) and (operation.get("parameters") or "requestBody" in operation)
-}
+} - {("GET", "/api/advice-generation/drills/{drill_id}")}
 negative_schema = (
     schemathesis.openapi.from_dict(OPENAPI)
     .exclude(path_regex=r"/events$")
