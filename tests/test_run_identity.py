@@ -58,6 +58,17 @@ def test_fair_queue_serves_users_in_turn() -> None:
     assert [item[1] for item in order if item] == [0, 10, 20, 1, 2]
 
 
+def test_fair_queue_turn_outlives_an_empty_lane() -> None:
+    """A's only job is taken, A queues another, then B queues: B goes first."""
+    q = FairQueue()
+    q.put(("run", 1, ""), owner=1)
+    assert q.get() == ("run", 1, "")
+    q.put(("run", 2, ""), owner=1)
+    q.put(("run", 10, ""), owner=2)
+    q.put(("run", 20, ""), owner=3)
+    assert [q.get() for _ in range(3)] == [("run", 10, ""), ("run", 20, ""), ("run", 2, "")]
+
+
 def _user_and_run(settings: Settings) -> tuple[int, int, str]:
     upgrade(settings.db_url)
     with session_scope(settings.db_url) as session:
@@ -243,3 +254,26 @@ def test_delete_during_pose_then_another_user_uploads_postgres(
     with fresh_pg_database() as url:
         settings = make_settings(tmp_path / f"data{repeat}", database_url=url)
         _race(settings, fixture_videos["single_person"])
+
+
+def test_user_ids_are_not_reused_sqlite(tmp_path: Path) -> None:
+    """Issue 23 item 1: a deleted newest user's id never goes to the next user (AUTOINCREMENT)."""
+    from fastapi.testclient import TestClient
+
+    from formcoach.cli import prepare
+    from formcoach.gateway.app import create_app
+    from tests.apputil import ADMIN
+
+    settings = make_settings(tmp_path / "data")
+    assert settings.db_url.startswith("sqlite")
+    prepare(settings)
+    with TestClient(create_app(settings, start_jobs=False)) as client:
+        body = {"username": "first-user", "password": "unrelated-pw-42"}
+        first = client.post("/api/users", headers=ADMIN, json=body)
+        assert first.status_code == 201, first.text
+        gone = client.delete(f"/api/users/{first.json()['id']}", headers=ADMIN)
+        assert gone.status_code == 204, gone.text
+        body["username"] = "second-user"
+        second = client.post("/api/users", headers=ADMIN, json=body)
+        assert second.status_code == 201, second.text
+        assert second.json()["id"] > first.json()["id"]

@@ -230,12 +230,33 @@ def _options(fields: dict[str, str], user: User) -> RunOptions:
     )
 
 
+def _run_link(path: str, method: str) -> dict[str, Any]:
+    ref = "#/paths/" + ("/api" + path).replace("~", "~0").replace("/", "~1") + "/" + method
+    return {"operationRef": ref, "parameters": {"run_id": "$response.body#/id"}}
+
+
+# OpenAPI links from a new run to what can be done with it: clients (and schemathesis'
+# stateful phase) follow them from POST /api/runs and /reanalyse.
+RUN_LINKS: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "The run was accepted",
+        "links": {
+            "GetRun": _run_link("/runs/{run_id}", "get"),
+            "GetReport": _run_link("/runs/{run_id}/report", "get"),
+            "GetTracks": _run_link("/runs/{run_id}/tracks", "get"),
+            "DeleteRun": _run_link("/runs/{run_id}", "delete"),
+        },
+    }
+}
+
+
 @router.post(
     "/runs",
     status_code=202,
     response_model=RunCreated,
     tags=["runs"],
     openapi_extra=UPLOAD_SCHEMA,
+    responses=RUN_LINKS,
 )
 async def create_run(
     request: Request,
@@ -470,7 +491,13 @@ def get_track_thumbnail(
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
 
-@router.post("/runs/{run_id}/reanalyse", status_code=202, response_model=RunCreated, tags=["runs"])
+@router.post(
+    "/runs/{run_id}/reanalyse",
+    status_code=202,
+    response_model=RunCreated,
+    tags=["runs"],
+    responses=RUN_LINKS,
+)
 def reanalyse_run(
     run_id: IdPath,
     body: Reanalyse,

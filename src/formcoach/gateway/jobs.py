@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from formcoach.gateway.models import STAGES, Run, RunStage
 from formcoach.kit.accounts import utcnow
+from formcoach.kit.backoff import doubling_backoff
 from formcoach.kit.db import session_scope
 from formcoach.kit.diskspace import is_disk_full
 from formcoach.kit.errors import AppError, render_message
@@ -187,8 +188,7 @@ def _wait_for_space(
 
 def storage_pause(settings: Settings, attempt: int) -> float:
     """The wait before the attempt-th retry of a stage that found the disk full."""
-    pause = float(settings.storage_retry_backoff_s) * 2.0 ** min(attempt, 30)
-    return min(pause, float(settings.storage_retry_max_s))
+    return doubling_backoff(settings.storage_retry_backoff_s, attempt, settings.storage_retry_max_s)
 
 
 def execute_until_space(
@@ -458,7 +458,7 @@ def build_celery_backend(settings: Settings) -> CeleryBackend:
 
 
 def _retry(task: Task[Any, Any], settings: Settings, exc: BaseException) -> BaseException:
-    countdown = settings.job_retry_backoff_s * 2 ** int(task.request.retries or 0)
+    countdown = doubling_backoff(settings.job_retry_backoff_s, int(task.request.retries or 0))
     log.warning("transient failure (%s); retry in %.1f s", exc, countdown)
     retry: BaseException = task.retry(exc=exc, countdown=countdown)
     return retry

@@ -265,18 +265,19 @@ def _document_errors(schema: dict[str, Any]) -> None:
                 responses["422"]["content"] = ref["content"]
 
 
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _allowed_methods(request: Request) -> str:
     """Every method some route of this path takes (RFC 9110 15.5.6: a 405 lists them all).
     Starlette's own Allow names only the first route matching the path, and GET and DELETE of
-    one path are two routes here."""
+    one path are two routes here. Each method is asked of the router as a request would be, so
+    routes of included routers (FastAPI nests them) count too."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if not route_methods:
-            continue
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            methods |= set(route_methods)
+    for method in _HTTP_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            methods.add(method)
     return ", ".join(sorted(methods))
 
 

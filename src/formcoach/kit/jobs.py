@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -65,12 +65,18 @@ class IdHandler:
 
 
 class FairQueue:
-    """A blocking queue that serves owners in turn: one job of each owner with work, then the
-    next round (an owner's own jobs stay first come, first served). ``None`` is the stop
-    sentinel, served before anything else."""
+    """A blocking queue that serves owners in turn: the owner with work that was served least
+    recently goes first (an owner's own jobs stay first come, first served). The turn outlives
+    an owner's empty lane: a user whose one job was just taken and who queues another right
+    away still waits behind a user who queued meanwhile. ``None`` is the stop sentinel, served
+    before anything else."""
 
     def __init__(self) -> None:
-        self._lanes: OrderedDict[int | None, deque[Job]] = OrderedDict()
+        self._lanes: dict[int | None, deque[Job]] = {}
+        # When each owner was last served, and when each lane got its first job (tie-break).
+        self._served: dict[int | None, int] = {}
+        self._since: dict[int | None, int] = {}
+        self._tick = 0
         self._stops = 0
         self._ready = threading.Condition()
 
@@ -79,7 +85,11 @@ class FairQueue:
             if item is None:
                 self._stops += 1
             else:
-                self._lanes.setdefault(owner, deque()).append(item)
+                self._tick += 1
+                if owner not in self._lanes:
+                    self._lanes[owner] = deque()
+                    self._since[owner] = self._tick
+                self._lanes[owner].append(item)
             self._ready.notify()
 
     def get(self) -> Job | None:
@@ -88,12 +98,13 @@ class FairQueue:
             if self._stops:
                 self._stops -= 1
                 return None
-            owner, lane = next(iter(self._lanes.items()))
+            owner = min(self._lanes, key=lambda o: (self._served.get(o, 0), self._since[o]))
+            lane = self._lanes[owner]
             item = lane.popleft()
-            # The owner goes to the back of the round; gone altogether when it has nothing left.
-            del self._lanes[owner]
-            if lane:
-                self._lanes[owner] = lane
+            self._tick += 1
+            self._served[owner] = self._tick
+            if not lane:
+                del self._lanes[owner], self._since[owner]
             return item
 
 
