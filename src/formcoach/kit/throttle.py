@@ -28,6 +28,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from formcoach.kit.backoff import doubling_backoff
+
 # Above this many keys with recent failures, expired ones are swept out.
 MAX_TRACKED_KEYS = 10_000
 
@@ -128,7 +130,7 @@ class SigninThrottle:
         """The wait after `count` failures on a key whose first `limit - 1` are free."""
         if count < limit:
             return 0.0
-        return min(self.backoff_base_s * 2.0 ** min(count - limit, 40), self.backoff_max_s)
+        return doubling_backoff(self.backoff_base_s, count - limit, self.backoff_max_s)
 
     def wait_for(self, keys: Sequence[Key]) -> int:
         """Seconds until a password check on these keys is accepted; 0 when it is now.
