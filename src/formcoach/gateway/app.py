@@ -18,7 +18,6 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
-from starlette.middleware.sessions import SessionMiddleware
 
 from formcoach import __version__
 from formcoach.gateway import api, ops, web
@@ -29,6 +28,7 @@ from formcoach.kit.errors import AppError
 from formcoach.kit.jobs import IdHandler, JobBackend, JobRunner, ProcessJobRunner
 from formcoach.kit.pipeline import SERVICES
 from formcoach.kit.security import install_security
+from formcoach.kit.sessions import ServerSessionMiddleware, SessionStore
 from formcoach.kit.settings import Settings, get_settings
 from formcoach.kit.webdocs import install_docs, install_no_store
 
@@ -134,15 +134,9 @@ def _base_app(
     install_security(app, settings)
     install_no_store(app)
     install_docs(app)
-    # Same key everywhere, so a browser's signed-in cookie also works on a proxied service.
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.session_secret(),
-        session_cookie="formcoach_session",
-        same_site="lax",
-        https_only=settings.secure_cookies,
-        max_age=14 * 24 * 3600,
-    )
+    # Every process reads the same table, so a browser's signed-in cookie also works on a
+    # proxied service, and a logout anywhere ends the session everywhere.
+    app.add_middleware(ServerSessionMiddleware, store=SessionStore(settings))
     return app
 
 

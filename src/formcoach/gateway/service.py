@@ -29,6 +29,7 @@ from formcoach.kit.accounts import (
 )
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import RunOptions, new_run_key
+from formcoach.kit.sessions import end_user_sessions
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
 
@@ -91,6 +92,7 @@ def delete_user(
         folders += delete_run(session, storage, run, settings)
     # Explicit rather than left to ON DELETE CASCADE, which SQLite only honours per connection.
     session.execute(sa_delete(ApiToken).where(ApiToken.user_id == user_id))
+    end_user_sessions(session, user_id)
     session.delete(user)
     session.flush()
     return folders
@@ -274,9 +276,11 @@ def update_user(
     if password is not None:
         user.password_hash = hash_password(password)
     if password is not None or is_active is False:
-        # An admin reset or a disable answers a suspected leak: no token issued under the old
-        # password may outlive it (the self-service change does the same, security.change_password).
+        # An admin reset or a disable answers a suspected leak: no token or web session issued
+        # under the old password may outlive it (the self-service change does the same,
+        # security.change_password).
         revoke_tokens(session, user.id)
+        end_user_sessions(session, user.id)
     if language is not None:
         if language not in ("ja", "en"):
             raise AppError("validation_error", detail="language must be ja or en")

@@ -6,6 +6,7 @@ import importlib
 
 MODEL_MODULES = (
     "formcoach.kit.accounts",
+    "formcoach.kit.sessions",
     "formcoach.gateway.models",
     "formcoach.video_generation.models",
 )

@@ -23,6 +23,7 @@ from formcoach.kit.accounts import (
 )
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.i18n import Text, pick
+from formcoach.kit.sessions import end_user_sessions, own_session_row
 from formcoach.kit.settings import Settings, get_settings
 from formcoach.kit.throttle import Key, SigninThrottle, signin_keys
 
@@ -239,9 +240,8 @@ def change_password(
     Wrong: wrong_password (403); throttled: too_many_attempts (429); weak: weak_password.
 
     Every API token of the user is revoked except the one this request came with: a token
-    is a long-lived credential that may have leaked with the old password. Every other signed
-    cookie session of the user ends too (its password fingerprint no longer matches, see
-    accounts.session_fingerprint); the caller's own session goes on.
+    is a long-lived credential that may have leaked with the old password. Every other web
+    session of the user is deleted (kit/sessions.py); the caller's own session goes on.
     """
     throttle = signin_throttle(request)
     keys: list[Key] = [("change", str(user.id))]
@@ -255,9 +255,12 @@ def change_password(
     check_password(new, user.username, settings)
     user.password_hash = hash_password(new)
     own = request.scope.get("session")
+    keep_row = None
     if own is not None and own.get("user_id") == user.id:
         # The session that changed the password goes on; every other one of the user ends.
         own["auth"] = session_fingerprint(user)
+        keep_row = own_session_row(request)
+    end_user_sessions(session, user.id, keep_row=keep_row)
     revoked = revoke_tokens(session, user.id, keep_token_hash=bearer_token_hash(request))
     session.flush()
     return revoked

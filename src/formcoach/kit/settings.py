@@ -221,6 +221,12 @@ class Settings(BaseSettings):
     default_language: Literal["ja", "en"] = "ja"
     # Set behind TLS so the session cookie is never sent in clear.
     secure_cookies: bool = False
+    # Web sign-in sessions (kit/sessions.py) are rows on the server; the cookie holds only a
+    # random id. One ends after this long without a request (a tablet left signed in at the
+    # counter), and in any case this long after sign-in (OWASP Session Management Cheat Sheet,
+    # "Session Expiration": idle and absolute timeouts).
+    session_idle_s: float = Field(default=12 * 3600.0, gt=0)
+    session_max_age_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     # Sign-in throttling (kit/throttle.py; OWASP Authentication Cheat Sheet, "Login
     # Throttling"): after this many wrong passwords from one (account, address) pair within the
     # window, that pair waits backoff_base_s, then twice as long after each further failure, up
@@ -279,7 +285,8 @@ class Settings(BaseSettings):
         return _networks(self.trusted_proxies)
 
     def session_secret(self) -> str:
-        """The cookie-signing key: from the environment, else one random key kept in the data dir.
+        """The key session ids are hashed with before they are stored (kit/sessions.py): from
+        the environment, else one random key kept in the data dir.
 
         Production refuses to run without an explicit key so that several gateway
         processes can share sessions.
