@@ -64,8 +64,12 @@ basic_schema.config.phases.update(phases=["examples", "fuzzing"])
 
 
 class Fuzzed:
-    def __init__(self, url: str, token: str, token_id: int, admin_id: int) -> None:
+    def __init__(
+        self, url: str, token: str, token_id: int, admin_id: int, app: Any, db_url: str
+    ) -> None:
         self.url = url
+        self.app = app
+        self.db_url = db_url
         self.bearer = {"Authorization": f"Bearer {token}"}
         self.token_id = token_id
         self.admin_id = admin_id
@@ -76,14 +80,15 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     """The app served by uvicorn on a free port: requests go over real HTTP."""
     settings_ = make_settings(tmp_path_factory.mktemp("fuzz"))
     prepare(settings_)
-    with ThreadedServer(create_app(settings_, start_jobs=False), "formcoach") as server:
+    app = create_app(settings_, start_jobs=False)
+    with ThreadedServer(app, "formcoach") as server:
         url = server.base_url.removesuffix("/v1")
         with httpx.Client(base_url=url, headers=ADMIN) as client:
             token = client.post("/api/tokens", json={"name": "fuzzer"}).json()
             admin_id = client.get("/api/me").json()["id"]
             # The schema the tests were generated from is the one the server publishes.
             assert client.get("/openapi.json").json() == OPENAPI
-        yield Fuzzed(url, token["token"], token["id"], admin_id)
+        yield Fuzzed(url, token["token"], token["id"], admin_id, app, settings_.db_url)
 
 
 def _keep_the_fuzzer_signed_in(case: Any, fuzzed: Fuzzed) -> None:
