@@ -3,7 +3,10 @@ resumable and completes by itself, with a correct report, once space is freed. A
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +19,12 @@ from formcoach.cli import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.backoff import doubling_backoff
 from formcoach.kit.errors import render_message
-from tests.apputil import ADMIN, upload, wait_for_run
+from tests.apputil import ADMIN, ADMIN_PW, upload, wait_for_run
 from tests.conftest import SINGLE_PERSON, make_settings
+from tests.test_celery_backend import redis_url
 from tests.test_gateway_runs import check_report_contract
+
+__all__ = ["redis_url"]  # the private redis-server fixture
 
 
 def test_doubling_backoff_is_shared_and_capped() -> None:
@@ -102,3 +108,57 @@ def test_run_waits_for_space_then_completes_by_itself(tmp_path: Path, small_disk
         assert {k: m["value"] for k, m in reports["en"]["metrics"].items()} == {
             k: m["value"] for k, m in reports["ja"]["metrics"].items()
         }
+
+
+def test_celery_worker_waits_for_space_then_completes(
+    tmp_path: Path, small_disk: Path, redis_url: str
+) -> None:
+    """The scaled-out shape: the stage runs in a real Celery worker process, whose retry with
+    the storage backoff never gives up while the disk is full."""
+    settings = make_settings(
+        small_disk,
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        broker_url=redis_url,
+        min_free_disk_mb=1,
+        storage_retry_backoff_s=0.2,
+        storage_retry_max_s=1.0,
+    )
+    prepare(settings)
+    env = {
+        **os.environ,
+        "FORMCOACH_DATA_DIR": str(small_disk),
+        "FORMCOACH_DATABASE_URL": settings.db_url,
+        "FORMCOACH_BROKER_URL": redis_url,
+        "FORMCOACH_ADMIN_PASSWORD": ADMIN_PW,
+        "FORMCOACH_MIN_FREE_DISK_MB": "1",
+        "FORMCOACH_STORAGE_RETRY_BACKOFF_S": "0.2",
+        "FORMCOACH_STORAGE_RETRY_MAX_S": "1.0",
+    }
+    log = tmp_path / "worker.log"
+    with TestClient(create_app(settings)) as client:
+        made = upload(client, SINGLE_PERSON, ADMIN, movement="auto", language="en")
+        assert made.status_code == 202, made.text
+        run_id = made.json()["id"]
+        filler = _fill(small_disk)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "formcoach", "worker", "--concurrency=1"],
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            waiting = _wait_storage_full(client, run_id, timeout=180)
+            assert waiting["error"]["message"] == render_message("storage_full", "en")
+            time.sleep(3)  # several retries later: still waiting, never failed
+            again = client.get(f"/api/runs/{run_id}", headers=ADMIN).json()
+            assert again["status"] != "failed" and again["error"]["code"] == "storage_full"
+            filler.unlink()
+            done = wait_for_run(client, run_id, ADMIN, timeout=400)
+            assert done["status"] == "completed" and done["error"] is None, done
+            report = client.get(f"/api/runs/{run_id}/report", headers=ADMIN)
+            assert report.status_code == 200, report.text
+            check_report_contract(report.json(), run_id)
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(30)
