@@ -13,7 +13,7 @@ import psycopg
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from formcoach.kit.accounts import User, hash_password
+from formcoach.accounts.users import User, hash_password
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.settings import Settings

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from formcoach.accounts.signin import first_admin_password, password_problem
+from formcoach.accounts.users import User, verify_password
 from formcoach.cli import prepare
-from formcoach.kit.accounts import User, verify_password
 from formcoach.kit.db import get_engine, session_scope
 from formcoach.kit.errors import AppError
-from formcoach.kit.security import first_admin_password, password_problem
 from formcoach.kit.settings import Settings
 
 

@@ -116,8 +116,8 @@ def test_enqueue_never_blocks_and_survives_a_broker_outage(tmp_path: Path) -> No
 
 
 def test_stage_done_is_recorded_once(tmp_path: Path, redis_url: str) -> None:
+    from formcoach.accounts.users import User
     from formcoach.gateway.service import create_run
-    from formcoach.kit.accounts import User
     from formcoach.kit.pipeline import RunOptions
 
     settings = _settings(tmp_path, redis_url)

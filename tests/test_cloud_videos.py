@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 import formcoach.gateway.models  # noqa: F401  (registers the runs tables)
+from formcoach.accounts.users import User, hash_password
 from formcoach.gateway.models import Run
-from formcoach.kit.accounts import User, hash_password
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.errors import AppError

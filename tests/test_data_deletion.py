@@ -18,10 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, select
 
+from formcoach.accounts.users import User
 from formcoach.cli import prepare
 from formcoach.gateway import service
 from formcoach.gateway.models import Run
-from formcoach.kit.accounts import User
 from formcoach.kit.db import get_engine, session_scope
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage, S3Storage, get_storage

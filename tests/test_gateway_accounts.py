@@ -7,9 +7,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from formcoach.accounts.users import ApiToken, User, verify_password
 from formcoach.cli import prepare
 from formcoach.gateway.app import create_app
-from formcoach.kit.accounts import ApiToken, User, verify_password
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
 from tests.apputil import ADMIN, basic

@@ -251,7 +251,7 @@ def test_disabling_a_user_revokes_their_api_tokens(client: TestClient) -> None:
 
 
 def test_a_cookie_in_the_old_signed_format_is_not_a_session(client: TestClient) -> None:
-    # What earlier versions sent: signed, readable data. Sessions are rows now (kit/sessions.py),
+    # What earlier versions sent: signed, readable data. Sessions are rows now (accounts/sessions.py),
     # so a cookie carrying a user id, however it was made, opens nothing.
     uid = client.get("/api/me", headers=basic(NAME, OLD)).json()["id"]
     payload = base64.b64encode(json.dumps({"user_id": uid, "auth": "x"}).encode()).decode()

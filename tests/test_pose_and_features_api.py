@@ -6,8 +6,8 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
+from formcoach.accounts.users import User, hash_password
 from formcoach.feature_extraction.api import router as features_router
-from formcoach.kit.accounts import User, hash_password
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.settings import Settings

@@ -13,11 +13,11 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from formcoach.accounts.users import User
 from formcoach.cli import prepare
 from formcoach.gateway.app import create_app
 from formcoach.gateway.models import STAGES, Run, RunStage
 from formcoach.gateway.retention import purge_expired
-from formcoach.kit.accounts import User
 from formcoach.kit.db import get_engine, session_scope
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage

@@ -12,10 +12,10 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
+from formcoach.accounts.users import User, hash_password
 from formcoach.gateway import service
 from formcoach.gateway.jobs import first_pending_stage, load_run
 from formcoach.gateway.models import Run
-from formcoach.kit.accounts import User, hash_password
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError
 from formcoach.kit.jobs import FairQueue, JobRunner

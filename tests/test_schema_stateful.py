@@ -23,10 +23,10 @@ from schemathesis.checks import (
 from schemathesis.specs.openapi.checks import negative_data_rejection
 from sqlalchemy import delete, update
 
+from formcoach.accounts.sessions import WebSession
+from formcoach.accounts.users import ApiToken, User
 from formcoach.gateway.models import Run
-from formcoach.kit.accounts import ApiToken, User
 from formcoach.kit.db import session_scope
-from formcoach.kit.sessions import WebSession
 from tests.conftest import SINGLE_PERSON
 from tests.test_schema_fuzz import (
     FUZZ,

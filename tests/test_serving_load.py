@@ -20,12 +20,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from formcoach.accounts import users as accounts
+from formcoach.accounts.users import User
 from formcoach.cli import prepare
 from formcoach.gateway import service
 from formcoach.gateway.app import create_app
 from formcoach.gateway.models import STAGES, Run, RunStage
-from formcoach.kit import accounts, db
-from formcoach.kit.accounts import User
+from formcoach.kit import db
 from formcoach.kit.db import get_engine, get_sessionmaker, session_scope
 from formcoach.kit.jobs import JobRunner, ProcessJobRunner
 from formcoach.kit.settings import Settings

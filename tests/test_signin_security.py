@@ -12,13 +12,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from formcoach.accounts import throttle as throttle_module
+from formcoach.accounts.throttle import SigninThrottle
+from formcoach.accounts.users import ApiToken
 from formcoach.cli import prepare
 from formcoach.gateway.app import create_app
-from formcoach.kit import throttle as throttle_module
-from formcoach.kit.accounts import ApiToken
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
-from formcoach.kit.throttle import SigninThrottle
 from tests.apputil import ADMIN, ADMIN_PW, basic
 from tests.conftest import make_settings
 

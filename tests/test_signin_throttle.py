@@ -1,4 +1,4 @@
-"""Sign-in throttling that slows guessers down and never locks the user out (kit/throttle.py).
+"""Sign-in throttling that slows guessers down and never locks the user out (accounts/throttle.py).
 
 Each lock-out found by the hostile-user review is replayed through the real app: guesses at
 `admin` from one address, many guesses from one shop address, and a rotating X-Forwarded-For
@@ -14,9 +14,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from formcoach.accounts.throttle import SigninThrottle
 from formcoach.cli import prepare
 from formcoach.gateway.app import create_app
-from formcoach.kit.throttle import SigninThrottle
 from tests.apputil import ADMIN, ADMIN_PW, basic
 from tests.conftest import make_settings
 

@@ -1,4 +1,4 @@
-"""Sign-in throttling shared through Redis by every gateway process (kit/throttle_redis.py).
+"""Sign-in throttling shared through Redis by every gateway process (accounts/throttle_redis.py).
 
 Against the real Redis of this machine (127.0.0.1:6379, database REDIS_DB, a key prefix of
 its own per test, removed afterwards), a second OS process, two gateway apps on one database,
@@ -19,11 +19,11 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from formcoach.accounts.signin import SigninThrottle, make_signin_throttle
+from formcoach.accounts.throttle_redis import KEY_PREFIX, RedisSigninThrottle
 from formcoach.cli import prepare
 from formcoach.gateway.app import create_app
-from formcoach.kit.security import SigninThrottle, make_signin_throttle
 from formcoach.kit.settings import Settings
-from formcoach.kit.throttle_redis import KEY_PREFIX, RedisSigninThrottle
 from tests.apputil import ADMIN, ADMIN_PW, basic
 from tests.conftest import make_settings
 from tests.ports import free_port
@@ -79,7 +79,7 @@ def test_a_second_process_counts_for_this_one(client: redis.Redis, prefix: str) 
     here.failed("coach", "192.0.2.1")
     code = (
         "import redis\n"
-        "from formcoach.kit.throttle_redis import RedisSigninThrottle\n"
+        "from formcoach.accounts.throttle_redis import RedisSigninThrottle\n"
         f"c = redis.Redis.from_url({REDIS_URL!r})\n"
         f"t = RedisSigninThrottle(c, 3, 100, 5, 600.0, 600.0, 900.0, prefix={prefix!r})\n"
         "t.failed('coach', '192.0.2.1')\n"

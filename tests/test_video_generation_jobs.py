@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 import formcoach.gateway.models  # noqa: F401  (registers the runs tables)
+from formcoach.accounts.users import User
 from formcoach.gateway.models import Run
-from formcoach.kit.accounts import User
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import ADVICE, DRILL_VIDEOS, RunOptions, StageContext, run_file

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from formcoach.accounts.users import User, hash_password
 from formcoach.advice_generation.service import get_drill
 from formcoach.feature_extraction.service import compute_all
 from formcoach.gateway.models import Run
-from formcoach.kit.accounts import User, hash_password
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import get_storage

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from formcoach.accounts.users import User
 from formcoach.analysis.compare import compare_analyses, load_sdd
 from formcoach.cli import prepare
 from formcoach.gateway import service
@@ -20,7 +21,6 @@ from formcoach.gateway.app import create_app
 from formcoach.gateway.models import Run
 from formcoach.gateway.web_charts import CHARTS, render_chart
 from formcoach.gateway.web_common import safe_next
-from formcoach.kit.accounts import User
 from formcoach.kit.db import session_scope
 from formcoach.kit.pipeline import ANALYSIS, RunOptions, run_file
 from formcoach.kit.settings import Settings

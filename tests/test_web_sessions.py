@@ -1,4 +1,4 @@
-"""Server-side web sessions (kit/sessions.py): an opaque cookie, ended at once by logout, a
+"""Server-side web sessions (accounts/sessions.py): an opaque cookie, ended at once by logout, a
 password change or an admin action, and expired after idle and absolute time."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from formcoach.accounts.sessions import COOKIE_NAME, WebSession
 from formcoach.cli import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.db import session_scope
-from formcoach.kit.sessions import COOKIE_NAME, WebSession
 from formcoach.kit.settings import Settings
 from tests.apputil import ADMIN
 from tests.conftest import make_settings

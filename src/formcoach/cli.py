@@ -136,7 +136,7 @@ def serve(host: str | None, port: int | None, service: str) -> None:
         port=port,
         log_level=settings.log_level.lower(),
         log_config=None,  # keep the JSON logging configured above
-        # Client addresses come from kit/security.client_address (FORMCOACH_TRUSTED_PROXIES);
+        # Client addresses come from accounts/signin.client_address (FORMCOACH_TRUSTED_PROXIES);
         # uvicorn's rewriting would believe any X-Forwarded-For sent from loopback.
         proxy_headers=False,
     )

@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from formcoach.accounts.deps import CurrentUser
 from formcoach.advice_generation.schemas import Drill
 from formcoach.advice_generation.service import get_drill, list_drills, match_drill
-from formcoach.kit.api import CurrentUser, service_info
+from formcoach.kit.api import service_info
 from formcoach.kit.errors import AppError
 
 router = APIRouter()

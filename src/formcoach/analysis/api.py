@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from formcoach.accounts.deps import CurrentUser
 from formcoach.analysis.service import get_reference
-from formcoach.kit.api import CurrentUser, SettingsDep, service_info
+from formcoach.kit.api import SettingsDep, service_info
 
 router = APIRouter()
 

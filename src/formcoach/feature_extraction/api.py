@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from formcoach.kit.api import CurrentUser, service_info
+from formcoach.accounts.deps import CurrentUser
+from formcoach.kit.api import service_info
 
 router = APIRouter()
 

@@ -12,6 +12,9 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from formcoach import __version__
+from formcoach.accounts.deps import AdminUser, CurrentUser, request_principal
+from formcoach.accounts.signin import change_password, check_password
+from formcoach.accounts.users import User
 from formcoach.gateway import service
 from formcoach.gateway.events import run_events
 from formcoach.gateway.models import PERSON_MAX
@@ -32,22 +35,11 @@ from formcoach.gateway.schemas import (
     UserOut,
     UserUpdate,
 )
-from formcoach.kit.accounts import User
-from formcoach.kit.api import (
-    AdminUser,
-    CurrentUser,
-    DbSession,
-    IdPath,
-    SettingsDep,
-    StorageDep,
-    db_slot_held,
-    request_principal,
-)
+from formcoach.kit.api import DbSession, IdPath, SettingsDep, StorageDep, db_slot_held
 from formcoach.kit.db import session_scope
 from formcoach.kit.diskspace import require_free_space
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, UPLOAD, VIEWS, RunOptions, run_file
-from formcoach.kit.security import change_password, check_password
 from formcoach.kit.storage import move_into
 from formcoach.kit.upload import receive_upload
 

@@ -20,6 +20,8 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from formcoach import __version__
+from formcoach.accounts.sessions import ServerSessionMiddleware, SessionStore
+from formcoach.accounts.users import configure_token_cache
 from formcoach.gateway import api, ops, web
 from formcoach.gateway.jobs import build_celery_backend, pending_runs, run_job
 from formcoach.gateway.retention import RetentionSweeper
@@ -28,7 +30,6 @@ from formcoach.kit.errors import AppError
 from formcoach.kit.jobs import IdHandler, JobBackend, JobRunner, ProcessJobRunner
 from formcoach.kit.pipeline import SERVICES
 from formcoach.kit.security import install_security
-from formcoach.kit.sessions import ServerSessionMiddleware, SessionStore
 from formcoach.kit.settings import Settings, get_settings
 from formcoach.kit.webdocs import install_docs, install_no_store
 
@@ -132,6 +133,7 @@ def _base_app(
     install_error_handlers(app)
     app.include_router(ops.ready_router)
     install_security(app, settings)
+    configure_token_cache(settings.token_cache_s)
     install_no_store(app)
     install_docs(app)
     # Every process reads the same table, so a browser's signed-in cookie also works on a

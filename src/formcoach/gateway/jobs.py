@@ -28,8 +28,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from formcoach.accounts.users import utcnow
 from formcoach.gateway.models import STAGES, Run, RunStage
-from formcoach.kit.accounts import utcnow
 from formcoach.kit.backoff import doubling_backoff
 from formcoach.kit.db import session_scope
 from formcoach.kit.diskspace import is_disk_full

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from formcoach.kit.accounts import utcnow
+from formcoach.accounts.users import utcnow
 from formcoach.kit.db import Base, UTCDateTime
 from formcoach.kit.pipeline import new_run_key, run_folder
 

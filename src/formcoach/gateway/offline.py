@@ -10,12 +10,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from formcoach.accounts.users import User
 from formcoach.gateway import service
 from formcoach.gateway.jobs import STAGE_WEIGHTS, process_run
 from formcoach.gateway.models import Run
 from formcoach.gateway.report import DOWNLOADS, build_report
 from formcoach.kit import pipeline as art
-from formcoach.kit.accounts import User
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import get_settings

@@ -32,9 +32,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
+from formcoach.accounts.deps import current_user
 from formcoach.gateway.models import STAGES, Run, RunStage
 from formcoach.gateway.schemas import ErrorResponse
-from formcoach.kit.api import SettingsDep, current_user
+from formcoach.kit.api import SettingsDep
 from formcoach.kit.db import get_engine, session_scope
 from formcoach.kit.diskspace import lowest_free_mb
 from formcoach.kit.errors import AppError

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from formcoach.accounts.users import User
 from formcoach.gateway.models import Run
 from formcoach.gateway.service import delete_folders, delete_run
-from formcoach.kit.accounts import User
 from formcoach.kit.background import PeriodicThread
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings

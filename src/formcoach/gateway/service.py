@@ -11,6 +11,15 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session
 
+from formcoach.accounts.sessions import end_user_sessions
+from formcoach.accounts.users import (
+    ApiToken,
+    User,
+    hash_password,
+    hash_token,
+    new_token,
+    revoke_tokens,
+)
 from formcoach.gateway.models import PERSON_MAX, STAGES, Run, RunStage, person_search_key
 from formcoach.gateway.schemas import (
     ErrorDetail,
@@ -19,17 +28,8 @@ from formcoach.gateway.schemas import (
     RunOut,
     StageOut,
 )
-from formcoach.kit.accounts import (
-    ApiToken,
-    User,
-    hash_password,
-    hash_token,
-    new_token,
-    revoke_tokens,
-)
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import RunOptions, new_run_key
-from formcoach.kit.sessions import end_user_sessions
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
 
@@ -51,9 +51,9 @@ def ensure_admin(
     """Create the first admin if there is no user yet; returns a generated password to print once.
 
     A given password must follow the password rules (weak_admin_password otherwise), and a
-    generated one does (kit/security.py first_admin_password).
+    generated one does (accounts/signin.py first_admin_password).
     """
-    from formcoach.kit.security import ADMIN_USERNAME, first_admin_password
+    from formcoach.accounts.signin import ADMIN_USERNAME, first_admin_password
 
     if session.scalar(select(func.count()).select_from(User)):
         return None

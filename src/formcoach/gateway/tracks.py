@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 from sqlalchemy.orm import Session
 
+from formcoach.accounts.users import User
 from formcoach.gateway import service
 from formcoach.gateway.models import Run
 from formcoach.gateway.schemas import RunTracks, TrackOut
-from formcoach.kit.accounts import User
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import POSE_META, PROXY, UPLOAD, RunOptions, run_file
 from formcoach.kit.settings import Settings

@@ -11,15 +11,15 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from formcoach.accounts.signin import password_signin
+from formcoach.accounts.users import session_fingerprint
 from formcoach.gateway import service, web_admin, web_runs
 from formcoach.gateway.models import PERSON_MAX
 from formcoach.gateway.web_common import STATIC_DIR, csrf_ok, render, safe_next, session_user
 from formcoach.gateway.web_text import TEXT
-from formcoach.kit.accounts import session_fingerprint
 from formcoach.kit.api import DbSession
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, VIEWS
-from formcoach.kit.security import password_signin
 
 router = APIRouter(include_in_schema=False)
 router.include_router(web_runs.router)

@@ -12,14 +12,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from formcoach.accounts.signin import change_password
+from formcoach.accounts.users import User
 from formcoach.gateway import service
 from formcoach.gateway.web_common import csrf_ok, render, session_user
 from formcoach.gateway.web_text import TEXT
-from formcoach.kit.accounts import User
 from formcoach.kit.api import DbSession, SettingsDep
 from formcoach.kit.errors import AppError
 from formcoach.kit.i18n import Text
-from formcoach.kit.security import change_password
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,7 +73,7 @@ def change_password_form(
     new_password: str = Form("", max_length=256),
     csrf: str = Form(""),
 ) -> Response:
-    """The account page's password form: the rules of POST /api/me/password (security.py
+    """The account page's password form: the rules of POST /api/me/password (accounts/signin.py
     change_password), answered as the page with the error, or a redirect once changed."""
     user = session_user(request, session)
     if user is None:

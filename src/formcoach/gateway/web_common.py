@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from formcoach.accounts.users import User, cookie_user
 from formcoach.gateway.web_text import labels, texts
-from formcoach.kit.accounts import User, cookie_user
 from formcoach.kit.i18n import parse_accept_language
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

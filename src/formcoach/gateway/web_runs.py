@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from formcoach.accounts.users import User
 from formcoach.gateway import service
 from formcoach.gateway.models import Run
 from formcoach.gateway.report import build_report
@@ -18,7 +19,6 @@ from formcoach.gateway.tracks import run_tracks
 from formcoach.gateway.web_charts import chart_panels
 from formcoach.gateway.web_common import page_lang, render, session_user
 from formcoach.gateway.web_text import DEFAULT_HINT, FAILURE_HINTS
-from formcoach.kit.accounts import User
 from formcoach.kit.api import DbSession, StorageDep
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import FEATURES, run_file

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 
 MODEL_MODULES = (
-    "formcoach.kit.accounts",
-    "formcoach.kit.sessions",
+    "formcoach.accounts.users",
+    "formcoach.accounts.sessions",
     "formcoach.gateway.models",
     "formcoach.video_generation.models",
 )

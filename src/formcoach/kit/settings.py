@@ -221,13 +221,13 @@ class Settings(BaseSettings):
     default_language: Literal["ja", "en"] = "ja"
     # Set behind TLS so the session cookie is never sent in clear.
     secure_cookies: bool = False
-    # Web sign-in sessions (kit/sessions.py) are rows on the server; the cookie holds only a
+    # Web sign-in sessions (accounts/sessions.py) are rows on the server; the cookie holds only a
     # random id. One ends after this long without a request (a tablet left signed in at the
     # counter), and in any case this long after sign-in (OWASP Session Management Cheat Sheet,
     # "Session Expiration": idle and absolute timeouts).
     session_idle_s: float = Field(default=12 * 3600.0, gt=0)
     session_max_age_s: float = Field(default=7 * 24 * 3600.0, gt=0)
-    # Sign-in throttling (kit/throttle.py; OWASP Authentication Cheat Sheet, "Login
+    # Sign-in throttling (accounts/throttle.py; OWASP Authentication Cheat Sheet, "Login
     # Throttling"): after this many wrong passwords from one (account, address) pair within the
     # window, that pair waits backoff_base_s, then twice as long after each further failure, up
     # to backoff_max_s. Past the per-account or per-address counts, failing pairs wait longer
@@ -242,7 +242,7 @@ class Settings(BaseSettings):
     # e.g. "10.0.0.5,172.16.0.0/12"): the nginx of the scaled-out shape. Empty: the header is
     # ignored and the peer address is the client, loopback included.
     trusted_proxies: str = ""
-    # Seconds a process keeps trusting an API token it has checked (kit/accounts.TokenCache):
+    # Seconds a process keeps trusting an API token it has checked (accounts/users.TokenCache):
     # the longest a token revoked by another process (a second gateway) still works here.
     token_cache_s: float = 5.0
     # Password rules (NIST SP 800-63B 5.1.1.2: at least 8 characters, no commonly used or
@@ -285,7 +285,7 @@ class Settings(BaseSettings):
         return _networks(self.trusted_proxies)
 
     def session_secret(self) -> str:
-        """The key session ids are hashed with before they are stored (kit/sessions.py): from
+        """The key session ids are hashed with before they are stored (accounts/sessions.py): from
         the environment, else one random key kept in the data dir.
 
         Production refuses to run without an explicit key so that several gateway

@@ -11,8 +11,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
+from formcoach.accounts.deps import CurrentUser
 from formcoach.kit.api import (
-    CurrentUser,
     DbSession,
     IdPath,
     SettingsDep,

@@ -29,8 +29,8 @@ from typing import TypeVar
 from PIL import Image as PILImage
 from sqlalchemy import func, select
 
+from formcoach.accounts.users import utcnow
 from formcoach.advice_generation.service import get_drill
-from formcoach.kit.accounts import utcnow
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.settings import Settings

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from formcoach.kit.accounts import utcnow
+from formcoach.accounts.users import utcnow
 from formcoach.kit.db import Base, UTCDateTime
 
 JOB_STATUSES: tuple[str, ...] = ("queued", "running", "completed", "failed")

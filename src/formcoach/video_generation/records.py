@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from formcoach.kit.accounts import utcnow
+from formcoach.accounts.users import utcnow
 from formcoach.kit.db import session_scope
 from formcoach.kit.i18n import pick
 from formcoach.kit.settings import Settings

@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from formcoach.kit.api import CurrentUser, SettingsDep, service_info
+from formcoach.accounts.deps import CurrentUser
+from formcoach.kit.api import SettingsDep, service_info
 from formcoach.kit.upload import receive_upload
 from formcoach.video_processing.schemas import SourceInfo
 from formcoach.video_processing.service import probe

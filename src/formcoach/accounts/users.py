@@ -280,3 +280,8 @@ def revoke_tokens(session: Session, user_id: int, keep_token_hash: str | None = 
         statement = statement.where(ApiToken.token_hash != keep_token_hash)
     result = session.execute(statement)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def configure_token_cache(ttl_s: float) -> None:
+    """The cache is per process, and every app of a process shares the one settings object."""
+    TOKEN_CACHE.ttl_s = ttl_s

@@ -27,7 +27,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from formcoach.kit.accounts import utcnow
+from formcoach.accounts.users import utcnow
 from formcoach.kit.db import Base, UTCDateTime, get_sessionmaker
 from formcoach.kit.settings import Settings
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import redis
 
-from formcoach.kit.throttle import NONE, Key, KeyStats, SigninThrottle
+from formcoach.accounts.throttle import NONE, Key, KeyStats, SigninThrottle
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ def signin_keys(account: str, ip: str) -> list[Key]:
 class SigninThrottle:
     """Counts in this process's memory (the one-process default).
 
-    RedisSigninThrottle (kit/throttle_redis.py) keeps the same counts in Redis so that every
+    RedisSigninThrottle (accounts/throttle_redis.py) keeps the same counts in Redis so that every
     gateway process shares them; only `stats`/`record`/`clear` differ.
     """
 

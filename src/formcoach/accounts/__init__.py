@@ -1,0 +1,1 @@
+"""Accounts: users, API tokens, web sessions, sign-in throttling and password rules."""
