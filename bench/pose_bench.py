@@ -154,7 +154,7 @@ def _run(code: str, *args: str) -> tuple[str, int]:
 
 
 def make_long_clips(folder: Path, long: bool) -> list[Path]:
-    from formcoach.video_generation.groundtruth import render_clip
+    from formcoach.testbed.groundtruth import render_clip
 
     ten_s = folder / "generated-running-10s-1080p.mp4"
     render_clip(ten_s, "running", fps=30.0, size=(1920, 1080), seconds=10.0)

@@ -19,7 +19,7 @@ import pytest
 from formcoach.kit.pipeline import ADVICE, ANALYSIS, FEATURES, UPLOAD, RunOptions, StageContext
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
-from formcoach.video_generation.groundtruth import Faults, GroundTruth, Movement, render_clip
+from formcoach.testbed.groundtruth import Faults, GroundTruth, Movement, render_clip
 from tests.apputil import run_stages
 
 pytestmark = pytest.mark.slow

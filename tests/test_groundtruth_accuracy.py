@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from formcoach.feature_extraction.gait import value_at
 from formcoach.feature_extraction.schemas import FeaturesDocument
 from formcoach.kit.pipeline import FEATURES, POSE_META
-from formcoach.video_generation.groundtruth import GroundTruth
+from formcoach.testbed.groundtruth import GroundTruth
 from tests.test_pose_support import GT_CLIPS, pipeline_run
 
 pytestmark = pytest.mark.slow

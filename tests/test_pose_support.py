@@ -16,7 +16,7 @@ from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
 from formcoach.pose_estimation import jobs as pose_jobs
 from formcoach.pose_estimation.detect import FrameDetections, detect_video
-from formcoach.video_generation.groundtruth import GroundTruth, Movement, render_clip
+from formcoach.testbed.groundtruth import GroundTruth, Movement, render_clip
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "videos"
 TWO_PEOPLE = FIXTURES / "sports2d-demo-two-people.mp4"

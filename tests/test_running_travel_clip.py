@@ -23,8 +23,8 @@ from formcoach.kit.pipeline import ANALYSIS, FEATURES, UPLOAD, RunOptions, Stage
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
 from formcoach.kit.video_io import H264Writer
+from formcoach.testbed.groundtruth import running_pose
 from formcoach.video_generation.figure import Figure, build_figure
-from formcoach.video_generation.groundtruth import running_pose
 from formcoach.video_generation.scene import Box, draw_figure, draw_shadow, fit_camera, make_set
 from tests.apputil import run_stages
 

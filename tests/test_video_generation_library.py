@@ -17,9 +17,9 @@ from formcoach.advice_generation.schemas import Drill
 from formcoach.advice_generation.service import list_drills
 from formcoach.kit.settings import Settings
 from formcoach.kit.video_io import is_playable_h264
+from formcoach.testbed.selfcheck import CHECKS, self_check
 from formcoach.video_generation.motions import MOTIONS, motion_for
 from formcoach.video_generation.render import prepare_clip, render_drill_video
-from formcoach.video_generation.selfcheck import CHECKS, self_check
 from tests.media import top_atoms
 
 # Drills the library is growing to; each must have a real motion even before it is listed.

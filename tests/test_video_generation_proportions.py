@@ -24,6 +24,7 @@ from formcoach.kit.storage import get_storage
 from formcoach.kit.video_io import is_playable_h264
 from formcoach.pose_estimation.schemas import LANDMARK_NAMES
 from formcoach.pose_estimation.service import estimate
+from formcoach.testbed.selfcheck import self_check
 from formcoach.video_generation.figure import STANDARD_BODY, Body
 from formcoach.video_generation.keyframes import lowest
 from formcoach.video_generation.proportions import (
@@ -33,7 +34,6 @@ from formcoach.video_generation.proportions import (
     figure_code,
 )
 from formcoach.video_generation.render import prepare_clip, write_clip
-from formcoach.video_generation.selfcheck import self_check
 from tests.apputil import ADMIN, basic, run_folder_key
 
 PREFIX = "/api/video-generation"

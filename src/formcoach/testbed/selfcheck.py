@@ -39,10 +39,10 @@ from formcoach.kit.settings import Settings
 from formcoach.kit.video_io import is_playable_h264
 from formcoach.pose_estimation.schemas import PoseResult
 from formcoach.pose_estimation.service import estimate
+from formcoach.testbed.selfcheck_signals import FloatArray, figure_points, signal
 from formcoach.video_generation.figure import STANDARD_BODY, Body
 from formcoach.video_generation.motions import motion_for
 from formcoach.video_generation.render import FPS, prepare_clip, write_clip
-from formcoach.video_generation.selfcheck_signals import FloatArray, figure_points, signal
 
 CHECKS_FILE = Path(__file__).with_name("selfcheck.yaml")
 Stat = Literal["max", "min", "median", "range"]
