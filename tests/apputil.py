@@ -94,7 +94,7 @@ def run_stages(ctx: Any, *stages: str) -> None:
 
 def run_folder_key(db_url: str, run_id: int) -> str:
     """The run's storage key (runs.run_key): its files live under runs/<key>/."""
-    from formcoach.gateway.models import Run
+    from formcoach.runs.models import Run
 
     with session_scope(db_url) as session:
         run = session.get(Run, run_id)

@@ -35,7 +35,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Settings]]:
     """The real one-process app (migrated SQLite, job runner threads) shared by a test session."""
-    from formcoach.cli import prepare
+    from formcoach.bootstrap import prepare
     from formcoach.gateway.app import create_app
 
     settings = make_settings(tmp_path_factory.mktemp("app"))

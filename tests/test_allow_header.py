@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from tests.apputil import ADMIN
 from tests.conftest import make_settings

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from formcoach.accounts.signin import first_admin_password, password_problem
 from formcoach.accounts.users import User, verify_password
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.kit.db import get_engine, session_scope
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import Settings

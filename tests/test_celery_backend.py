@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.jobs import (
     QUEUES,
     STAGE_QUEUES,
@@ -21,10 +21,10 @@ from formcoach.gateway.jobs import (
     first_pending_stage,
     stage_task_name,
 )
-from formcoach.gateway.models import STAGES, Run
 from formcoach.kit.celery_app import CeleryBackend, Leases, Route, create_celery
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
+from formcoach.runs.models import STAGES, Run
 from tests.ports import free_port
 from tests.test_scaled_support import ADMIN_PW
 
@@ -117,8 +117,8 @@ def test_enqueue_never_blocks_and_survives_a_broker_outage(tmp_path: Path) -> No
 
 def test_stage_done_is_recorded_once(tmp_path: Path, redis_url: str) -> None:
     from formcoach.accounts.users import User
-    from formcoach.gateway.service import create_run
     from formcoach.kit.pipeline import RunOptions
+    from formcoach.runs.service import create_run
 
     settings = _settings(tmp_path, redis_url)
     prepare(settings)

@@ -16,9 +16,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-import formcoach.gateway.models  # noqa: F401  (registers the runs tables)
+import formcoach.runs.models  # noqa: F401  (registers the runs tables)
 from formcoach.accounts.users import User, hash_password
-from formcoach.gateway.models import Run
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.errors import AppError
@@ -26,6 +25,7 @@ from formcoach.kit.jobs import IdHandler, JobRunner
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
 from formcoach.kit.video_io import is_playable_h264
+from formcoach.runs.models import Run
 from formcoach.video_generation import service
 from formcoach.video_generation.api import router
 from formcoach.video_generation.cloud_jobs import budget_used, cancel_cloud_job

@@ -18,13 +18,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, select
 
+from formcoach.accounts import service as accounts_service
 from formcoach.accounts.users import User
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway import service
-from formcoach.gateway.models import Run
 from formcoach.kit.db import get_engine, session_scope
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage, S3Storage, get_storage
+from formcoach.runs import service as runs_service
+from formcoach.runs.models import Run
 from formcoach.video_generation.models import VideoJob
 from formcoach.video_generation.records import record_success
 from tests.apputil import ADMIN, basic, fresh_pg_database, run_folder_key, upload, wait_for_run
@@ -246,7 +248,7 @@ def _delete(settings: Settings, run_id: int) -> None:
         run = session.get(Run, run_id)
         assert run is not None
         folders = service.delete_run(session, storage, run, settings)
-    service.delete_folders(storage, folders)
+    runs_service.delete_folders(storage, folders)
 
 
 def test_a_shared_cached_video_goes_with_the_last_run_that_shows_it(migrated: Settings) -> None:
@@ -266,8 +268,8 @@ def test_a_shared_cached_video_goes_with_the_last_run_that_shows_it(migrated: Se
 def test_deleting_a_user_leaves_no_row_of_theirs(migrated: Settings) -> None:
     storage = LocalStorage(migrated.files_dir)
     with session_scope(migrated.db_url) as session:
-        user = service.create_user(session, "leaving", PASSWORD, "en")
-        service.create_token(session, user, "laptop")
+        user = accounts_service.create_user(session, "leaving", PASSWORD, "en")
+        accounts_service.create_token(session, user, "laptop")
         user_id = user.id
         run = Run(user_id=user_id, language="en", movement="plank", status="completed")
         session.add(run)
@@ -279,7 +281,7 @@ def test_deleting_a_user_leaves_no_row_of_theirs(migrated: Settings) -> None:
 
     with session_scope(migrated.db_url) as session:
         folders = service.delete_user(session, storage, user_id, migrated)
-    service.delete_folders(storage, folders)
+    runs_service.delete_folders(storage, folders)
     after = rows(migrated)
     assert referring(after, "user_id", user_id) == []
     assert referring(after, "run_id", run_id) == []

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from formcoach.accounts.users import ApiToken, User, verify_password
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings

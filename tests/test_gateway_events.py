@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.gateway.jobs import process_run
 from formcoach.kit.settings import Settings

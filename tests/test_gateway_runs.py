@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.pipeline import MOVEMENTS
 from formcoach.kit.settings import Settings

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.errors import CATALOGUE
 from formcoach.kit.settings import Settings

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.gateway.ops import readiness
 from formcoach.kit.celery_app import create_celery

@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from formcoach.advice_generation.service import get_drill
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.db import get_engine, session_scope
 from formcoach.kit.settings import Settings

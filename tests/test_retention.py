@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from formcoach.accounts.users import User
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
-from formcoach.gateway.models import STAGES, Run, RunStage
 from formcoach.gateway.retention import purge_expired
 from formcoach.kit.db import get_engine, session_scope
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
+from formcoach.runs.models import STAGES, Run, RunStage
 from formcoach.video_generation.models import VideoJob
 from tests.conftest import make_settings
 

@@ -15,7 +15,6 @@ from sqlalchemy import create_engine, text
 from formcoach.accounts.users import User, hash_password
 from formcoach.gateway import service
 from formcoach.gateway.jobs import first_pending_stage, load_run
-from formcoach.gateway.models import Run
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError
 from formcoach.kit.jobs import FairQueue, JobRunner
@@ -23,6 +22,8 @@ from formcoach.kit.migrate import alembic_config, upgrade
 from formcoach.kit.pipeline import GuardedStorage, RunGone, RunOptions
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
+from formcoach.runs import service as runs_service
+from formcoach.runs.models import Run
 from tests.apputil import fresh_pg_database, run_folder_key
 from tests.conftest import make_settings
 
@@ -75,7 +76,7 @@ def _user_and_run(settings: Settings) -> tuple[int, int, str]:
         user = User(username="a", password_hash=hash_password("pw-for-tests"))
         session.add(user)
         session.flush()
-        run = service.create_run(session, user, RunOptions(), "a.mp4", 1)
+        run = runs_service.create_run(session, user, RunOptions(), "a.mp4", 1)
         return user.id, run.id, run.run_key
 
 
@@ -92,7 +93,7 @@ def test_deleted_run_is_skipped_and_ids_are_not_reused(tmp_path: Path) -> None:
     with session_scope(settings.db_url) as session:
         user = session.get(User, user_id)
         assert user is not None
-        new = service.create_run(session, user, RunOptions(), "b.mp4", 1)
+        new = runs_service.create_run(session, user, RunOptions(), "b.mp4", 1)
         new_id, new_key = new.id, new.run_key
     assert new_id != run_id and new_key != key
     # A job holding A's identity never touches B, even by B's id.
@@ -120,10 +121,10 @@ def test_queue_limit_per_user(tmp_path: Path) -> None:
     with session_scope(settings.db_url) as session:
         user = session.get(User, user_id)
         assert user is not None
-        service.check_queue_room(session, user_id, settings)
-        service.create_run(session, user, RunOptions(), "b.mp4", 1)
+        runs_service.check_queue_room(session, user_id, settings)
+        runs_service.create_run(session, user, RunOptions(), "b.mp4", 1)
         with pytest.raises(AppError) as refused:
-            service.check_queue_room(session, user_id, settings)
+            runs_service.check_queue_room(session, user_id, settings)
     assert refused.value.code == "too_many_queued_runs"
     assert "2" in refused.value.message("en")
 
@@ -193,7 +194,7 @@ def _race(settings: Settings, single_person: Path) -> None:
     (a new id, its own folder), completes, and nothing of A's is left or reachable."""
     from fastapi.testclient import TestClient
 
-    from formcoach.cli import prepare
+    from formcoach.bootstrap import prepare
     from formcoach.gateway.app import create_app
     from tests.apputil import ADMIN, basic, upload, wait_for_run
 
@@ -260,7 +261,7 @@ def test_user_ids_are_not_reused_sqlite(tmp_path: Path) -> None:
     """Issue 23 item 1: a deleted newest user's id never goes to the next user (AUTOINCREMENT)."""
     from fastapi.testclient import TestClient
 
-    from formcoach.cli import prepare
+    from formcoach.bootstrap import prepare
     from formcoach.gateway.app import create_app
     from tests.apputil import ADMIN
 

@@ -70,7 +70,7 @@ def _assert_same_as_one_process(
 
 
 def _stage_attempts(topo: Topology, run_id: int) -> dict[str, int]:
-    from formcoach.gateway.models import RunStage
+    from formcoach.runs.models import RunStage
 
     with session_scope(topo.db_url) as session:
         rows = session.scalars(select(RunStage).where(RunStage.run_id == run_id))

@@ -27,7 +27,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.errors import CATALOGUE
 from tests.apputil import ADMIN

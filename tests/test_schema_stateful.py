@@ -25,8 +25,8 @@ from sqlalchemy import delete, update
 
 from formcoach.accounts.sessions import WebSession
 from formcoach.accounts.users import ApiToken, User
-from formcoach.gateway.models import Run
 from formcoach.kit.db import session_scope
+from formcoach.runs.models import Run
 from tests.conftest import SINGLE_PERSON
 from tests.test_schema_fuzz import (
     FUZZ,

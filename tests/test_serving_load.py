@@ -22,14 +22,14 @@ from sqlalchemy import select
 
 from formcoach.accounts import users as accounts
 from formcoach.accounts.users import User
-from formcoach.cli import prepare
-from formcoach.gateway import service
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
-from formcoach.gateway.models import STAGES, Run, RunStage
 from formcoach.kit import db
 from formcoach.kit.db import get_engine, get_sessionmaker, session_scope
 from formcoach.kit.jobs import JobRunner, ProcessJobRunner
 from formcoach.kit.settings import Settings
+from formcoach.runs import service as runs_service
+from formcoach.runs.models import STAGES, Run, RunStage
 from tests.apputil import ADMIN, basic, fresh_pg_database, upload, wait_for_run
 from tests.conftest import make_settings
 from tests.ports import free_port
@@ -74,7 +74,7 @@ def test_status_route_answers_what_the_orm_view_does(
         assert answer.headers["content-type"] == "application/json"
         assert answer.headers["x-content-type-options"] == "nosniff"
         with session_scope(settings.db_url) as session:
-            expected = service.run_view(session.get(Run, run_id)).model_dump(mode="json")  # type: ignore[arg-type]
+            expected = runs_service.run_view(session.get(Run, run_id)).model_dump(mode="json")  # type: ignore[arg-type]
         assert answer.json() == expected
     body = answer.json()
     assert [s["name"] for s in body["stages"]] == list(STAGES)

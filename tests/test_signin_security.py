@@ -15,7 +15,7 @@ from sqlalchemy import select
 from formcoach.accounts import throttle as throttle_module
 from formcoach.accounts.throttle import SigninThrottle
 from formcoach.accounts.users import ApiToken
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from formcoach.accounts.throttle import SigninThrottle
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from tests.apputil import ADMIN, ADMIN_PW, basic
 from tests.conftest import make_settings

@@ -18,14 +18,14 @@ from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, inspect, select, text
 
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
-from formcoach.gateway.models import Run
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.errors import AppError
 from formcoach.kit.migrate import alembic_config
 from formcoach.kit.models import import_all_models
 from formcoach.kit.settings import Settings
+from formcoach.runs.models import Run
 from formcoach.video_generation import service
 from formcoach.video_generation.cloud_jobs import budget_used
 from formcoach.video_generation.models import GenerationSpend, VideoJob

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.backoff import doubling_backoff
 from formcoach.kit.errors import render_message

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from formcoach.accounts.signin import SigninThrottle, make_signin_throttle
 from formcoach.accounts.throttle_redis import KEY_PREFIX, RedisSigninThrottle
-from formcoach.cli import prepare
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.settings import Settings
 from tests.apputil import ADMIN, ADMIN_PW, basic

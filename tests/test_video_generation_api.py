@@ -11,14 +11,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-import formcoach.gateway.models  # noqa: F401  (registers the runs tables)
+import formcoach.runs.models  # noqa: F401  (registers the runs tables)
 from formcoach.accounts.users import User, hash_password
 from formcoach.advice_generation.service import list_drills
-from formcoach.gateway.models import Run
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.jobs import IdHandler, JobRunner
 from formcoach.kit.settings import Settings
+from formcoach.runs.models import Run
 from formcoach.video_generation.api import router
 from formcoach.video_generation.service import pending_job_ids, process_job
 

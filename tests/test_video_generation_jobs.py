@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import formcoach.gateway.models  # noqa: F401  (registers the runs tables)
+import formcoach.runs.models  # noqa: F401  (registers the runs tables)
 from formcoach.accounts.users import User
-from formcoach.gateway.models import Run
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import ADVICE, DRILL_VIDEOS, RunOptions, StageContext, run_file
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
 from formcoach.kit.video_io import is_playable_h264
+from formcoach.runs.models import Run
 from formcoach.video_generation import jobs, service
 from formcoach.video_generation.models import VideoJob
 

@@ -17,13 +17,13 @@ from fastapi.testclient import TestClient
 from formcoach.accounts.users import User, hash_password
 from formcoach.advice_generation.service import get_drill
 from formcoach.feature_extraction.service import compute_all
-from formcoach.gateway.models import Run
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import get_storage
 from formcoach.kit.video_io import is_playable_h264
 from formcoach.pose_estimation.schemas import LANDMARK_NAMES
 from formcoach.pose_estimation.service import estimate
+from formcoach.runs.models import Run
 from formcoach.testbed.selfcheck import self_check
 from formcoach.video_generation.figure import STANDARD_BODY, Body
 from formcoach.video_generation.keyframes import lowest

@@ -49,7 +49,7 @@ DESKTOP: ViewportSize = {"width": 1366, "height": 900}
 @contextmanager
 def serve(settings: Settings) -> Iterator[str]:
     """The one-process app with its job runner, as `formcoach serve` starts it."""
-    from formcoach.cli import prepare
+    from formcoach.bootstrap import prepare
     from formcoach.gateway.app import create_app
 
     prepare(settings)

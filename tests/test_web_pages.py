@@ -15,16 +15,16 @@ from fastapi.testclient import TestClient
 
 from formcoach.accounts.users import User
 from formcoach.analysis.compare import compare_analyses, load_sdd
-from formcoach.cli import prepare
-from formcoach.gateway import service
+from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
-from formcoach.gateway.models import Run
 from formcoach.gateway.web_charts import CHARTS, render_chart
 from formcoach.gateway.web_common import safe_next
 from formcoach.kit.db import session_scope
 from formcoach.kit.pipeline import ANALYSIS, RunOptions, run_file
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
+from formcoach.runs import service as runs_service
+from formcoach.runs.models import Run
 from tests.apputil import ADMIN, basic
 from tests.conftest import make_settings
 
@@ -113,7 +113,7 @@ def _add_run(settings: Settings, filename: str, movement: str, created: datetime
     with session_scope(settings.db_url) as session:
         admin = session.query(User).filter_by(username="admin").one()
         options = RunOptions(movement=movement)
-        run = service.create_run(session, admin, options, filename, 10, person=person)
+        run = runs_service.create_run(session, admin, options, filename, 10, person=person)
         run.created_at = created
         return int(run.id)
 

@@ -10,24 +10,10 @@ from pathlib import Path
 import click
 
 from formcoach import __version__
+from formcoach.bootstrap import prepare
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, SERVICES, VIEWS
 from formcoach.kit.settings import Settings, get_settings
-
-
-def prepare(settings: Settings) -> str | None:
-    """Create the data dir, migrate the database and make sure an admin exists.
-
-    Returns a newly generated admin password (to print once), if one was generated.
-    """
-    from formcoach.gateway.service import ensure_admin
-    from formcoach.kit.db import session_scope
-    from formcoach.kit.migrate import upgrade
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.db_url)
-    with session_scope(settings.db_url) as session:
-        return ensure_admin(session, settings.admin_password, settings)
 
 
 def _prepare_or_exit(settings: Settings) -> str | None:

@@ -5,13 +5,7 @@ from __future__ import annotations
 from formcoach.analysis.exercises import PREFIX, Info, front_fppa, measure_reps
 from formcoach.analysis.holds import info_only, measure_hold
 from formcoach.analysis.judge import Clip, Measured, info_metric, judge
-from formcoach.analysis.schemas import (
-    Finding,
-    LocalizedText,
-    Metric,
-    MovementProfile,
-    Reference,
-)
+from formcoach.analysis.schemas import Finding, LocalizedText, Metric, MovementProfile, Reference
 
 LABELS: dict[str, tuple[str, str]] = {
     "reps": ("基準の深さに達した反復の回数", "full reps"),

@@ -5,13 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from formcoach.analysis.judge import severity
-from formcoach.analysis.schemas import (
-    LocalizedText,
-    Metric,
-    RangeSpec,
-    Score,
-    ScoringSettings,
-)
+from formcoach.analysis.schemas import LocalizedText, Metric, RangeSpec, Score, ScoringSettings
 
 AREAS: dict[str, LocalizedText] = {
     "efficiency": LocalizedText(ja="効率", en="efficiency"),

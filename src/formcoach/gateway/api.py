@@ -12,36 +12,33 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from formcoach import __version__
+from formcoach.accounts import service as accounts_service
 from formcoach.accounts.deps import AdminUser, CurrentUser, request_principal
-from formcoach.accounts.signin import change_password, check_password
-from formcoach.accounts.users import User
-from formcoach.gateway import service
-from formcoach.gateway.events import run_events
-from formcoach.gateway.models import PERSON_MAX
-from formcoach.gateway.report import SERVABLE, build_report
-from formcoach.gateway.schemas import (
-    ErrorResponse,
+from formcoach.accounts.schemas import (
     PasswordChange,
     PasswordChanged,
-    Reanalyse,
-    RunComparison,
-    RunCreated,
-    RunOut,
-    RunPage,
-    RunTracks,
     TokenCreate,
     TokenOut,
     UserCreate,
     UserOut,
     UserUpdate,
 )
+from formcoach.accounts.signin import change_password, check_password
+from formcoach.accounts.users import User
+from formcoach.gateway import service
+from formcoach.gateway.events import run_events
+from formcoach.gateway.report import SERVABLE, build_report
 from formcoach.kit.api import DbSession, IdPath, SettingsDep, StorageDep, db_slot_held
 from formcoach.kit.db import session_scope
 from formcoach.kit.diskspace import require_free_space
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, UPLOAD, VIEWS, RunOptions, run_file
+from formcoach.kit.schemas import ErrorResponse
 from formcoach.kit.storage import move_into
 from formcoach.kit.upload import receive_upload
+from formcoach.runs import service as runs_service
+from formcoach.runs.models import PERSON_MAX
+from formcoach.runs.schemas import Reanalyse, RunComparison, RunCreated, RunOut, RunPage, RunTracks
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 415, 422)
@@ -72,7 +69,9 @@ def create_user(
     body: UserCreate, admin: AdminUser, session: DbSession, settings: SettingsDep
 ) -> UserOut:
     check_password(body.password, body.username, settings)
-    user = service.create_user(session, body.username, body.password, body.language, body.is_admin)
+    user = accounts_service.create_user(
+        session, body.username, body.password, body.language, body.is_admin
+    )
     return _user_out(user)
 
 
@@ -94,7 +93,7 @@ def delete_user(
     folders = service.delete_user(session, storage, user_id, settings)
     # Committed first, then the files once more: a job writing until the commit is caught.
     session.commit()
-    service.delete_folders(storage, folders)
+    runs_service.delete_folders(storage, folders)
     return Response(status_code=204)
 
 
@@ -112,7 +111,7 @@ def update_user(
     target = session.get(User, user_id)
     if body.password is not None and target is not None:
         check_password(body.password, target.username, settings)
-    updated = service.update_user(session, user_id, **body.model_dump(exclude_unset=True))
+    updated = accounts_service.update_user(session, user_id, **body.model_dump(exclude_unset=True))
     # Committed before answering: a page reloading after the change must see it.
     session.commit()
     return _user_out(updated)
@@ -143,7 +142,7 @@ def change_my_password(
 
 @router.post("/tokens", status_code=201, response_model=TokenOut, tags=["accounts"])
 def create_token(body: TokenCreate, user: CurrentUser, session: DbSession) -> TokenOut:
-    row, plain = service.create_token(session, user, body.name)
+    row, plain = accounts_service.create_token(session, user, body.name)
     return TokenOut(id=row.id, name=row.name, created_at=row.created_at, token=plain)
 
 
@@ -151,13 +150,13 @@ def create_token(body: TokenCreate, user: CurrentUser, session: DbSession) -> To
 def list_tokens(user: CurrentUser, session: DbSession) -> list[TokenOut]:
     return [
         TokenOut(id=t.id, name=t.name, created_at=t.created_at, last_used_at=t.last_used_at)
-        for t in service.list_tokens(session, user)
+        for t in accounts_service.list_tokens(session, user)
     ]
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["accounts"])
 def delete_token(token_id: IdPath, user: CurrentUser, session: DbSession) -> Response:
-    service.delete_token(session, user, token_id)
+    accounts_service.delete_token(session, user, token_id)
     return Response(status_code=204)
 
 
@@ -266,7 +265,7 @@ async def create_run(
         raise AppError("file_too_large", limit_mb=settings.max_upload_mb)
     # Before a byte of the body is read, and once more before the run is recorded (another
     # upload of the same user may have been recorded while this one streamed).
-    service.check_queue_room(session, user.id, settings)
+    runs_service.check_queue_room(session, user.id, settings)
     # Refused before a byte is written: the space left is for the runs already accepted.
     require_free_space(settings)
     tmp_dir = settings.data_dir / "tmp"
@@ -280,13 +279,13 @@ async def create_run(
             # The language the upload asks for is also the language of its errors.
             request.state.request_language = result.fields["language"]
         options = _options(result.fields, user)
-        service.clean_person(result.fields.get("person"))  # a bad label fails before probing
+        runs_service.clean_person(result.fields.get("person"))  # a bad label fails before probing
         if result.file_bytes == 0:
             raise AppError("empty_file")
         await run_in_threadpool(probe, dest, settings)
-        person = service.clean_person(result.fields.get("person"))
-        service.check_queue_room(session, user.id, settings)
-        run = service.create_run(
+        person = runs_service.clean_person(result.fields.get("person"))
+        runs_service.check_queue_room(session, user.id, settings)
+        run = runs_service.create_run(
             session, user, options, result.filename, result.file_bytes, person=person
         )
         key = run_file(run.run_key, UPLOAD)
@@ -336,18 +335,18 @@ def list_runs(
     date_from: Annotated[str | None, DATE_QUERY("created on or after (UTC)")] = None,
     date_to: Annotated[str | None, DATE_QUERY("created on or before (UTC)")] = None,
 ) -> RunPage:
-    runs, total = service.list_runs_filtered(
+    runs, total = runs_service.list_runs_filtered(
         session,
         user,
         page,
         per_page,
         movement=movement or None,
         person=person or None,
-        date_from=service.day_start(_day(date_from, "date_from")),
-        date_to=service.day_start(_day(date_to, "date_to"), 1),
+        date_from=runs_service.day_start(_day(date_from, "date_from")),
+        date_to=runs_service.day_start(_day(date_to, "date_to"), 1),
     )
     return RunPage(
-        items=[service.run_view(r) for r in runs], page=page, per_page=per_page, total=total
+        items=[runs_service.run_view(r) for r in runs], page=page, per_page=per_page, total=total
     )
 
 
@@ -367,7 +366,9 @@ def _run_json(request: Request, db_url: str, run_id: int) -> bytes:
         if principal is None:
             raise AppError("unauthorized")
         request.state.language = principal.language
-        return service.run_status(session, principal.user_id, run_id).model_dump_json().encode()
+        return (
+            runs_service.run_status(session, principal.user_id, run_id).model_dump_json().encode()
+        )
 
 
 @router.delete("/runs/{run_id}", status_code=204, tags=["runs"])
@@ -378,11 +379,11 @@ def delete_run(
     storage: StorageDep,
     settings: SettingsDep,
 ) -> Response:
-    run = service.get_run_for_user(session, user.id, run_id)
+    run = runs_service.get_run_for_user(session, user.id, run_id)
     folders = service.delete_run(session, storage, run, settings)
     # Committed first, then the files once more: a job writing until the commit is caught.
     session.commit()
-    service.delete_folders(storage, folders)
+    runs_service.delete_folders(storage, folders)
     return Response(status_code=204)
 
 
@@ -394,7 +395,7 @@ def get_report(
     storage: StorageDep,
     lang: Annotated[str | None, Query(pattern="^(ja|en)$")] = None,
 ) -> dict[str, Any]:
-    run = service.get_run_for_user(session, user.id, run_id)
+    run = runs_service.get_run_for_user(session, user.id, run_id)
     return build_report(run, storage, lang)
 
 
@@ -402,7 +403,7 @@ def get_report(
 def get_file(
     run_id: IdPath, name: str, user: CurrentUser, session: DbSession, storage: StorageDep
 ) -> FileResponse:
-    run = service.get_run_for_user(session, user.id, run_id)
+    run = runs_service.get_run_for_user(session, user.id, run_id)
     key = run_file(run.run_key, name)
     if name not in SERVABLE or not storage.exists(key):
         raise AppError("not_found")
@@ -446,7 +447,7 @@ def run_events_stream(
     """Server-sent events: `run` (the run as GET /api/runs/{id}) whenever its state or progress
     changes, heartbeat comments while nothing does, `gone` if it is deleted; the stream ends after
     the completed or failed event."""
-    service.get_run_for_user(session, user.id, run_id)
+    runs_service.get_run_for_user(session, user.id, run_id)
     return StreamingResponse(
         run_events(settings, run_id, request.is_disconnected),
         media_type="text/event-stream",
@@ -462,7 +463,7 @@ def get_tracks(
     """The people the pose stage tracked; `analysed` marks the run's subject."""
     from formcoach.gateway import tracks
 
-    return tracks.run_tracks(storage, service.get_run_for_user(session, user.id, run_id))
+    return tracks.run_tracks(storage, runs_service.get_run_for_user(session, user.id, run_id))
 
 
 @router.get(
@@ -478,7 +479,7 @@ def get_track_thumbnail(
 ) -> FileResponse:
     from formcoach.gateway import tracks
 
-    run = service.get_run_for_user(session, user.id, run_id)
+    run = runs_service.get_run_for_user(session, user.id, run_id)
     path = tracks.thumbnail(storage, run, track_id, settings)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
@@ -502,8 +503,8 @@ def reanalyse_run(
     """A new run of the same upload and options, analysing the tracked person `subject`."""
     from formcoach.gateway import tracks
 
-    run = service.get_run_for_user(session, user.id, run_id)
-    service.check_queue_room(session, user.id, settings)
+    run = runs_service.get_run_for_user(session, user.id, run_id)
+    runs_service.check_queue_room(session, user.id, settings)
     new = tracks.reanalyse(session, storage, user, run, body.subject)
     try:
         session.commit()

@@ -14,11 +14,11 @@ from typing import Any
 import anyio
 from starlette.concurrency import run_in_threadpool
 
-from formcoach.gateway import service
-from formcoach.gateway.models import Run
 from formcoach.kit.api import db_slot_held
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
+from formcoach.runs import service as runs_service
+from formcoach.runs.models import Run
 
 TERMINAL = ("completed", "failed")
 
@@ -27,7 +27,7 @@ def snapshot(settings: Settings, run_id: int) -> dict[str, Any] | None:
     """The run as GET /api/runs/{id} shows it, or None once it has been deleted."""
     with session_scope(settings.db_url) as session:
         run = session.get(Run, run_id)
-        return None if run is None else service.run_view(run).model_dump(mode="json")
+        return None if run is None else runs_service.run_view(run).model_dump(mode="json")
 
 
 def _event(name: str, data: dict[str, Any], event_id: int) -> str:

@@ -29,7 +29,6 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from formcoach.accounts.users import utcnow
-from formcoach.gateway.models import STAGES, Run, RunStage
 from formcoach.kit.backoff import doubling_backoff
 from formcoach.kit.db import session_scope
 from formcoach.kit.diskspace import is_disk_full
@@ -38,6 +37,7 @@ from formcoach.kit.observability import log_context
 from formcoach.kit.pipeline import SERVICES, RunGone, RunOptions, StageContext, run_folder
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage, get_storage
+from formcoach.runs.models import STAGES, Run, RunStage
 
 if TYPE_CHECKING:
     from celery import Celery, Task

@@ -11,15 +11,15 @@ from typing import Any
 from tqdm import tqdm
 
 from formcoach.accounts.users import User
-from formcoach.gateway import service
 from formcoach.gateway.jobs import STAGE_WEIGHTS, process_run
-from formcoach.gateway.models import Run
 from formcoach.gateway.report import DOWNLOADS, build_report
 from formcoach.kit import pipeline as art
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import get_settings
 from formcoach.kit.storage import LocalStorage
+from formcoach.runs import service as runs_service
+from formcoach.runs.models import Run
 
 # What the CLI writes next to report.json (report key -> file name in the output folder).
 OUTPUTS = {
@@ -41,7 +41,7 @@ def analyze_file(
     language: str = "ja",
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    from formcoach.cli import prepare
+    from formcoach.bootstrap import prepare
     from formcoach.video_processing.service import probe
 
     # Thresholds and models still come from the environment; only where data lives changes.
@@ -58,7 +58,7 @@ def analyze_file(
     with session_scope(settings.db_url) as session:
         user = session.query(User).filter_by(username="admin").one()
         options = art.RunOptions(movement, view, height_cm, language)
-        run = service.create_run(session, user, options, video.name, video.stat().st_size)
+        run = runs_service.create_run(session, user, options, video.name, video.stat().st_size)
         run_id, key = run.id, run.run_key
         storage.put_file(art.run_file(key, art.UPLOAD), video)
 

@@ -33,14 +33,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from formcoach.accounts.deps import current_user
-from formcoach.gateway.models import STAGES, Run, RunStage
-from formcoach.gateway.schemas import ErrorResponse
 from formcoach.kit.api import SettingsDep
 from formcoach.kit.db import get_engine, session_scope
 from formcoach.kit.diskspace import lowest_free_mb
 from formcoach.kit.errors import AppError
+from formcoach.kit.schemas import ErrorResponse
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import check_storage, get_storage
+from formcoach.runs.models import STAGES, Run, RunStage
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from formcoach.gateway.models import Run
 from formcoach.kit import pipeline as art
 from formcoach.kit.errors import AppError
 from formcoach.kit.i18n import pick
 from formcoach.kit.storage import Storage
+from formcoach.runs.models import Run
 
 SCHEMA = "formcoach.report/1"
 

@@ -15,12 +15,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from formcoach.accounts.users import User
-from formcoach.gateway.models import Run
-from formcoach.gateway.service import delete_folders, delete_run
+from formcoach.gateway.service import delete_run
 from formcoach.kit.background import PeriodicThread
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import get_storage
+from formcoach.runs.models import Run
+from formcoach.runs.service import delete_folders
 
 log = logging.getLogger(__name__)
 

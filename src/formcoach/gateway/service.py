@@ -1,82 +1,22 @@
-"""Public functions of the gateway: accounts administration and the runs resource."""
+"""Compositions over several services: deleting a run (its drill videos too), deleting a user
+(their runs first), comparing two runs (through the analysis service)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
-from sqlalchemy import bindparam, func, select
 from sqlalchemy import delete as sa_delete
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from formcoach.accounts.sessions import end_user_sessions
-from formcoach.accounts.users import (
-    ApiToken,
-    User,
-    hash_password,
-    hash_token,
-    new_token,
-    revoke_tokens,
-)
-from formcoach.gateway.models import PERSON_MAX, STAGES, Run, RunStage, person_search_key
-from formcoach.gateway.schemas import (
-    ErrorDetail,
-    MetricChange,
-    RunComparison,
-    RunOut,
-    StageOut,
-)
+from formcoach.accounts.users import ApiToken, User
 from formcoach.kit.errors import AppError
-from formcoach.kit.pipeline import RunOptions, new_run_key
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
-
-
-def get_run_for_user(session: Session, user_id: int, run_id: int) -> Run:
-    """The run if it belongs to the user; otherwise not_found (never reveal others' ids)."""
-    run = session.get(Run, run_id)
-    if run is None or run.user_id != user_id:
-        raise AppError("not_found")
-    return run
-
-
-# --- accounts -------------------------------------------------------------------------------
-
-
-def ensure_admin(
-    session: Session, password: str | None, settings: Settings | None = None
-) -> str | None:
-    """Create the first admin if there is no user yet; returns a generated password to print once.
-
-    A given password must follow the password rules (weak_admin_password otherwise), and a
-    generated one does (accounts/signin.py first_admin_password).
-    """
-    from formcoach.accounts.signin import ADMIN_USERNAME, first_admin_password
-
-    if session.scalar(select(func.count()).select_from(User)):
-        return None
-    password, generated = first_admin_password(password, settings or Settings())
-    session.add(User(username=ADMIN_USERNAME, password_hash=hash_password(password), is_admin=True))
-    session.flush()
-    return password if generated else None
-
-
-def create_user(
-    session: Session, username: str, password: str, language: str, is_admin: bool = False
-) -> User:
-    if session.scalar(select(User).where(User.username == username)) is not None:
-        raise AppError("username_taken")
-    user = User(
-        username=username,
-        password_hash=hash_password(password),
-        language=language,
-        is_admin=is_admin,
-    )
-    session.add(user)
-    session.flush()
-    return user
+from formcoach.runs.models import Run
+from formcoach.runs.schemas import MetricChange, RunComparison
+from formcoach.runs.service import get_run_for_user
 
 
 def delete_user(
@@ -98,66 +38,6 @@ def delete_user(
     return folders
 
 
-def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
-    plain = new_token()
-    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(plain))
-    session.add(row)
-    session.flush()
-    return row, plain
-
-
-def delete_token(session: Session, user: User, token_id: int) -> None:
-    row = session.get(ApiToken, token_id)
-    if row is None or row.user_id != user.id:
-        raise AppError("not_found")
-    session.delete(row)
-
-
-# --- runs -----------------------------------------------------------------------------------
-
-
-def create_run(
-    session: Session,
-    user: User,
-    options: RunOptions,
-    filename: str,
-    size: int,
-    person: str | None = None,
-) -> Run:
-    run = Run(
-        user_id=user.id,
-        run_key=new_run_key(),
-        movement=options.movement,
-        view=options.view,
-        height_cm=options.height_cm,
-        language=options.language,
-        subject=options.subject,
-        person=person,
-        person_key=None if person is None else person_search_key(person),
-        original_filename=filename,
-        upload_bytes=size,
-        stages=[RunStage(name=name, position=i) for i, name in enumerate(STAGES)],
-    )
-    session.add(run)
-    session.flush()
-    return run
-
-
-def check_queue_room(session: Session, user_id: int, settings: Settings) -> None:
-    """Refuse a new run (too_many_queued_runs) while the user has max_queued_runs_per_user
-    runs queued or running: the fairness limit, checked before anything is stored."""
-    limit = settings.max_queued_runs_per_user
-    if limit <= 0:
-        return
-    active = session.scalar(
-        select(func.count())
-        .select_from(Run)
-        .where(Run.user_id == user_id, Run.status.in_(("queued", "running")))
-    )
-    if int(active or 0) >= limit:
-        raise AppError("too_many_queued_runs", limit=limit)
-
-
 def delete_run(
     session: Session, storage: Storage, run: Run, settings: Settings | None = None
 ) -> list[str]:
@@ -174,195 +54,6 @@ def delete_run(
     session.delete(run)
     session.flush()
     return [*folders, run.folder]
-
-
-def delete_folders(storage: Storage, folders: list[str]) -> None:
-    """The second pass after the commit that deleted the rows (see delete_run)."""
-    for folder in folders:
-        storage.delete_prefix(folder)
-
-
-def _duration(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return round((end - start).total_seconds(), 3)
-
-
-def run_view(run: Run) -> RunOut:
-    return _run_out(run, run.stages)
-
-
-_RUNS = Run.__table__.c
-_RUN_STAGES = RunStage.__table__.c
-# Built once: compiling a statement costs more than running it on SQLite.
-_RUN_BY_ID = select(Run.__table__).where(_RUNS.id == bindparam("run_id"))
-_STAGES_OF_RUN = (
-    select(RunStage.__table__)
-    .where(_RUN_STAGES.run_id == bindparam("run_id"))
-    .order_by(_RUN_STAGES.position)
-)
-
-
-def run_status(session: Session, user_id: int, run_id: int) -> RunOut:
-    """run_view(get_run_for_user(...)) from two Core queries on the session's connection,
-    without ORM objects: GET /api/runs/{id}, polled every second by each open progress page."""
-    connection = session.connection()
-    run = connection.execute(_RUN_BY_ID, {"run_id": run_id}).first()
-    if run is None or run.user_id != user_id:
-        raise AppError("not_found")
-    stages = connection.execute(_STAGES_OF_RUN, {"run_id": run_id}).all()
-    return _run_out(run, stages)
-
-
-def _run_out(run: Any, stages: Iterable[Any]) -> RunOut:
-    """The view of a run; run and stages are ORM objects or Core rows (same attribute names)."""
-    url = f"/api/runs/{run.id}"
-    error = (
-        ErrorDetail(code=run.error_code, message=run.error_message or "")
-        if run.error_code
-        else None
-    )
-    return RunOut(
-        id=run.id,
-        url=url,
-        status=run.status,
-        stage=run.stage,
-        progress=run.progress,
-        movement=run.movement,
-        view=run.view,
-        height_cm=run.height_cm,
-        language=run.language,
-        original_filename=run.original_filename,
-        person=run.person,
-        subject=run.subject,
-        created_at=run.created_at,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        stages=[
-            StageOut(
-                name=s.name,
-                status=s.status,
-                progress=s.progress,
-                attempts=s.attempts,
-                started_at=s.started_at,
-                finished_at=s.finished_at,
-                duration_s=_duration(s.started_at, s.finished_at),
-                error_code=s.error_code,
-            )
-            for s in stages
-        ],
-        error=error,
-        report_url=f"{url}/report" if run.status == "completed" else None,
-    )
-
-
-# --- web app additions: user administration, run filters --------------------------------------
-
-
-def update_user(
-    session: Session,
-    user_id: int,
-    *,
-    is_active: bool | None = None,
-    password: str | None = None,
-    language: str | None = None,
-    is_admin: bool | None = None,
-) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise AppError("not_found")
-    if is_active is not None:
-        user.is_active = is_active
-    if password is not None:
-        user.password_hash = hash_password(password)
-    if password is not None or is_active is False:
-        # An admin reset or a disable answers a suspected leak: no token or web session issued
-        # under the old password may outlive it (the self-service change does the same,
-        # security.change_password).
-        revoke_tokens(session, user.id)
-        end_user_sessions(session, user.id)
-    if language is not None:
-        if language not in ("ja", "en"):
-            raise AppError("validation_error", detail="language must be ja or en")
-        user.language = language
-    if is_admin is not None:
-        user.is_admin = is_admin
-    session.flush()
-    return user
-
-
-def list_tokens(session: Session, user: User) -> list[ApiToken]:
-    return list(
-        session.scalars(
-            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
-        )
-    )
-
-
-def day_start(day: date | None, days_after: int = 0) -> datetime | None:
-    """Midnight UTC of the day (plus days_after): date filters compare with created_at."""
-    if day is None or day > date.max - timedelta(days=days_after):
-        return None  # after the last representable day: no bound
-    return datetime.combine(day + timedelta(days=days_after), time.min, tzinfo=UTC)
-
-
-def list_runs_filtered(
-    session: Session,
-    user: User,
-    page: int,
-    per_page: int,
-    *,
-    movement: str | None = None,
-    person: str | None = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
-) -> tuple[list[Run], int]:
-    """Newest first. `person` is a case-insensitive part of the run's person label."""
-    where = [Run.user_id == user.id]
-    if movement:
-        where.append(Run.movement == movement)
-    if person:
-        key = person_search_key(person)
-        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append(Run.person_key.like(f"%{escaped}%", escape="\\"))
-    if date_from is not None:
-        where.append(Run.created_at >= date_from)
-    if date_to is not None:
-        where.append(Run.created_at < date_to)
-    total = session.scalar(select(func.count()).select_from(Run).where(*where))
-    rows = session.scalars(
-        select(Run)
-        .where(*where)
-        .order_by(Run.created_at.desc(), Run.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    return list(rows), int(total or 0)
-
-
-def list_persons(session: Session, user: User, limit: int = 200) -> list[str]:
-    """The user's person labels, most recently used first (the upload form's suggestions)."""
-    latest = func.max(Run.created_at)
-    rows = session.execute(
-        select(Run.person, latest)
-        .where(Run.user_id == user.id, Run.person.is_not(None))
-        .group_by(Run.person)
-        .order_by(latest.desc())
-        .limit(limit)
-    )
-    return [str(person) for person, _ in rows]
-
-
-def clean_person(value: str | None) -> str | None:
-    """A person label as stored: whitespace collapsed, printable, at most PERSON_MAX characters."""
-    text = " ".join((value or "").split())
-    if not text:
-        return None
-    if len(text) > PERSON_MAX:
-        raise AppError("validation_error", detail=f"person: at most {PERSON_MAX} characters")
-    if not text.isprintable():
-        raise AppError("validation_error", detail="person: printable characters only")
-    return text
 
 
 def compare_runs(

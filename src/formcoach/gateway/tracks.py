@@ -15,14 +15,14 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from formcoach.accounts.users import User
-from formcoach.gateway import service
-from formcoach.gateway.models import Run
-from formcoach.gateway.schemas import RunTracks, TrackOut
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import POSE_META, PROXY, UPLOAD, RunOptions, run_file
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
 from formcoach.kit.video_io import iter_frames
+from formcoach.runs import service as runs_service
+from formcoach.runs.models import Run
+from formcoach.runs.schemas import RunTracks, TrackOut
 
 
 def thumbnail_name(track_id: int) -> str:
@@ -127,7 +127,7 @@ def reanalyse(session: Session, storage: Storage, user: User, run: Run, subject:
     if not storage.exists(source):
         raise AppError("not_found")
     options = RunOptions(run.movement, run.view, run.height_cm, run.language, subject)
-    new = service.create_run(
+    new = runs_service.create_run(
         session, user, options, run.original_filename, run.upload_bytes, person=run.person
     )
     storage.put_file(run_file(new.run_key, UPLOAD), storage.local_path(source))

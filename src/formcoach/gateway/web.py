@@ -11,15 +11,17 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from formcoach.accounts import service as accounts_service
 from formcoach.accounts.signin import password_signin
 from formcoach.accounts.users import session_fingerprint
-from formcoach.gateway import service, web_admin, web_runs
-from formcoach.gateway.models import PERSON_MAX
+from formcoach.gateway import web_admin, web_runs
 from formcoach.gateway.web_common import STATIC_DIR, csrf_ok, render, safe_next, session_user
 from formcoach.gateway.web_text import TEXT
 from formcoach.kit.api import DbSession
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, VIEWS
+from formcoach.runs import service as runs_service
+from formcoach.runs.models import PERSON_MAX
 
 router = APIRouter(include_in_schema=False)
 router.include_router(web_runs.router)
@@ -77,7 +79,7 @@ def login(
     if lang in ("ja", "en") and lang != user.language:
         # A language picked on the sign-in page is an explicit choice: remember it on the user.
         request.session["lang"] = lang
-        service.update_user(session, user.id, language=str(lang))
+        accounts_service.update_user(session, user.id, language=str(lang))
         session.commit()
     return RedirectResponse(safe_next(next), status_code=303)
 
@@ -102,7 +104,7 @@ def set_language(
         request.session["lang"] = lang
         user = session_user(request, session)
         if user is not None:
-            service.update_user(session, user.id, language=lang)
+            accounts_service.update_user(session, user.id, language=lang)
             # Committed before the redirect: the next page must already read the new language.
             session.commit()
     return RedirectResponse(safe_next(next), status_code=303)
@@ -117,7 +119,7 @@ def home(request: Request, session: DbSession) -> Response:
     user = session_user(request, session)
     if user is None:
         return _to_login(request)
-    runs, _ = service.list_runs_filtered(session, user, 1, 5)
+    runs, _ = runs_service.list_runs_filtered(session, user, 1, 5)
     return render(
         request,
         "home.html",
@@ -126,7 +128,7 @@ def home(request: Request, session: DbSession) -> Response:
         runs=runs,
         movements=MOVEMENTS,
         views=VIEWS,
-        persons=service.list_persons(session, user),
+        persons=runs_service.list_persons(session, user),
         person_max=PERSON_MAX,
     )
 
@@ -151,15 +153,15 @@ def history(
     user = session_user(request, session)
     if user is None:
         return _to_login(request)
-    runs, total = service.list_runs_filtered(
+    runs, total = runs_service.list_runs_filtered(
         session,
         user,
         1,
         100,
         movement=movement or None,
         person=person.strip() or None,
-        date_from=service.day_start(_day(date_from)),
-        date_to=service.day_start(_day(date_to), 1),
+        date_from=runs_service.day_start(_day(date_from)),
+        date_to=runs_service.day_start(_day(date_to), 1),
     )
     filters = {
         "movement": movement,
@@ -176,5 +178,5 @@ def history(
         total=total,
         filters=filters,
         movements=MOVEMENTS,
-        persons=service.list_persons(session, user),
+        persons=runs_service.list_persons(session, user),
     )

@@ -12,9 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from formcoach.accounts import service as accounts_service
 from formcoach.accounts.signin import change_password
 from formcoach.accounts.users import User
-from formcoach.gateway import service
 from formcoach.gateway.web_common import csrf_ok, render, session_user
 from formcoach.gateway.web_text import TEXT
 from formcoach.kit.api import DbSession, SettingsDep
@@ -50,7 +50,7 @@ def _account_page(
     status_code: int = 200,
     error: Text | None = None,
 ) -> HTMLResponse:
-    tokens = service.list_tokens(session, user)
+    tokens = accounts_service.list_tokens(session, user)
     changed = request.query_params.get("password") == "changed"
     return render(
         request,

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from formcoach.accounts.users import User
 from formcoach.gateway import service
-from formcoach.gateway.models import Run
 from formcoach.gateway.report import build_report
 from formcoach.gateway.tracks import run_tracks
 from formcoach.gateway.web_charts import chart_panels
@@ -23,6 +22,8 @@ from formcoach.kit.api import DbSession, StorageDep
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import FEATURES, run_file
 from formcoach.kit.storage import Storage
+from formcoach.runs import service as runs_service
+from formcoach.runs.models import Run
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,7 +66,7 @@ def _load_run(
     if user is None:
         return None, None, RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     try:
-        return user, service.get_run_for_user(session, user.id, run_id), None
+        return user, runs_service.get_run_for_user(session, user.id, run_id), None
     except AppError:
         return user, None, render(request, "missing.html", user, status_code=404)
 
@@ -77,7 +78,7 @@ def run_page(run_id: int, request: Request, session: DbSession, storage: Storage
         return early or Response(status_code=404)
     lang = page_lang(request, user)
     hints = {code: text[lang] for code, text in FAILURE_HINTS.items()} | {"": DEFAULT_HINT[lang]}
-    context: dict[str, Any] = {"run": service.run_view(run), "hint": None, "hints": hints}
+    context: dict[str, Any] = {"run": runs_service.run_view(run), "hint": None, "hints": hints}
     if run.status == "completed":
         context.update(_results_context(run, storage, lang))
     elif run.status == "failed":
@@ -96,7 +97,7 @@ def results_fragment(
     if run.status != "completed":
         return Response(status_code=409)
     context = _results_context(run, storage, page_lang(request, user))
-    return render(request, "_results.html", user, run=service.run_view(run), **context)
+    return render(request, "_results.html", user, run=runs_service.run_view(run), **context)
 
 
 def _qr(url: str) -> Markup:
@@ -118,7 +119,7 @@ def print_page(run_id: int, request: Request, session: DbSession, storage: Stora
         for d in context["report"]["drills"]
         if d.get("video_url")
     }
-    return render(request, "print.html", user, run=service.run_view(run), qr=qr, **context)
+    return render(request, "print.html", user, run=runs_service.run_view(run), qr=qr, **context)
 
 
 @router.get("/compare", response_class=HTMLResponse, response_model=None)
@@ -129,7 +130,7 @@ def compare_page(
     if user is None:
         return RedirectResponse("/login?next=/compare", status_code=303)
     lang = page_lang(request, user)
-    runs, _ = service.list_runs_filtered(session, user, 1, 100)
+    runs, _ = runs_service.list_runs_filtered(session, user, 1, 100)
     completed = [r for r in runs if r.status == "completed"]
     context: dict[str, Any] = {"choices": completed, "a": a, "b": b, "comparison": None}
     if a and b:
@@ -139,10 +140,11 @@ def compare_page(
             context["error"] = exc.message(lang)
         else:
             context["reports"] = [
-                build_report(service.get_run_for_user(session, user.id, i), storage, lang)
+                build_report(runs_service.get_run_for_user(session, user.id, i), storage, lang)
                 for i in (a, b)
             ]
             context["run_views"] = [
-                service.run_view(service.get_run_for_user(session, user.id, i)) for i in (a, b)
+                runs_service.run_view(runs_service.get_run_for_user(session, user.id, i))
+                for i in (a, b)
             ]
     return render(request, "compare.html", user, nav="compare", **context)

@@ -7,7 +7,7 @@ import importlib
 MODEL_MODULES = (
     "formcoach.accounts.users",
     "formcoach.accounts.sessions",
-    "formcoach.gateway.models",
+    "formcoach.runs.models",
     "formcoach.video_generation.models",
 )
 

@@ -10,16 +10,7 @@ from __future__ import annotations
 import math
 
 from formcoach.video_generation.figure import Pose, build_figure
-from formcoach.video_generation.keyframes import (
-    Key,
-    Motion,
-    Prop,
-    anchor,
-    arm,
-    balance,
-    hold,
-    leg,
-)
+from formcoach.video_generation.keyframes import Key, Motion, Prop, anchor, arm, balance, hold, leg
 from formcoach.video_generation.motions_standing import STAND
 
 ARMS = ("arm_r", "arm_l")

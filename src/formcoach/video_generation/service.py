@@ -18,19 +18,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from formcoach.advice_generation.service import get_drill, list_drills, match_drill
-from formcoach.gateway.models import Run
-from formcoach.gateway.service import get_run_for_user
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError, render_message
 from formcoach.kit.i18n import pick
 from formcoach.kit.settings import Settings, get_settings
 from formcoach.kit.storage import Storage, get_storage
+from formcoach.runs.models import Run
+from formcoach.runs.service import get_run_for_user
 from formcoach.video_generation.cloud import is_cloud, model_of
-from formcoach.video_generation.cloud_jobs import (
-    cancel_cloud_job,
-    check_budget,
-    process_cloud_job,
-)
+from formcoach.video_generation.cloud_jobs import cancel_cloud_job, check_budget, process_cloud_job
 from formcoach.video_generation.models import UNFINISHED, VideoJob
 from formcoach.video_generation.motions import MOTIONS, motion_for
 from formcoach.video_generation.proportions import body_for_run, body_from_code, figure_code
