@@ -75,7 +75,7 @@ print(time.perf_counter() - started, n, time.process_time() - cpu)
 _FULL = """
 import json, resource, sys, time
 from pathlib import Path
-from formcoach.gateway.jobs import stage_function
+from formcoach.pipeline.orchestrator import stage_function
 from formcoach.kit.pipeline import POSE_META, UPLOAD, RunOptions, StageContext
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage

@@ -86,7 +86,7 @@ def fresh_pg_database(prefix: str = "formcoach") -> Iterator[str]:
 
 def run_stages(ctx: Any, *stages: str) -> None:
     """Run pipeline stages in order on ``ctx`` (a StageContext), as the job runner does."""
-    from formcoach.gateway.jobs import stage_function
+    from formcoach.pipeline.orchestrator import stage_function
 
     for stage in stages:
         stage_function(stage)(ctx)

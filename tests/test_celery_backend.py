@@ -13,18 +13,18 @@ import pytest
 import redis
 
 from formcoach.bootstrap import prepare
-from formcoach.gateway.jobs import (
+from formcoach.kit.db import session_scope
+from formcoach.kit.settings import Settings
+from formcoach.pipeline.celery_app import CeleryBackend, Leases, Route, create_celery
+from formcoach.pipeline.orchestrator import (
     QUEUES,
-    STAGE_QUEUES,
     build_celery_backend,
     finish_stage,
     first_pending_stage,
     stage_task_name,
 )
-from formcoach.kit.celery_app import CeleryBackend, Leases, Route, create_celery
-from formcoach.kit.db import session_scope
-from formcoach.kit.settings import Settings
-from formcoach.runs.models import STAGES, Run
+from formcoach.pipeline.stages import STAGE_QUEUES, STAGES
+from formcoach.runs.models import Run
 from tests.ports import free_port
 from tests.test_scaled_support import ADMIN_PW
 
@@ -124,7 +124,7 @@ def test_stage_done_is_recorded_once(tmp_path: Path, redis_url: str) -> None:
     prepare(settings)
     with session_scope(settings.db_url) as session:
         user = session.query(User).filter_by(username="admin").one()
-        run_id = create_run(session, user, RunOptions(), "clip.mp4", 10).id
+        run_id = create_run(session, user, RunOptions(), "clip.mp4", 10, stages=STAGES).id
     assert first_pending_stage(settings, run_id) == "probe"
     assert finish_stage(settings, run_id, "probe", {})
     assert not finish_stage(settings, run_id, "probe", {}), "a second delivery does not count"
@@ -140,7 +140,7 @@ def test_stage_done_is_recorded_once(tmp_path: Path, redis_url: str) -> None:
 
 
 def test_every_stage_has_a_task_on_its_service_queue(tmp_path: Path, redis_url: str) -> None:
-    from formcoach.gateway.jobs import celery_worker_app
+    from formcoach.pipeline.orchestrator import celery_worker_app
 
     app = celery_worker_app(_settings(tmp_path, redis_url))
     for stage in STAGES:
@@ -161,7 +161,7 @@ def test_worker_supervisor_restarts_a_worker_that_stops_by_itself(tmp_path: Path
     counter = tmp_path / "starts"
     child = f"open({str(counter)!r}, 'a').write('x'); import time; time.sleep(0.2)"
     script = (
-        "import sys; from formcoach.kit.celery_app import supervise; "
+        "import sys; from formcoach.pipeline.celery_app import supervise; "
         f"sys.exit(supervise([sys.executable, '-c', {child!r}], max_backoff_s=0.2))"
     )
     proc = subprocess.Popen([sys.executable, "-c", script])

@@ -21,10 +21,10 @@ from formcoach.accounts.users import User, hash_password
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.db import Base, get_engine, session_scope
 from formcoach.kit.errors import AppError
-from formcoach.kit.jobs import IdHandler, JobRunner
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
 from formcoach.kit.video_io import is_playable_h264
+from formcoach.pipeline.runners import IdHandler, JobRunner
 from formcoach.runs.models import Run
 from formcoach.video_generation import service
 from formcoach.video_generation.api import router

@@ -15,8 +15,8 @@ import pytest
 
 from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
-from formcoach.gateway.jobs import process_run
 from formcoach.kit.settings import Settings
+from formcoach.pipeline.orchestrator import process_run
 from tests.apputil import ADMIN, basic
 from tests.conftest import make_settings
 from tests.media import gradient_clip

@@ -20,10 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.gateway.ops import readiness
-from formcoach.kit.celery_app import create_celery
-from formcoach.kit.jobs import JobRunner
 from formcoach.kit.observability import JsonFormatter, current_context, log_context
 from formcoach.kit.settings import Settings
+from formcoach.pipeline.celery_app import create_celery
+from formcoach.pipeline.runners import JobRunner
 from tests.apputil import ADMIN, basic, upload, wait_for_run
 from tests.conftest import make_settings
 from tests.ports import free_port

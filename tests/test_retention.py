@@ -20,7 +20,8 @@ from formcoach.gateway.retention import purge_expired
 from formcoach.kit.db import get_engine, session_scope
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
-from formcoach.runs.models import STAGES, Run, RunStage
+from formcoach.pipeline.stages import STAGES
+from formcoach.runs.models import Run, RunStage
 from formcoach.video_generation.models import VideoJob
 from tests.conftest import make_settings
 

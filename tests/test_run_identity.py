@@ -14,14 +14,15 @@ from sqlalchemy import create_engine, text
 
 from formcoach.accounts.users import User, hash_password
 from formcoach.gateway import service
-from formcoach.gateway.jobs import first_pending_stage, load_run
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError
-from formcoach.kit.jobs import FairQueue, JobRunner
 from formcoach.kit.migrate import alembic_config, upgrade
 from formcoach.kit.pipeline import GuardedStorage, RunGone, RunOptions
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
+from formcoach.pipeline.orchestrator import first_pending_stage, load_run
+from formcoach.pipeline.runners import FairQueue, JobRunner
+from formcoach.pipeline.stages import STAGES
 from formcoach.runs import service as runs_service
 from formcoach.runs.models import Run
 from tests.apputil import fresh_pg_database, run_folder_key
@@ -76,7 +77,7 @@ def _user_and_run(settings: Settings) -> tuple[int, int, str]:
         user = User(username="a", password_hash=hash_password("pw-for-tests"))
         session.add(user)
         session.flush()
-        run = runs_service.create_run(session, user, RunOptions(), "a.mp4", 1)
+        run = runs_service.create_run(session, user, RunOptions(), "a.mp4", 1, stages=STAGES)
         return user.id, run.id, run.run_key
 
 
@@ -93,7 +94,7 @@ def test_deleted_run_is_skipped_and_ids_are_not_reused(tmp_path: Path) -> None:
     with session_scope(settings.db_url) as session:
         user = session.get(User, user_id)
         assert user is not None
-        new = runs_service.create_run(session, user, RunOptions(), "b.mp4", 1)
+        new = runs_service.create_run(session, user, RunOptions(), "b.mp4", 1, stages=STAGES)
         new_id, new_key = new.id, new.run_key
     assert new_id != run_id and new_key != key
     # A job holding A's identity never touches B, even by B's id.
@@ -122,7 +123,7 @@ def test_queue_limit_per_user(tmp_path: Path) -> None:
         user = session.get(User, user_id)
         assert user is not None
         runs_service.check_queue_room(session, user_id, settings)
-        runs_service.create_run(session, user, RunOptions(), "b.mp4", 1)
+        runs_service.create_run(session, user, RunOptions(), "b.mp4", 1, stages=STAGES)
         with pytest.raises(AppError) as refused:
             runs_service.check_queue_room(session, user_id, settings)
     assert refused.value.code == "too_many_queued_runs"

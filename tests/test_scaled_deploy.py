@@ -13,8 +13,8 @@ import yaml
 
 from formcoach.cli import cli
 from formcoach.gateway.app import DEFAULT_PORTS
-from formcoach.gateway.jobs import QUEUES
 from formcoach.kit.pipeline import SERVICES
+from formcoach.pipeline.orchestrator import QUEUES
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 

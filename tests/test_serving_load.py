@@ -26,10 +26,11 @@ from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit import db
 from formcoach.kit.db import get_engine, get_sessionmaker, session_scope
-from formcoach.kit.jobs import JobRunner, ProcessJobRunner
 from formcoach.kit.settings import Settings
+from formcoach.pipeline.runners import JobRunner, ProcessJobRunner
+from formcoach.pipeline.stages import STAGES
 from formcoach.runs import service as runs_service
-from formcoach.runs.models import STAGES, Run, RunStage
+from formcoach.runs.models import Run, RunStage
 from tests.apputil import ADMIN, basic, fresh_pg_database, upload, wait_for_run
 from tests.conftest import make_settings
 from tests.ports import free_port

@@ -16,8 +16,8 @@ from formcoach.accounts.users import User, hash_password
 from formcoach.advice_generation.service import list_drills
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.db import Base, get_engine, session_scope
-from formcoach.kit.jobs import IdHandler, JobRunner
 from formcoach.kit.settings import Settings
+from formcoach.pipeline.runners import IdHandler, JobRunner
 from formcoach.runs.models import Run
 from formcoach.video_generation.api import router
 from formcoach.video_generation.service import pending_job_ids, process_job

@@ -23,6 +23,7 @@ from formcoach.kit.db import session_scope
 from formcoach.kit.pipeline import ANALYSIS, RunOptions, run_file
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import LocalStorage
+from formcoach.pipeline.stages import STAGES
 from formcoach.runs import service as runs_service
 from formcoach.runs.models import Run
 from tests.apputil import ADMIN, basic
@@ -113,7 +114,9 @@ def _add_run(settings: Settings, filename: str, movement: str, created: datetime
     with session_scope(settings.db_url) as session:
         admin = session.query(User).filter_by(username="admin").one()
         options = RunOptions(movement=movement)
-        run = runs_service.create_run(session, admin, options, filename, 10, person=person)
+        run = runs_service.create_run(
+            session, admin, options, filename, 10, person=person, stages=STAGES
+        )
         run.created_at = created
         return int(run.id)
 

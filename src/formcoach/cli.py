@@ -26,7 +26,7 @@ def _prepare_or_exit(settings: Settings) -> str | None:
         sys.exit(2)
 
 
-# The served one-process deployment runs its jobs in a niced child process (kit/jobs.py
+# The served one-process deployment runs its jobs in a niced child process (pipeline/runners.py
 # ProcessJobRunner) so that status requests stay fast during a pose job (issue 8).
 SERVE_JOB_DEFAULTS: dict[str, object] = {"job_process": True, "job_nice": 10}
 
@@ -37,10 +37,10 @@ def preload_stages() -> None:
     it stalls every request in flight (seen as 10 s timeouts of 200 polling clients)."""
     import importlib
 
-    from formcoach.gateway.jobs import STAGE_FUNCTIONS
+    from formcoach.pipeline.stages import STAGE_TABLE
 
-    for target in STAGE_FUNCTIONS.values():
-        importlib.import_module(target.partition(":")[0])
+    for stage in STAGE_TABLE:
+        importlib.import_module(stage.module)
 
 
 @click.group()
@@ -148,8 +148,8 @@ def worker(queues: str | None, concurrency: int, name: str | None, restart: bool
     """Run a Celery worker for background stages (needs FORMCOACH_BROKER_URL)."""
     import os
 
-    from formcoach.gateway.jobs import QUEUES, celery_worker_app
-    from formcoach.kit.celery_app import supervise
+    from formcoach.pipeline.celery_app import supervise
+    from formcoach.pipeline.orchestrator import QUEUES, celery_worker_app
 
     settings = get_settings()
     if not settings.broker_url:

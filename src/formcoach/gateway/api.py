@@ -36,6 +36,7 @@ from formcoach.kit.pipeline import MOVEMENTS, UPLOAD, VIEWS, RunOptions, run_fil
 from formcoach.kit.schemas import ErrorResponse
 from formcoach.kit.storage import move_into
 from formcoach.kit.upload import receive_upload
+from formcoach.pipeline.stages import STAGES
 from formcoach.runs import service as runs_service
 from formcoach.runs.models import PERSON_MAX
 from formcoach.runs.schemas import Reanalyse, RunComparison, RunCreated, RunOut, RunPage, RunTracks
@@ -286,7 +287,7 @@ async def create_run(
         person = runs_service.clean_person(result.fields.get("person"))
         runs_service.check_queue_room(session, user.id, settings)
         run = runs_service.create_run(
-            session, user, options, result.filename, result.file_bytes, person=person
+            session, user, options, result.filename, result.file_bytes, person=person, stages=STAGES
         )
         key = run_file(run.run_key, UPLOAD)
         try:

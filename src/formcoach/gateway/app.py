@@ -23,15 +23,15 @@ from formcoach import __version__
 from formcoach.accounts.sessions import ServerSessionMiddleware, SessionStore
 from formcoach.accounts.users import configure_token_cache
 from formcoach.gateway import api, ops, web
-from formcoach.gateway.jobs import build_celery_backend, pending_runs, run_job
 from formcoach.gateway.retention import RetentionSweeper
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.errors import AppError
-from formcoach.kit.jobs import IdHandler, JobBackend, JobRunner, ProcessJobRunner
 from formcoach.kit.pipeline import SERVICES
 from formcoach.kit.security import install_security
 from formcoach.kit.settings import Settings, get_settings
 from formcoach.kit.webdocs import install_docs, install_no_store
+from formcoach.pipeline.orchestrator import build_celery_backend, pending_runs, run_job
+from formcoach.pipeline.runners import IdHandler, JobBackend, JobRunner, ProcessJobRunner
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,14 @@ from typing import Any
 from tqdm import tqdm
 
 from formcoach.accounts.users import User
-from formcoach.gateway.jobs import STAGE_WEIGHTS, process_run
 from formcoach.gateway.report import DOWNLOADS, build_report
 from formcoach.kit import pipeline as art
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import get_settings
 from formcoach.kit.storage import LocalStorage
+from formcoach.pipeline.orchestrator import process_run
+from formcoach.pipeline.stages import STAGE_WEIGHTS, STAGES
 from formcoach.runs import service as runs_service
 from formcoach.runs.models import Run
 
@@ -58,7 +59,9 @@ def analyze_file(
     with session_scope(settings.db_url) as session:
         user = session.query(User).filter_by(username="admin").one()
         options = art.RunOptions(movement, view, height_cm, language)
-        run = runs_service.create_run(session, user, options, video.name, video.stat().st_size)
+        run = runs_service.create_run(
+            session, user, options, video.name, video.stat().st_size, stages=STAGES
+        )
         run_id, key = run.id, run.run_key
         storage.put_file(art.run_file(key, art.UPLOAD), video)
 

@@ -40,7 +40,8 @@ from formcoach.kit.errors import AppError
 from formcoach.kit.schemas import ErrorResponse
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import check_storage, get_storage
-from formcoach.runs.models import STAGES, Run, RunStage
+from formcoach.pipeline.stages import STAGES
+from formcoach.runs.models import Run, RunStage
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class FormcoachCollector(Collector):
             yield str(generator), int(seconds), float(usd)
 
     def _depth(self) -> dict[str, int]:
-        from formcoach.gateway.jobs import QUEUES
+        from formcoach.pipeline.orchestrator import QUEUES
 
         depth = getattr(self.jobs, "depth", None)
         if depth is None:

@@ -3,7 +3,7 @@
 Two ways in: a sweep thread in the gateway (every ``FORMCOACH_RETENTION_SWEEP_INTERVAL_S``)
 and ``formcoach purge`` (prints what it deleted). Each run goes in its own transaction through
 the same ``delete_run`` as the API, so a purge stopped half-way leaves whole runs, and a run
-still being processed is stopped by its worker (gateway/jobs.py notices the run is gone).
+still being processed is stopped by its worker (pipeline/orchestrator.py notices the run is gone).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from formcoach.kit.pipeline import POSE_META, PROXY, UPLOAD, RunOptions, run_fil
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
 from formcoach.kit.video_io import iter_frames
+from formcoach.pipeline.stages import STAGES
 from formcoach.runs import service as runs_service
 from formcoach.runs.models import Run
 from formcoach.runs.schemas import RunTracks, TrackOut
@@ -128,7 +129,13 @@ def reanalyse(session: Session, storage: Storage, user: User, run: Run, subject:
         raise AppError("not_found")
     options = RunOptions(run.movement, run.view, run.height_cm, run.language, subject)
     new = runs_service.create_run(
-        session, user, options, run.original_filename, run.upload_bytes, person=run.person
+        session,
+        user,
+        options,
+        run.original_filename,
+        run.upload_bytes,
+        person=run.person,
+        stages=STAGES,
     )
     storage.put_file(run_file(new.run_key, UPLOAD), storage.local_path(source))
     return new

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from formcoach.pipeline.stages import STAGE_LABELS
+
 TEXT: dict[str, dict[str, str]] = {
     "title": {"ja": "formcoach フォーム分析", "en": "formcoach form analysis"},
     "tagline": {"ja": "動画からフォームを分析", "en": "Movement analysis from video"},
@@ -220,15 +222,8 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "pending": {"ja": "待機中", "en": "Waiting"},
         "done": {"ja": "完了", "en": "Done"},
     },
-    "stage": {
-        "probe": {"ja": "動画の確認と変換", "en": "Checking and converting the video"},
-        "pose": {"ja": "姿勢の推定", "en": "Finding the body in every frame"},
-        "features": {"ja": "角度とピッチの計測", "en": "Measuring angles and cadence"},
-        "annotate": {"ja": "解析動画の作成", "en": "Drawing the annotated video"},
-        "analysis": {"ja": "基準値との比較", "en": "Comparing with reference values"},
-        "advice": {"ja": "アドバイスの作成", "en": "Writing the advice"},
-        "drill_videos": {"ja": "ドリル動画の作成", "en": "Making the drill videos"},
-    },
+    # Stage labels come from the one stage table (pipeline/stages.py).
+    "stage": {name: dict(label) for name, label in STAGE_LABELS.items()},
     "severity": {
         "info": {"ja": "情報", "en": "Info"},
         "minor": {"ja": "軽度", "en": "Minor"},

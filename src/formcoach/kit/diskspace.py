@@ -4,7 +4,7 @@ Three places meet it: ``/api/ready`` (free space below ``min_free_disk_mb`` is n
 uploads (refused with 507 storage_full before a byte is written when space is already below
 the threshold, and when the disk fills while the body streams in), and pipeline stages (an
 ENOSPC/EDQUOT anywhere in a stage leaves the stage pending and the run waiting: see
-gateway/jobs.py).
+pipeline/orchestrator.py).
 """
 
 from __future__ import annotations

@@ -15,16 +15,6 @@ from formcoach.kit.pipeline import new_run_key, run_folder
 # Longest person label: the column's width (migration 0004), checked before it reaches the DB.
 PERSON_MAX = 100
 
-STAGES: tuple[str, ...] = (
-    "probe",
-    "pose",
-    "features",
-    "annotate",
-    "analysis",
-    "advice",
-    "drill_videos",
-)
-
 
 def person_search_key(text: str) -> str:
     """NFKC (full-width letters and digits become plain ones) then Unicode case folding."""

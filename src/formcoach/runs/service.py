@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from formcoach.kit.pipeline import RunOptions, new_run_key
 from formcoach.kit.schemas import ErrorDetail
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
-from formcoach.runs.models import PERSON_MAX, STAGES, Run, RunStage, person_search_key
+from formcoach.runs.models import PERSON_MAX, Run, RunStage, person_search_key
 from formcoach.runs.schemas import RunOut, StageOut
 
 _RUNS = Run.__table__.c
@@ -44,7 +44,10 @@ def create_run(
     filename: str,
     size: int,
     person: str | None = None,
+    *,
+    stages: Sequence[str],
 ) -> Run:
+    """A new queued run with a pending row per stage (the pipeline's stage names, in order)."""
     run = Run(
         user_id=user.id,
         run_key=new_run_key(),
@@ -57,7 +60,7 @@ def create_run(
         person_key=None if person is None else person_search_key(person),
         original_filename=filename,
         upload_bytes=size,
-        stages=[RunStage(name=name, position=i) for i, name in enumerate(STAGES)],
+        stages=[RunStage(name=name, position=i) for i, name in enumerate(stages)],
     )
     session.add(run)
     session.flush()

@@ -16,7 +16,6 @@ next step and writes nothing, and never into a run that later got the same id.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable
@@ -37,47 +36,16 @@ from formcoach.kit.observability import log_context
 from formcoach.kit.pipeline import SERVICES, RunGone, RunOptions, StageContext, run_folder
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage, get_storage
-from formcoach.runs.models import STAGES, Run, RunStage
+from formcoach.pipeline.stages import BY_NAME, STAGE_QUEUES, STAGE_WEIGHTS, STAGES
+from formcoach.runs.models import Run, RunStage
 
 if TYPE_CHECKING:
     from celery import Celery, Task
 
-    from formcoach.kit.celery_app import CeleryBackend, Route
+    from formcoach.pipeline.celery_app import CeleryBackend, Route
 
 log = logging.getLogger(__name__)
 
-# stage -> "module:function"; resolved lazily so importing the gateway stays light.
-STAGE_FUNCTIONS: dict[str, str] = {
-    "probe": "formcoach.video_processing.jobs:run_probe",
-    "pose": "formcoach.pose_estimation.jobs:run",
-    "features": "formcoach.feature_extraction.jobs:run",
-    "annotate": "formcoach.video_processing.jobs:run_annotate",
-    "analysis": "formcoach.analysis.jobs:run",
-    "advice": "formcoach.advice_generation.jobs:run",
-    "drill_videos": "formcoach.video_generation.jobs:run",
-}
-
-# Share of the run's progress bar per stage, roughly its share of the time.
-STAGE_WEIGHTS: dict[str, float] = {
-    "probe": 12,
-    "pose": 50,
-    "features": 3,
-    "annotate": 15,
-    "analysis": 2,
-    "advice": 2,
-    "drill_videos": 16,
-}
-
-# Each stage runs on the queue of the service that owns it; pose estimation dominates.
-STAGE_QUEUES: dict[str, str] = {
-    "probe": "video_processing",
-    "pose": "pose_estimation",
-    "features": "feature_extraction",
-    "annotate": "video_processing",
-    "analysis": "analysis",
-    "advice": "advice_generation",
-    "drill_videos": "video_generation",
-}
 # One Celery queue per service.
 QUEUES: tuple[str, ...] = SERVICES
 DRILL_VIDEO_TASK = "formcoach.drill_video"
@@ -91,9 +59,7 @@ def stage_task_name(stage: str) -> str:
 
 
 def stage_function(stage: str) -> Callable[[StageContext], None]:
-    module_name, _, attr = STAGE_FUNCTIONS[stage].partition(":")
-    func: Callable[[StageContext], None] = getattr(importlib.import_module(module_name), attr)
-    return func
+    return BY_NAME[stage].run
 
 
 def overall_progress(done: dict[str, float]) -> float:
@@ -418,14 +384,14 @@ def _transient() -> tuple[type[BaseException], ...]:
 
 
 def run_route(settings: Settings, run_id: int) -> Route | None:
-    from formcoach.kit.celery_app import Route
+    from formcoach.pipeline.celery_app import Route
 
     stage = first_pending_stage(settings, run_id)
     return None if stage is None else Route(stage_task_name(stage), STAGE_QUEUES[stage])
 
 
 def video_route(_job_id: int) -> Route:
-    from formcoach.kit.celery_app import Route
+    from formcoach.pipeline.celery_app import Route
 
     return Route(DRILL_VIDEO_TASK, DRILL_VIDEO_QUEUE)
 
@@ -446,7 +412,7 @@ def pending_video_job_ids(settings: Settings) -> list[int]:
 
 
 def build_celery_backend(settings: Settings) -> CeleryBackend:
-    from formcoach.kit.celery_app import CeleryBackend, Leases, create_celery
+    from formcoach.pipeline.celery_app import CeleryBackend, Leases, create_celery
 
     app = create_celery(settings, QUEUES)
     backend = CeleryBackend(app, Leases.from_settings(settings), settings.watchdog_interval_s)
@@ -472,7 +438,7 @@ def run_stage_task(
     A message carries the run's key (a message without one, from the watchdog or sent before
     run keys existed, is for whichever run has the id now): a message for a deleted run, or
     for a run whose id now names another, does nothing."""
-    from formcoach.kit.celery_app import Leases, Route, send
+    from formcoach.pipeline.celery_app import Leases, Route, send
 
     leases = Leases.from_settings(settings)
     try:
@@ -525,7 +491,7 @@ def _current_key(settings: Settings, run_id: int) -> str | None:
 
 
 def run_video_task(task: Task[Any, Any], settings: Settings, job_id: int) -> None:
-    from formcoach.kit.celery_app import Leases
+    from formcoach.pipeline.celery_app import Leases
     from formcoach.video_generation.service import process_job
 
     leases = Leases.from_settings(settings)
@@ -540,7 +506,7 @@ def run_video_task(task: Task[Any, Any], settings: Settings, job_id: int) -> Non
 
 def register_tasks(app: Celery, settings: Settings) -> None:
     """One task per stage (routed to its service's queue) and the drill-video task."""
-    from formcoach.kit.celery_app import task_options
+    from formcoach.pipeline.celery_app import task_options
 
     options = task_options(settings)
     for stage in STAGES:
@@ -563,7 +529,7 @@ def register_tasks(app: Celery, settings: Settings) -> None:
 
 
 def celery_worker_app(settings: Settings) -> Celery:
-    from formcoach.kit.celery_app import create_celery
+    from formcoach.pipeline.celery_app import create_celery
 
     app = create_celery(settings, QUEUES)
     register_tasks(app, settings)

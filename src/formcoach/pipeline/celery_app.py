@@ -70,7 +70,7 @@ def _install_logging(settings: Settings) -> None:
 
     Connecting ``setup_logging`` stops Celery from configuring logging itself; the pre/post-run
     signals set and clear the log context in the process that runs the task. Stage task names
-    are ``formcoach.stage.<stage>`` taking the run id (gateway/jobs.py); the drill-video task
+    are ``formcoach.stage.<stage>`` taking the run id (pipeline/orchestrator.py); the drill-video task
     takes a video job id.
     """
     if _LOGGING_INSTALLED.is_set():

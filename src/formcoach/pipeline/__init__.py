@@ -1,0 +1,1 @@
+"""Run execution: the stage table, the orchestrator, and the in-process and Celery runners."""
