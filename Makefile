@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench clean browser services
+.PHONY: install run test test-fast lint format bench clean browser services
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ services:
 
 test: install lint browser services
 	$(BIN)/pytest
+
+# The quick loop: only tests that need no real video, pose model, browser or server.
+test-fast: install
+	$(BIN)/pytest -q -m "not heavy"
 
 format: install
 	$(BIN)/ruff format src tests bench

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,25 @@ from formcoach.kit.settings import Settings
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "videos"
 TWO_PEOPLE = FIXTURES / "sports2d-demo-two-people.mp4"
 SINGLE_PERSON = FIXTURES / "pose2sim-single-person-cam01.mp4"
+
+
+# A module that touches any of these (real footage, renders, the pose model, servers or other
+# processes, a browser, Redis or PostgreSQL) is "heavy"; `make test-fast` runs the rest.
+HEAVY = re.compile(
+    r"SINGLE_PERSON|TWO_PEOPLE|fixture_videos|FIXTURES|Popen|subprocess|ThreadedServer|chromium"
+    r"|render_clip|estimate\(|live_app|completed_runs|redis|psycopg|upload\(|mark\.slow|\.mp4"
+)
+
+
+@cache
+def _heavy_module(path: Path) -> bool:
+    return bool(HEAVY.search(path.read_text(encoding="utf-8")))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _heavy_module(Path(str(item.fspath))):
+            item.add_marker(pytest.mark.heavy)
 
 
 @pytest.fixture(scope="session")
