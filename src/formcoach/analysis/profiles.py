@@ -92,7 +92,7 @@ def run_profile(
         value = measured.get(key) or Measured(
             None, note=NOT_MEASURED if usable_view else NOT_THIS_VIEW
         )
-        metric, finding = judge(key, spec, value)
+        metric, finding = judge(key, spec, value, clip.view, clip.view_angle)
         metrics[key] = metric
         # A second measure of a fault already judged would repeat its finding.
         if finding is not None and key not in silent:

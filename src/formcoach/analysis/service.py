@@ -33,6 +33,14 @@ from formcoach.analysis.schemas import (
     Status,
 )
 from formcoach.analysis.scores import compute_scores
+from formcoach.analysis.validity import (
+    CAMERA_VERTICAL,
+    canonical,
+    detected_view,
+    view_differs_message,
+    view_note,
+    view_segments,
+)
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import get_settings
 
@@ -64,6 +72,11 @@ def analyze(
     """The analysis.json structure (ARCHITECTURE.md) for one clip."""
     ref = reference if reference is not None else get_reference()
     requested = movement
+    # The footage's view wins over the user's choice (issue 18): a choice is a claim, and a
+    # side-view check run on a front-view clip measures nothing.
+    detected, view_angle = detected_view(features)
+    view_requested = view
+    view = canonical(detected) if detected is not None else canonical(view)
     detection: Detection | None = None
     if movement == "auto":
         detection = classify(features, ref, view)
@@ -79,6 +92,7 @@ def analyze(
         frame_s=s.frame_duration((features.get("fps"), pose_meta.get("fps"), proxy.get("fps")), t),
         view=view,
         facing=str(features.get("facing", "unknown")),
+        view_angle=view_angle,
         min_observed_frames=get_settings().min_observed_frames,
     )
     profile = ref.movements.get(movement)
@@ -104,7 +118,7 @@ def analyze(
         for key, spec in judged.items():
             if key in gait_profile.KEYS:
                 measured = gait_profile.measure(key, clip, ref, (spec.low, spec.high))
-                metric, finding = judge(key, spec, measured)
+                metric, finding = judge(key, spec, measured, clip.view, clip.view_angle)
             else:
                 metric, finding = _judge(key, spec, clip, ref, movement)
             metrics[key] = metric
@@ -114,6 +128,14 @@ def analyze(
     metrics.update(_summaries(movement, clip, ref, judged))
     if movement in GAIT:
         metrics.update(gait_profile.summaries(clip, movement))
+    if detected is not None and view != canonical(view_requested):
+        findings.append(
+            Finding(
+                code="view_differs",
+                severity="info",
+                message=view_differs_message(detected, view_requested, view_angle),
+            )
+        )
     if not judged:
         findings.append(
             Finding(
@@ -125,7 +147,9 @@ def analyze(
     result = Analysis(
         movement=movement,
         movement_requested=requested,
-        view=view,
+        view=detected if detected is not None else view_requested,
+        view_requested=view_requested,
+        view_segments=view_segments(features),
         metrics=metrics,
         findings=findings,
         scores=compute_scores(metrics, judged, ref.scoring, repeated),
@@ -180,8 +204,9 @@ def _measure(key: str, clip: Clip, ref: Reference) -> tuple[float | None, Locali
             return None, msg.cadence_unavailable(step_count(clip.features), ref.gait.min_steps)
         return value, None
     # Every other judged metric is the median of the per-frame series of the same name.
-    if clip.view != "side":
-        return None, msg.NEEDS_SIDE_VIEW
+    wrong_view = view_note(key, clip.view, clip.view_angle)
+    if wrong_view is not None or clip.view != "side":
+        return None, wrong_view or msg.NEEDS_SIDE_VIEW
     if key in SIGNED_BY_FACING and clip.facing not in ("left", "right"):
         return None, msg.FACING_UNKNOWN
     value = s.median(s.series(clip.features, key))
@@ -217,7 +242,8 @@ def _judge(
     if steps is not None and steps >= ref.gait.confident_steps:
         few = None
     note = spec.note
-    for extra in (few, borderline):
+    vertical = CAMERA_VERTICAL if key in SIGNED_BY_FACING else None
+    for extra in (few, borderline, vertical):
         if extra is not None:
             note = (
                 extra
@@ -329,6 +355,14 @@ def _summaries(
     """Informational metrics: no reference, status ok (or not_measurable when absent)."""
     out: dict[str, Metric] = {}
     side_note = msg.NOT_SIDE_VIEW_ANGLES if clip.view != "side" else None
+
+    def withheld(key: str, label: LocalizedText) -> Metric | None:
+        # Outside its valid views a summary is not shown at all, not shown "as indicative".
+        note = view_note(key, clip.view, clip.view_angle)
+        if note is None:
+            return None
+        return Metric(value=None, unit="deg", label=label, status="not_measurable", note=note)
+
     if movement in GAIT:
         steps = step_count(clip.features)
         out["step_count"] = _summary(
@@ -342,7 +376,7 @@ def _summaries(
                 values = s.observed_series(clip.features, f"{side}_{joint}_flexion_deg")
                 note = side_note or _context_note(movement, joint, stat, ref)
                 key = f"{joint}_flexion_{stat}_{side}_deg"
-                out[key] = _observed_summary(
+                out[key] = withheld(key, msg.joint_label(joint, stat, side)) or _observed_summary(
                     key,
                     msg.joint_label(joint, stat, side),
                     values,
@@ -351,22 +385,33 @@ def _summaries(
                     clip.min_observed_frames,
                 )
     if "trunk_lean_deg" not in judged:
-        facing_note = None if clip.facing in ("left", "right") else msg.FACING_UNKNOWN
-        out["trunk_lean_deg"] = _summary(
+        facing_known = clip.facing in ("left", "right")
+        lean = s.median(s.series(clip.features, "trunk_lean_deg"))
+        # Forward is positive only when the facing is known; else only the size is given.
+        if lean is not None and not facing_known:
+            lean = abs(lean)
+        out["trunk_lean_deg"] = withheld("trunk_lean_deg", msg.TRUNK_LEAN_LABEL) or _summary(
             msg.TRUNK_LEAN_LABEL,
-            s.median(s.series(clip.features, "trunk_lean_deg")),
+            lean,
             "deg",
-            side_note or facing_note,
+            _joined(None if facing_known else msg.FACING_UNKNOWN, CAMERA_VERTICAL),
         )
     if movement == "plank":
         context = ref.context.get("plank_body_line_deg")
-        out["body_line_deg"] = _summary(
+        out["body_line_deg"] = withheld("body_line_deg", msg.BODY_LINE_LABEL) or _summary(
             msg.BODY_LINE_LABEL,
             s.median(s.series(clip.features, "body_line_deg")),
             "deg",
             side_note or (msg.body_line_note(context) if context else None),
         )
     return out
+
+
+def _joined(*notes: LocalizedText | None) -> LocalizedText | None:
+    present = [n for n in notes if n is not None]
+    if not present:
+        return None
+    return LocalizedText(ja="".join(n.ja for n in present), en=" ".join(n.en for n in present))
 
 
 def _context_note(movement: str, joint: str, stat: str, ref: Reference) -> LocalizedText | None:
