@@ -403,7 +403,10 @@ def compute_all(
     }
     # The view from the seen landmarks only: a filled or guessed shoulder is no evidence.
     visibility = np.asarray(pose.keypoints[:, :, VISIBILITY], dtype=np.float64)
-    view = detect_view(only_seen, visibility, pose.times, fps, per_frame, leg_length)
+    depth = np.where(seen, pose.keypoints[:, :, 2], np.nan).astype(np.float64)
+    view = detect_view(
+        only_seen, visibility, pose.times, fps, per_frame, leg_length, depth, float(pose.width)
+    )
     steps = detect_steps(xy, pose.times, fps, leg_length)
     contacts = initial_contacts(xy, pose.times, per_frame, fps, leg_length)
     # A cadence only where the steps form a real periodic, alternating gait: arm raises, jumps
