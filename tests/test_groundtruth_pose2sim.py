@@ -90,3 +90,22 @@ def test_oblique_running_raises_no_trunk_lean_fault(reports: dict[str, dict[str,
     assert "side view" in lean["note"]["en"] and "oblique" in lean["note"]["en"]
     # Nothing judged could be measured: the report must not read as an all-clear.
     assert all(score["value"] is None for score in running["scores"].values())
+
+
+def test_nothing_measurable_is_not_assessed_never_an_all_clear(
+    reports: dict[str, dict[str, Any]],
+) -> None:
+    from formcoach.advice_generation.service import advise
+
+    for movement in ("running", "squat"):
+        report = reports[movement]
+        finding = next(f for f in report["findings"] if f["code"] == "not_assessed")
+        assert finding["severity"] == "info"
+        # The real causes: an oblique view and 1.7 s of footage, each with a filming tip.
+        assert finding["reasons"][:2] == ["view_unsuitable", "clip_too_short"], finding
+        assert "side-on" in finding["message"]["en"] and "5-10 seconds" in finding["message"]["en"]
+        assert "真横" in finding["message"]["ja"]
+        assert all(score["value"] is None for score in report["scores"].values())
+        advice = advise(report)
+        text = " ".join(a["text"]["en"] for a in advice["advice"])
+        assert "nothing that needs fixing" not in text and "found nothing" not in text

@@ -21,6 +21,8 @@ FINDING_CODES = (
     "movement_auto_detected",
     # The footage's view is not the one the user chose (issue 18, item 1).
     "view_differs",
+    # None of the movement's checks could be measured, with the causes (issue 18, item 6).
+    "not_assessed",
     "reps_not_found",
     # Exercise profiles (reference.yaml `findings` of each judged metric).
     "squat_shallow",
@@ -281,6 +283,8 @@ class Finding(BaseModel):
     message: LocalizedText
     evidence: list[Evidence] = []
     metric: str | None = None
+    # not_assessed: the cause codes (analysis/not_assessed.py REASONS), most likely first.
+    reasons: list[str] = []
 
 
 class Analysis(BaseModel):

@@ -18,6 +18,7 @@ from formcoach.analysis import messages as msg
 from formcoach.analysis import series as s
 from formcoach.analysis.classify import Detection, classify, measured_cadence, step_count
 from formcoach.analysis.judge import Clip, Measured, judge, plausible, severity, uncertainty_of
+from formcoach.analysis.not_assessed import not_assessed
 from formcoach.analysis.profiles import run_profile
 from formcoach.analysis.reference import load_reference
 from formcoach.analysis.schemas import (
@@ -136,6 +137,11 @@ def analyze(
                 message=view_differs_message(detected, view_requested, view_angle),
             )
         )
+    needed_rate = _needed_rate(features, movement)
+    frame_height = float(proxy.get("height") or pose_meta.get("height") or 0)
+    unassessed = not_assessed(clip, metrics, list(judged), needed_rate, frame_height)
+    if unassessed is not None:
+        findings.append(unassessed)
     if not judged:
         findings.append(
             Finding(
@@ -153,7 +159,7 @@ def analyze(
         metrics=metrics,
         findings=findings,
         scores=compute_scores(metrics, judged, ref.scoring, repeated),
-        detection_rate_needed=_needed_rate(features, movement),
+        detection_rate_needed=needed_rate,
     )
     return result.model_dump(mode="json", by_alias=True)
 

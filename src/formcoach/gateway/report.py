@@ -89,6 +89,7 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
                 "message": _text(f["message"], lang),
                 "evidence": f.get("evidence", []),
                 "metric": f.get("metric"),
+                "reasons": f.get("reasons", []),
             }
             for f in analysis["findings"]
         ],
