@@ -71,3 +71,11 @@ def test_walker_turning_round_is_oblique_during_the_turn(
     assert views_in_order == ["side", "oblique", "side"]
     # The last ~1.9 s are empty: no view is claimed there.
     assert by_start[12]["view"] == "unknown"
+
+
+def test_annotated_overlay_reads_the_view_per_window(views: dict[str, dict[str, Any]]) -> None:
+    from formcoach.video_processing.annotate import VIEW_TEXT, _view_at, view_windows
+
+    windows = view_windows({"view": views["sports2d-demo4-walk-side"]})
+    assert _view_at(windows, 2.5) == "side" and _view_at(windows, 5.5) == "oblique"
+    assert all(view in VIEW_TEXT for _, _, view in windows)
