@@ -26,14 +26,20 @@ CLIPS = {
 
 
 @pytest.fixture(scope="module")
-def views(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str, Any], Any]]:
+    """features.json and pose of each clip."""
     settings: Settings = make_settings(tmp_path_factory.mktemp("view"))
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, tuple[dict[str, Any], Any]] = {}
     for name in CLIPS:
         clip: Path = FIXTURES / f"{name}.mp4"
         pose = estimate(clip, settings, max_side=settings.pose_max_side)
-        out[name] = compute_features(pose, settings).to_json()["view"]
+        out[name] = (compute_features(pose, settings).to_json(), pose)
     return out
+
+
+@pytest.fixture(scope="module")
+def views(clips: dict[str, tuple[dict[str, Any], Any]]) -> dict[str, dict[str, Any]]:
+    return {name: features["view"] for name, (features, _) in clips.items()}
 
 
 @pytest.mark.parametrize("name", sorted(CLIPS))
@@ -79,3 +85,19 @@ def test_annotated_overlay_reads_the_view_per_window(views: dict[str, dict[str, 
     windows = view_windows({"view": views["sports2d-demo4-walk-side"]})
     assert _view_at(windows, 2.5) == "side" and _view_at(windows, 5.5) == "oblique"
     assert all(view in VIEW_TEXT for _, _, view in windows)
+
+
+def test_squat_trunk_lean_is_read_at_the_bottom_of_each_rep(
+    clips: dict[str, tuple[dict[str, Any], Any]],
+) -> None:
+    from formcoach.analysis.service import analyze
+
+    features, pose = clips["rohan-squat-barbell-side-portrait"]
+    report = analyze(features, pose.meta, {"proxy": {"fps": pose.fps}}, "squat", "side")
+    assert report["view"] == "side" and report["view_requested"] == "side"
+    assert not any(f["code"] == "view_differs" for f in report["findings"])
+    # SOURCES.md: clear forward trunk lean at the bottom, ~35-45°; the whole clip (mostly
+    # standing) read 6°, which is why no whole-clip lean is shown for a squat.
+    bottom = report["metrics"]["squat_trunk_lean_bottom_deg"]
+    assert 30 <= bottom["value"] <= 50, bottom
+    assert report["metrics"]["trunk_lean_deg"]["value"] is None

@@ -46,6 +46,18 @@ from formcoach.kit.errors import AppError
 from formcoach.kit.settings import get_settings
 
 GAIT = ("running", "walking")
+# Exercises whose whole-clip trunk lean says nothing (issue 18 item 8: 83° for push-ups, 91°
+# for a plank, 6° for a squat leaning ~40° at the bottom): their profiles measure the phase
+# that matters instead (body line, lean at the bottom of each rep).
+WHOLE_CLIP_LEAN_MEANINGLESS = frozenset(
+    {"squat", "plank", "push_up", "side_plank", "glute_bridge", "lunge", "single_leg_squat"}
+)
+PHASE_LEAN_NOTE = LocalizedText(
+    ja="動画全体の体幹の傾きはこの種目では意味がないため表示しません（最下点での前傾や体の"
+    "ラインの項目を見てください）。",
+    en="A whole-clip trunk lean means nothing for this exercise, so none is shown (see the "
+    "lean at the bottom of each rep, or the body line).",
+)
 # Whose sign means forward/backward only when the facing direction is known.
 SIGNED_BY_FACING = frozenset({"trunk_lean_deg"})
 # Finding codes by (metric, status); other judged metrics get "<metric stem>_<status>".
@@ -390,7 +402,15 @@ def _summaries(
                     note,
                     clip.min_observed_frames,
                 )
-    if "trunk_lean_deg" not in judged:
+    if movement in WHOLE_CLIP_LEAN_MEANINGLESS:
+        out["trunk_lean_deg"] = Metric(
+            value=None,
+            unit="deg",
+            label=msg.TRUNK_LEAN_LABEL,
+            status="not_measurable",
+            note=PHASE_LEAN_NOTE,
+        )
+    elif "trunk_lean_deg" not in judged:
         facing_known = clip.facing in ("left", "right")
         lean = s.median(s.series(clip.features, "trunk_lean_deg"))
         # Forward is positive only when the facing is known; else only the size is given.
