@@ -38,6 +38,7 @@ from formcoach.analysis.validity import (
     CAMERA_VERTICAL,
     canonical,
     detected_view,
+    frames_in_view,
     view_differs_message,
     view_note,
     view_segments,
@@ -373,6 +374,9 @@ def _summaries(
     """Informational metrics: no reference, status ok (or not_measurable when absent)."""
     out: dict[str, Metric] = {}
     side_note = msg.NOT_SIDE_VIEW_ANGLES if clip.view != "side" else None
+    in_view = frames_in_view(clip.features, clip.times, clip.view)
+    if in_view.size < clip.times.size or not in_view.any():
+        in_view = np.ones(max(clip.times.size, 1), dtype=np.bool_)
 
     def withheld(key: str, label: LocalizedText) -> Metric | None:
         # Outside its valid views a summary is not shown at all, not shown "as indicative".
@@ -392,6 +396,7 @@ def _summaries(
         for stat in wanted:
             for side in ("left", "right"):
                 values = s.observed_series(clip.features, f"{side}_{joint}_flexion_deg")
+                values = np.where(in_view[: values.size], values, np.nan)
                 note = side_note or _context_note(movement, joint, stat, ref)
                 key = f"{joint}_flexion_{stat}_{side}_deg"
                 out[key] = withheld(key, msg.joint_label(joint, stat, side)) or _observed_summary(
@@ -412,7 +417,8 @@ def _summaries(
         )
     elif "trunk_lean_deg" not in judged:
         facing_known = clip.facing in ("left", "right")
-        lean = s.median(s.series(clip.features, "trunk_lean_deg"))
+        lean_series = s.series(clip.features, "trunk_lean_deg")
+        lean = s.median(np.where(in_view[: lean_series.size], lean_series, np.nan))
         # Forward is positive only when the facing is known; else only the size is given.
         if lean is not None and not facing_known:
             lean = abs(lean)

@@ -105,3 +105,23 @@ def view_differs_message(detected: str, requested: str, angle: int | None) -> Lo
         en=f"The camera view was given as {asked_en}, but the clip shows {seen_en}: it was "
         "analysed as filmed.",
     )
+
+
+def frames_in_view(features: Mapping[str, Any], times: Any, view: str) -> Any:
+    """Per frame, whether its ~1 s window was read as ``view`` (all True without windows).
+
+    A walker turning round is oblique for a second or two: the side-view angles of the clip
+    come from its side-on windows only.
+    """
+    import numpy as np
+
+    doc = features.get("view")
+    windows = doc.get("windows") if isinstance(doc, Mapping) else None
+    t = np.asarray(times, dtype=np.float64)
+    if not isinstance(windows, list) or not windows:
+        return np.ones(t.size, dtype=np.bool_)
+    keep = np.zeros(t.size, dtype=np.bool_)
+    for w in windows:
+        if canonical(str(w.get("view"))) == view:
+            keep |= (t >= float(w["start_s"])) & (t < float(w["end_s"]))
+    return keep
