@@ -294,26 +294,22 @@ def test_web_app_in_chromium(base_url: str, browser: Browser, tmp_path: Path) ->
     )
     drill.evaluate("v => v.pause()")
 
-    # Clicking a finding's evidence moves the annotated video there, and the chart's playhead.
-    seek = page.locator("[data-seek]").first
-    target = float(seek.get_attribute("data-seek") or "nan")
-    assert target > 0
-    before = page.evaluate("document.getElementById('annotated').currentTime")
-    seek.click()
-    page.wait_for_function(
-        "t => Math.abs(document.getElementById('annotated').currentTime - t) < 0.05",
-        arg=target,
-    )
-    assert before != pytest.approx(target)
-    page.wait_for_function(
-        "() => { const s = document.querySelector('svg.chart');"
-        " return +s.querySelector('.playhead').getAttribute('x1') > +s.dataset.x0; }"
-    )
-    # The chart works from the keyboard too: focus it and step forward.
+    # Issue 18: this clip is front-right oblique (~41° off side-on). Its page says so, raises
+    # no fault from it (it used to show a major trunk_lean_excessive finding, whose evidence
+    # button this test clicked) and says what could not be assessed instead of an all-clear.
+    expect(page.locator("#view")).to_contain_text("斜めから")
+    expect(page.locator("body")).to_contain_text("この動画ではフォームを評価できませんでした")
+    assert page.locator("[data-seek]").count() == 0
+    target = float(page.evaluate("document.getElementById('annotated').currentTime"))
+    # The chart moves the video from the keyboard: focus it and step forward.
     page.focus("svg.chart")
     page.keyboard.press("Shift+ArrowRight")
     page.wait_for_function(
         "t => document.getElementById('annotated').currentTime > t + 0.5", arg=target
+    )
+    page.wait_for_function(
+        "() => { const s = document.querySelector('svg.chart');"
+        " return +s.querySelector('.playhead').getAttribute('x1') > +s.dataset.x0; }"
     )
     page.evaluate("window.scrollTo(0, 0)")
     shoot(page, "04-results")
@@ -324,6 +320,10 @@ def test_web_app_in_chromium(base_url: str, browser: Browser, tmp_path: Path) ->
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("#results h2").first).to_be_visible()
     expect(page.locator("body")).to_contain_text("Recommended drills")
+    # Issue 18: the view read from the footage is on the page.
+    expect(page.locator("#view")).to_contain_text(
+        "Camera view: Oblique (read from the video; you chose: Side)"
+    )
     shoot(page, "05-results-en")
     me = httpx.get(f"{base_url}/api/me", headers=ADMIN).json()
     assert me["language"] == "en"
@@ -351,8 +351,10 @@ def test_web_app_in_chromium(base_url: str, browser: Browser, tmp_path: Path) ->
     expect(page).to_have_url(re.compile(rf"/compare\?a={earlier_id}&b={run_id}"))
     rows = page.locator("table.cmp tbody tr")
     assert rows.count() >= 5
-    # The same clip twice: every angle change is within measurement noise.
-    expect(page.locator(".noise-tag").first).to_contain_text("測定誤差の範囲内")
+    # The same clip twice: no change is claimed beyond measurement noise. (Issue 18: this
+    # oblique clip's angles are all withheld now, so there are no angle changes to tag as
+    # noise; test_web_pages.py checks the noise tags themselves.)
+    expect(page.locator(".real-tag")).to_have_count(0)
     wait_ready(page, ".syncvideo")
     page.click("#syncplay")
     page.wait_for_function(

@@ -197,6 +197,13 @@ def measure_reps(
         )
         measured["squat_fppa_deg"] = Measured(None, note=NEEDS_FRONT_KNEE)
         info.update(_parallel(clip, reps))
+        # The lean that matters is the one at the bottom of each rep (issue 18 item 8: a squat
+        # leaning ~40° at the bottom read 6° over the whole clip, mostly standing).
+        if clip.facing in ("left", "right") and turns:
+            bottoms = _at_turns(clip, trunk, turns)
+            info["squat_trunk_lean_bottom_deg"] = (_median(bottoms), len(bottoms) or None, NO_REPS)
+        else:
+            info["squat_trunk_lean_bottom_deg"] = (None, None, NO_REPS if not turns else why)
     elif movement == "push_up":
         signed = signed_hip_deviation(clip)
         measured["pushup_hip_offset_deg"] = _per_rep(

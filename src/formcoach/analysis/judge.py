@@ -21,6 +21,7 @@ from formcoach.analysis.schemas import (
     Severity,
     Status,
 )
+from formcoach.analysis.validity import view_note
 
 UNITS: dict[str, tuple[str, str]] = {
     "deg": ("°", "°"),
@@ -39,6 +40,8 @@ class Clip:
     frame_s: float
     view: str
     facing: str
+    # The detected oblique view's angle from side-on, for the notes (feature_extraction/view.py).
+    view_angle: int | None = None
     # Fewer observed frames than this make a summary metric not measurable (settings).
     min_observed_frames: int = 5
 
@@ -124,11 +127,20 @@ def uncertainty_of(key: str) -> float | None:
     return None if bounds is None else bounds.uncertainty
 
 
-def judge(key: str, spec: RangeSpec, measured: Measured) -> tuple[Metric, Finding | None]:
+def judge(
+    key: str,
+    spec: RangeSpec,
+    measured: Measured,
+    view: str | None = None,
+    view_angle: int | None = None,
+) -> tuple[Metric, Finding | None]:
     """The metric, and its finding when it is out of range by more than its uncertainty and
-    the spec names one."""
+    the spec names one. With ``view``, a metric not valid from that view is not measurable."""
     reference = MetricReference(low=spec.low, high=spec.high, source=spec.source)
     confidence = "low" if measured.low_confidence else None
+    wrong_view = view_note(key, view, view_angle) if view is not None else None
+    if wrong_view is not None:
+        measured = Measured(value=None, note=wrong_view, samples=measured.samples)
     measured = plausible(key, measured, spec.unit)
     uncertainty = uncertainty_of(key)
     if measured.value is None:

@@ -12,6 +12,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "tempo_eccentric_s": ("下ろす局面の時間（中央値）", "eccentric (lowering) time, median"),
     "tempo_pause_s": ("切り返しの静止時間（中央値）", "pause at the turn, median"),
     "tempo_concentric_s": ("戻す局面の時間（中央値）", "concentric (rising) time, median"),
+    "trunk_lean_bottom_deg": (
+        "最下点での体幹の前傾（中央値、カメラの垂直基準）",
+        "trunk lean at the bottom of each rep, median (relative to the camera's vertical)",
+    ),
     "back_knee_deg": ("後ろ脚の膝の屈曲（最下点）", "back knee flexion at the bottom"),
     "fppa_deg": ("膝の前額面投影角（FPPA）", "knee frontal-plane projection angle (FPPA)"),
     "hip_above_knee_cm": (
@@ -86,7 +90,7 @@ def run_profile(
         value = measured.get(key) or Measured(
             None, note=NOT_MEASURED if usable_view else NOT_THIS_VIEW
         )
-        metric, finding = judge(key, spec, value)
+        metric, finding = judge(key, spec, value, clip.view, clip.view_angle)
         metrics[key] = metric
         # A second measure of a fault already judged would repeat its finding.
         if finding is not None and key not in silent:

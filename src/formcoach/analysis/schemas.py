@@ -19,6 +19,10 @@ FINDING_CODES = (
     "trunk_lean_backward",
     "detailed_checks_unavailable",
     "movement_auto_detected",
+    # The footage's view is not the one the user chose (issue 18, item 1).
+    "view_differs",
+    # None of the movement's checks could be measured, with the causes (issue 18, item 6).
+    "not_assessed",
     "reps_not_found",
     # Exercise profiles (reference.yaml `findings` of each judged metric).
     "squat_shallow",
@@ -214,6 +218,8 @@ class MeasurementSpec(BaseModel):
     plausible: tuple[float, float]
     uncertainty: float
     source: str
+    # Camera views the metric can be measured from (analysis/validity.py); empty: any view.
+    views: list[Literal["side", "oblique", "front", "rear"]] = []
 
 
 class MeasurementFile(BaseModel):
@@ -277,6 +283,8 @@ class Finding(BaseModel):
     message: LocalizedText
     evidence: list[Evidence] = []
     metric: str | None = None
+    # not_assessed: the cause codes (analysis/not_assessed.py REASONS), most likely first.
+    reasons: list[str] = []
 
 
 class Analysis(BaseModel):
@@ -285,7 +293,10 @@ class Analysis(BaseModel):
     schema_id: str = Field(default="formcoach.analysis/1", alias="schema")
     movement: str
     movement_requested: str
+    # The view read from the footage (feature_extraction/view.py), else the requested one.
     view: str
+    view_requested: str | None = None
+    view_segments: list[dict[str, Any]] = []
     metrics: dict[str, Metric]
     findings: list[Finding]
     scores: dict[str, Score] = {}

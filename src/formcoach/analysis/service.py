@@ -18,6 +18,7 @@ from formcoach.analysis import messages as msg
 from formcoach.analysis import series as s
 from formcoach.analysis.classify import Detection, classify, measured_cadence, step_count
 from formcoach.analysis.judge import Clip, Measured, judge, plausible, severity, uncertainty_of
+from formcoach.analysis.not_assessed import not_assessed
 from formcoach.analysis.profiles import run_profile
 from formcoach.analysis.reference import load_reference
 from formcoach.analysis.schemas import (
@@ -33,10 +34,31 @@ from formcoach.analysis.schemas import (
     Status,
 )
 from formcoach.analysis.scores import compute_scores
+from formcoach.analysis.validity import (
+    CAMERA_VERTICAL,
+    canonical,
+    detected_view,
+    frames_in_view,
+    view_differs_message,
+    view_note,
+    view_segments,
+)
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import get_settings
 
 GAIT = ("running", "walking")
+# Exercises whose whole-clip trunk lean says nothing (issue 18 item 8: 83° for push-ups, 91°
+# for a plank, 6° for a squat leaning ~40° at the bottom): their profiles measure the phase
+# that matters instead (body line, lean at the bottom of each rep).
+WHOLE_CLIP_LEAN_MEANINGLESS = frozenset(
+    {"squat", "plank", "push_up", "side_plank", "glute_bridge", "lunge", "single_leg_squat"}
+)
+PHASE_LEAN_NOTE = LocalizedText(
+    ja="動画全体の体幹の傾きはこの種目では意味がないため表示しません（最下点での前傾や体の"
+    "ラインの項目を見てください）。",
+    en="A whole-clip trunk lean means nothing for this exercise, so none is shown (see the "
+    "lean at the bottom of each rep, or the body line).",
+)
 # Whose sign means forward/backward only when the facing direction is known.
 SIGNED_BY_FACING = frozenset({"trunk_lean_deg"})
 # Finding codes by (metric, status); other judged metrics get "<metric stem>_<status>".
@@ -64,6 +86,11 @@ def analyze(
     """The analysis.json structure (ARCHITECTURE.md) for one clip."""
     ref = reference if reference is not None else get_reference()
     requested = movement
+    # The footage's view wins over the user's choice (issue 18): a choice is a claim, and a
+    # side-view check run on a front-view clip measures nothing.
+    detected, view_angle = detected_view(features)
+    view_requested = view
+    view = canonical(detected) if detected is not None else canonical(view)
     detection: Detection | None = None
     if movement == "auto":
         detection = classify(features, ref, view)
@@ -79,6 +106,7 @@ def analyze(
         frame_s=s.frame_duration((features.get("fps"), pose_meta.get("fps"), proxy.get("fps")), t),
         view=view,
         facing=str(features.get("facing", "unknown")),
+        view_angle=view_angle,
         min_observed_frames=get_settings().min_observed_frames,
     )
     profile = ref.movements.get(movement)
@@ -104,7 +132,7 @@ def analyze(
         for key, spec in judged.items():
             if key in gait_profile.KEYS:
                 measured = gait_profile.measure(key, clip, ref, (spec.low, spec.high))
-                metric, finding = judge(key, spec, measured)
+                metric, finding = judge(key, spec, measured, clip.view, clip.view_angle)
             else:
                 metric, finding = _judge(key, spec, clip, ref, movement)
             metrics[key] = metric
@@ -114,6 +142,19 @@ def analyze(
     metrics.update(_summaries(movement, clip, ref, judged))
     if movement in GAIT:
         metrics.update(gait_profile.summaries(clip, movement))
+    if detected is not None and view != canonical(view_requested):
+        findings.append(
+            Finding(
+                code="view_differs",
+                severity="info",
+                message=view_differs_message(detected, view_requested, view_angle),
+            )
+        )
+    needed_rate = _needed_rate(features, movement)
+    frame_height = float(proxy.get("height") or pose_meta.get("height") or 0)
+    unassessed = not_assessed(clip, metrics, list(judged), needed_rate, frame_height)
+    if unassessed is not None:
+        findings.append(unassessed)
     if not judged:
         findings.append(
             Finding(
@@ -125,11 +166,13 @@ def analyze(
     result = Analysis(
         movement=movement,
         movement_requested=requested,
-        view=view,
+        view=detected if detected is not None else view_requested,
+        view_requested=view_requested,
+        view_segments=view_segments(features),
         metrics=metrics,
         findings=findings,
         scores=compute_scores(metrics, judged, ref.scoring, repeated),
-        detection_rate_needed=_needed_rate(features, movement),
+        detection_rate_needed=needed_rate,
     )
     return result.model_dump(mode="json", by_alias=True)
 
@@ -180,8 +223,9 @@ def _measure(key: str, clip: Clip, ref: Reference) -> tuple[float | None, Locali
             return None, msg.cadence_unavailable(step_count(clip.features), ref.gait.min_steps)
         return value, None
     # Every other judged metric is the median of the per-frame series of the same name.
-    if clip.view != "side":
-        return None, msg.NEEDS_SIDE_VIEW
+    wrong_view = view_note(key, clip.view, clip.view_angle)
+    if wrong_view is not None or clip.view != "side":
+        return None, wrong_view or msg.NEEDS_SIDE_VIEW
     if key in SIGNED_BY_FACING and clip.facing not in ("left", "right"):
         return None, msg.FACING_UNKNOWN
     value = s.median(s.series(clip.features, key))
@@ -217,7 +261,8 @@ def _judge(
     if steps is not None and steps >= ref.gait.confident_steps:
         few = None
     note = spec.note
-    for extra in (few, borderline):
+    vertical = CAMERA_VERTICAL if key in SIGNED_BY_FACING else None
+    for extra in (few, borderline, vertical):
         if extra is not None:
             note = (
                 extra
@@ -329,6 +374,17 @@ def _summaries(
     """Informational metrics: no reference, status ok (or not_measurable when absent)."""
     out: dict[str, Metric] = {}
     side_note = msg.NOT_SIDE_VIEW_ANGLES if clip.view != "side" else None
+    in_view = frames_in_view(clip.features, clip.times, clip.view)
+    if in_view.size < clip.times.size or not in_view.any():
+        in_view = np.ones(max(clip.times.size, 1), dtype=np.bool_)
+
+    def withheld(key: str, label: LocalizedText) -> Metric | None:
+        # Outside its valid views a summary is not shown at all, not shown "as indicative".
+        note = view_note(key, clip.view, clip.view_angle)
+        if note is None:
+            return None
+        return Metric(value=None, unit="deg", label=label, status="not_measurable", note=note)
+
     if movement in GAIT:
         steps = step_count(clip.features)
         out["step_count"] = _summary(
@@ -340,9 +396,10 @@ def _summaries(
         for stat in wanted:
             for side in ("left", "right"):
                 values = s.observed_series(clip.features, f"{side}_{joint}_flexion_deg")
+                values = np.where(in_view[: values.size], values, np.nan)
                 note = side_note or _context_note(movement, joint, stat, ref)
                 key = f"{joint}_flexion_{stat}_{side}_deg"
-                out[key] = _observed_summary(
+                out[key] = withheld(key, msg.joint_label(joint, stat, side)) or _observed_summary(
                     key,
                     msg.joint_label(joint, stat, side),
                     values,
@@ -350,23 +407,43 @@ def _summaries(
                     note,
                     clip.min_observed_frames,
                 )
-    if "trunk_lean_deg" not in judged:
-        facing_note = None if clip.facing in ("left", "right") else msg.FACING_UNKNOWN
-        out["trunk_lean_deg"] = _summary(
+    if movement in WHOLE_CLIP_LEAN_MEANINGLESS:
+        out["trunk_lean_deg"] = Metric(
+            value=None,
+            unit="deg",
+            label=msg.TRUNK_LEAN_LABEL,
+            status="not_measurable",
+            note=PHASE_LEAN_NOTE,
+        )
+    elif "trunk_lean_deg" not in judged:
+        facing_known = clip.facing in ("left", "right")
+        lean_series = s.series(clip.features, "trunk_lean_deg")
+        lean = s.median(np.where(in_view[: lean_series.size], lean_series, np.nan))
+        # Forward is positive only when the facing is known; else only the size is given.
+        if lean is not None and not facing_known:
+            lean = abs(lean)
+        out["trunk_lean_deg"] = withheld("trunk_lean_deg", msg.TRUNK_LEAN_LABEL) or _summary(
             msg.TRUNK_LEAN_LABEL,
-            s.median(s.series(clip.features, "trunk_lean_deg")),
+            lean,
             "deg",
-            side_note or facing_note,
+            _joined(None if facing_known else msg.FACING_UNKNOWN, CAMERA_VERTICAL),
         )
     if movement == "plank":
         context = ref.context.get("plank_body_line_deg")
-        out["body_line_deg"] = _summary(
+        out["body_line_deg"] = withheld("body_line_deg", msg.BODY_LINE_LABEL) or _summary(
             msg.BODY_LINE_LABEL,
             s.median(s.series(clip.features, "body_line_deg")),
             "deg",
             side_note or (msg.body_line_note(context) if context else None),
         )
     return out
+
+
+def _joined(*notes: LocalizedText | None) -> LocalizedText | None:
+    present = [n for n in notes if n is not None]
+    if not present:
+        return None
+    return LocalizedText(ja="".join(n.ja for n in present), en=" ".join(n.en for n in present))
 
 
 def _context_note(movement: str, joint: str, stat: str, ref: Reference) -> LocalizedText | None:

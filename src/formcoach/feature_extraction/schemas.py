@@ -101,6 +101,9 @@ class FeaturesDocument(BaseModel):
     # Share of the frames in which each body part (trunk, legs, arms) was seen whole on at
     # least one side: the detection rate of what a movement needs.
     body_parts_seen_rate: dict[str, float] = {}
+    # The camera view read from the footage (feature_extraction/view.py): {"view", "facing",
+    # "ratio_median", "angle_from_side_deg", "frames_by_view", "segments", "windows"}.
+    view: dict[str, Any] = {}
     conventions: str = "src/formcoach/feature_extraction/ANGLES.md"
 
     def to_json(self) -> dict[str, Any]:
@@ -182,6 +185,7 @@ class FeatureResult:
     subject_frames: int | None = None
     observed: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
     body_parts_seen: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
+    view: dict[str, Any] = field(default_factory=dict)
 
     @property
     def step_count(self) -> int:
@@ -233,6 +237,7 @@ class FeatureResult:
                 part: round(float(mask.mean()), 4) if mask.size else 0.0
                 for part, mask in self.body_parts_seen.items()
             },
+            view=self.view,
         )
 
     def to_json(self) -> dict[str, Any]:

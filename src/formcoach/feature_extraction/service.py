@@ -26,6 +26,7 @@ from formcoach.feature_extraction.gait import (
 from formcoach.feature_extraction.scale import Scale, estimate_scale
 from formcoach.feature_extraction.schemas import Facing, FeatureResult
 from formcoach.feature_extraction.stride import frontal_view, side_view
+from formcoach.feature_extraction.view import detect_view
 from formcoach.kit.settings import Settings
 from formcoach.pose_estimation.schemas import LANDMARK_INDEX, VISIBILITY, PoseResult
 
@@ -400,6 +401,12 @@ def compute_all(
         name: np.isfinite(values) & np.isfinite(series[name])
         for name, values in _frame_series(only_seen, facing, forward, scale).items()
     }
+    # The view from the seen landmarks only: a filled or guessed shoulder is no evidence.
+    visibility = np.asarray(pose.keypoints[:, :, VISIBILITY], dtype=np.float64)
+    depth = np.where(seen, pose.keypoints[:, :, 2], np.nan).astype(np.float64)
+    view = detect_view(
+        only_seen, visibility, pose.times, fps, per_frame, leg_length, depth, float(pose.width)
+    )
     steps = detect_steps(xy, pose.times, fps, leg_length)
     contacts = initial_contacts(xy, pose.times, per_frame, fps, leg_length)
     # A cadence only where the steps form a real periodic, alternating gait: arm raises, jumps
@@ -443,5 +450,6 @@ def compute_all(
         subject_frames=pose.frames_with_subject,
         observed=observed,
         body_parts_seen=body_parts_seen(seen),
+        view=view,
     )
     return result, CleanPose(xy=xy, scale=metric)

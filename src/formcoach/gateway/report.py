@@ -61,7 +61,10 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
         "run_id": run.id,
         "movement": analysis["movement"],
         "movement_requested": analysis.get("movement_requested", run.movement),
-        "view": run.view,
+        # The view read from the footage; the user's choice stays as view_requested.
+        "view": analysis.get("view", run.view),
+        "view_requested": analysis.get("view_requested", run.view),
+        "view_segments": analysis.get("view_segments", []),
         "language": lang,
         "video": {
             "fps": source["fps"],
@@ -86,6 +89,7 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
                 "message": _text(f["message"], lang),
                 "evidence": f.get("evidence", []),
                 "metric": f.get("metric"),
+                "reasons": f.get("reasons", []),
             }
             for f in analysis["findings"]
         ],

@@ -30,6 +30,8 @@ TEXT: dict[str, dict[str, str]] = {
     "no_file": {"ja": "動画を選んでください。", "en": "Choose a video first."},
     "movement": {"ja": "種目", "en": "Movement"},
     "view": {"ja": "撮影方向", "en": "Camera view"},
+    "view_detected": {"ja": "動画から判定", "en": "read from the video"},
+    "view_chosen": {"ja": "指定", "en": "you chose"},
     "height": {"ja": "身長 (cm、任意)", "en": "Height (cm, optional)"},
     "language": {"ja": "レポートの言語", "en": "Report language"},
     "upload": {"ja": "アップロードして分析", "en": "Upload and analyse"},
@@ -213,6 +215,9 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "side": {"ja": "横から", "en": "Side"},
         "front": {"ja": "正面から", "en": "Front"},
         "rear": {"ja": "後ろから", "en": "Rear"},
+        "back": {"ja": "後ろから", "en": "Rear"},
+        "oblique": {"ja": "斜めから", "en": "Oblique"},
+        "unknown": {"ja": "不明", "en": "Unknown"},
     },
     "status": {
         "queued": {"ja": "待機中", "en": "Queued"},

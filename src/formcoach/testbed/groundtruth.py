@@ -14,7 +14,7 @@ further forward and shank tilted forward at contact), a trunk lean, a squat's de
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -282,8 +282,12 @@ def render_clip(
     cadence_spm: float = 170.0,
     trunk_deg: float = 8.0,
     faults: Faults = Faults(),
+    yaw_deg: float = 0.0,
 ) -> GroundTruth:
-    """Write an H.264 clip of the figure doing ``movement`` and return its truth."""
+    """Write an H.264 clip of the figure doing ``movement`` and return its truth.
+
+    ``yaw_deg`` turns the figure about the vertical: 0 side-on, 90 facing the camera, 45 an
+    oblique view (the view detection tests, issue 18)."""
     width, height = size
     n = round(seconds * fps)
     times = np.arange(n, dtype=np.float64) / fps
@@ -291,6 +295,8 @@ def render_clip(
     # the right-facing one mirrored, where the near (right) side becomes the left side.
     mirror = facing == "left"
     drawn = [pose_at(movement, float(t), cadence_spm, trunk_deg, faults) for t in times]
+    if yaw_deg:
+        drawn = [replace(p, yaw=yaw_deg) for p in drawn]
     poses = [p.mirrored() for p in drawn] if mirror else drawn
     figures: list[Figure] = [build_figure(p) for p in drawn]
     bounds = np.array([f.bounds() for f in figures])

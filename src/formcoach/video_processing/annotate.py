@@ -32,6 +32,26 @@ LEGEND_BG: Colour = (20, 20, 20)
 SUBJECT: Colour = (255, 221, 87)
 # Shown while the subject is out of view (the other people in the frame are not analysed).
 LOST_TEXT = "被写体なし / Subject not in view"
+# The camera view read from the footage per ~1 s window (features.json `view`, issue 18).
+VIEW_TEXT = {
+    "side": "撮影方向: 真横 / View: side",
+    "oblique": "撮影方向: 斜め / View: oblique",
+    "front": "撮影方向: 正面 / View: front",
+    "back": "撮影方向: 後方 / View: back",
+    "unknown": "撮影方向: 不明 / View: unknown",
+}
+
+
+def view_windows(features: dict[str, Any]) -> list[tuple[float, float, str]]:
+    doc = features.get("view")
+    windows = doc.get("windows", []) if isinstance(doc, dict) else []
+    return [(float(w["start_s"]), float(w["end_s"]), str(w["view"])) for w in windows]
+
+
+def _view_at(windows: list[tuple[float, float, str]], t: float) -> str | None:
+    return next((v for a, b, v in windows if a <= t < b), None)
+
+
 PROGRESS_EVERY = 10
 # Largest side of the annotated video (the proxy's own size when smaller).
 MAX_SIDE = 1280
@@ -316,6 +336,7 @@ def annotate(
     keypoints, detected = load_pose(pose_npz)
     subject = _subject_id(pose_npz)
     series: dict[str, list[float | None]] = features.get("series", {})
+    windows = view_windows(features)
     with av.open(str(proxy)) as container:
         stream = container.streams.video[0]
         src_w, src_h = stream.codec_context.width, stream.codec_context.height
@@ -341,7 +362,12 @@ def annotate(
         for frame in prefetch(iter_frames(proxy, size=size_arg, fast_scale=True)):
             image = frame.image if frame.image.flags.writeable else frame.image.copy()
             i = frame.index
+            view = _view_at(windows, frame.time_s)
             values = {name: _series_value(series.get(name), i) for name, _, _ in JOINT_VALUES}
+            if view is not None and view != "side":
+                # Flexion angles in the image are joint angles only side-on: none are shown
+                # where the footage is oblique, frontal or unknown.
+                values = dict.fromkeys(values)
             labels: list[Label] = []
             if i < len(keypoints) and detected[i]:
                 kp = keypoints[i]
@@ -357,6 +383,11 @@ def annotate(
             elif subject is not None:
                 lost = LOST_TEXT if japanese else LOST_TEXT.split(" / ")[1]
                 labels.append(((8, height - 2 * size), lost, SUBJECT))
+            if view is not None:
+                text = VIEW_TEXT.get(view, view)
+                labels.append(
+                    ((8, height - 4 * size), text if japanese else text.split(" / ")[1], CENTRE)
+                )
             for position, text, colour in labels:
                 sprites.draw(image, position, text, colour)
             legend.draw(image, values)
