@@ -80,9 +80,9 @@ def test_fixture_clips_complete_with_contract(
     assert portrait["video"]["frames"] == 100 and portrait["video"]["fps"] == pytest.approx(60)
     assert portrait["pose"]["detection_rate"] > 0.9
     # Issue 18: the view comes from the footage (the lab's camera 1 is ~41° off side-on);
-    # the upload's default choice is kept beside it.
-    assert portrait["view"] == "oblique" and portrait["view_requested"] == "side"
-    assert any(f["code"] == "view_differs" for f in portrait["findings"])
+    # no view was chosen (the default is "auto"), so nothing is said to differ from a choice.
+    assert portrait["view"] == "oblique" and portrait["view_requested"] == "auto"
+    assert not any(f["code"] == "view_differs" for f in portrait["findings"])
     walker = client.get(completed_runs["two_people"]["report_url"], headers=ADMIN).json()
     assert walker["view"] == "side"
 

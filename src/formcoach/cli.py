@@ -190,7 +190,7 @@ def worker(queues: str | None, concurrency: int, name: str | None, restart: bool
     default="auto",
     show_default=True,
 )
-@click.option("--view", type=click.Choice(VIEWS), default="side")
+@click.option("--view", type=click.Choice(VIEWS), default="auto")
 @click.option("--height-cm", type=click.FloatRange(50, 250), default=None)
 @click.option("--lang", type=click.Choice(["ja", "en"]), default="ja", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)

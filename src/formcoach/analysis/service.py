@@ -90,7 +90,12 @@ def analyze(
     # side-view check run on a front-view clip measures nothing.
     detected, view_angle = detected_view(features)
     view_requested = view
-    view = canonical(detected) if detected is not None else canonical(view)
+    if detected is not None:
+        view = canonical(detected)
+    else:
+        # Nothing read from the footage (artifacts from before view detection): the choice,
+        # or the side view every check assumed before.
+        view = "side" if view == "auto" else canonical(view)
     detection: Detection | None = None
     if movement == "auto":
         detection = classify(features, ref, view)
@@ -142,7 +147,7 @@ def analyze(
     metrics.update(_summaries(movement, clip, ref, judged))
     if movement in GAIT:
         metrics.update(gait_profile.summaries(clip, movement))
-    if detected is not None and view != canonical(view_requested):
+    if detected is not None and view_requested != "auto" and view != canonical(view_requested):
         findings.append(
             Finding(
                 code="view_differs",
@@ -166,7 +171,7 @@ def analyze(
     result = Analysis(
         movement=movement,
         movement_requested=requested,
-        view=detected if detected is not None else view_requested,
+        view=detected if detected is not None else view,
         view_requested=view_requested,
         view_segments=view_segments(features),
         metrics=metrics,

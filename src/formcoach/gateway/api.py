@@ -174,7 +174,7 @@ UPLOAD_SCHEMA: dict[str, Any] = {
                     "properties": {
                         "video": {"type": "string", "format": "binary"},
                         "movement": {"type": "string", "enum": list(MOVEMENTS), "default": "auto"},
-                        "view": {"type": "string", "enum": list(VIEWS), "default": "side"},
+                        "view": {"type": "string", "enum": list(VIEWS), "default": "auto"},
                         "height_cm": {"type": "number", "minimum": 50, "maximum": 250},
                         "language": {"type": "string", "enum": ["ja", "en"]},
                         "subject": {"type": "integer", "minimum": 1},
@@ -193,7 +193,7 @@ UPLOAD_SCHEMA: dict[str, Any] = {
 
 def _options(fields: dict[str, str], user: User) -> RunOptions:
     movement = fields.get("movement") or "auto"
-    view = fields.get("view") or "side"
+    view = fields.get("view") or "auto"
     language = fields.get("language") or user.language or "ja"
     if movement not in MOVEMENTS:
         raise AppError("validation_error", detail=f"movement must be one of {', '.join(MOVEMENTS)}")

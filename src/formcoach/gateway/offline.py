@@ -37,7 +37,7 @@ def analyze_file(
     work_dir: Path,
     *,
     movement: str = "auto",
-    view: str = "side",
+    view: str = "auto",
     height_cm: float | None = None,
     language: str = "ja",
     show_progress: bool = True,

@@ -212,6 +212,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "other": {"ja": "その他", "en": "Other"},
     },
     "view": {
+        "auto": {"ja": "自動判定", "en": "Automatic"},
         "side": {"ja": "横から", "en": "Side"},
         "front": {"ja": "正面から", "en": "Front"},
         "rear": {"ja": "後ろから", "en": "Rear"},

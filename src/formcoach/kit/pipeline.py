@@ -53,7 +53,9 @@ MOVEMENTS = (
     "single_leg_squat",
     "auto",
 )
-VIEWS = ("side", "front", "rear")
+# "auto": the view is read from the footage (feature_extraction/view.py); a choice is a claim
+# the report checks against it.
+VIEWS = ("auto", "side", "front", "rear")
 # The services behind the gateway, in pipeline order: each is a web app, a Celery queue and
 # a deployable process of the scaled-out shape.
 SERVICES: tuple[str, ...] = (
@@ -69,7 +71,7 @@ SERVICES: tuple[str, ...] = (
 @dataclass(frozen=True)
 class RunOptions:
     movement: str = "auto"
-    view: str = "side"
+    view: str = "auto"
     height_cm: float | None = None
     language: str = "ja"
     # Track id of the person to analyse (see pose.json "tracks"); None = the most prominent.

@@ -34,7 +34,7 @@ class Run(Base):
     stage: Mapped[str | None] = mapped_column(String(32), nullable=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     movement: Mapped[str] = mapped_column(String(16), default="auto")
-    view: Mapped[str] = mapped_column(String(8), default="side")
+    view: Mapped[str] = mapped_column(String(8), default="auto")
     height_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
     language: Mapped[str] = mapped_column(String(2), default="ja")
     # Track id of the person to analyse (pose.json "tracks"); None = the most prominent one.
