@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from formcoach.gateway import service, web_admin, web_runs
+from formcoach.gateway import service, web_admin, web_runs, web_share
 from formcoach.gateway.models import PERSON_MAX
 from formcoach.gateway.web_common import STATIC_DIR, csrf_ok, render, safe_next, session_user
 from formcoach.gateway.web_text import TEXT
@@ -24,6 +24,7 @@ from formcoach.kit.security import password_signin
 router = APIRouter(include_in_schema=False)
 router.include_router(web_runs.router)
 router.include_router(web_admin.router)
+router.include_router(web_share.router)
 
 
 def static_files() -> StaticFiles:

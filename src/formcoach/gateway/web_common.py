@@ -59,7 +59,8 @@ def safe_next(target: str | None) -> str:
 def render(
     request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    lang = page_lang(request, user)
+    # A page may fix its language (a share link opens in the report's language).
+    lang = context.pop("lang_override", None) or page_lang(request, user)
     url = request.url.remove_query_params("lang")
     here = url.path + (f"?{url.query}" if url.query else "")
     return templates.TemplateResponse(

@@ -134,6 +134,17 @@ CATALOGUE: dict[str, ErrorSpec] = {
         404,
         {"ja": "見つかりません。", "en": "Not found."},
     ),
+    "share_not_found": ErrorSpec(
+        404,
+        {"ja": "この共有リンクは存在しません。", "en": "This share link does not exist."},
+    ),
+    "share_gone": ErrorSpec(
+        410,
+        {
+            "ja": "この共有リンクは期限切れか、取り消されました。",
+            "en": "This share link has expired or was revoked.",
+        },
+    ),
     "unauthorized": ErrorSpec(
         401,
         {
