@@ -105,9 +105,19 @@ def test_fresh_context_opens_the_shared_report(
              .flatMap(e => [e.getAttribute('href'), e.getAttribute('src'), e.getAttribute('poster')])
              .filter(Boolean)"""
     )
-    outside = [u for u in urls if not (u.startswith(f"/s/{token}") or u.startswith("?lang="))]
+    outside = [u for u in urls if not (u.startswith((f"/s/{token}", "?lang=", "#")))]
     assert outside == [], outside
     assert page.locator(".mainnav, form[action='/logout'], [data-share]").count() == 0
+    # Summary first: movement and person, 1-3 points, the first drill, above the video.
+    assert "ランニング" in page.locator("#sum-analysed").inner_text()
+    assert "Anna Sato" in page.locator("#sum-analysed").inner_text()
+    assert 1 <= page.locator("#sum-points li").count() <= 3
+    assert page.locator("#sum-drill").inner_text().strip()
+    top = page.evaluate(
+        "() => [document.querySelector('#summary').getBoundingClientRect().top,"
+        " document.querySelector('#annotated').getBoundingClientRect().top]"
+    )
+    assert top[0] < top[1], top
     qr = page.locator("#share-qr")
     assert qr.locator("svg").count() == 1
     assert PUBLIC in qr.inner_text()

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from formcoach.gateway.models import Run
+from formcoach.gateway.summary import build_summary
 from formcoach.kit import pipeline as art
 from formcoach.kit.errors import AppError
 from formcoach.kit.i18n import pick
@@ -56,7 +57,7 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
     videos = {v["drill_id"]: v for v in _load(storage, run.run_key, art.DRILL_VIDEOS)}
     source = info["source"]
     base = f"/api/runs/{run.id}/files"
-    return {
+    report: dict[str, Any] = {
         "schema": SCHEMA,
         "run_id": run.id,
         "movement": analysis["movement"],
@@ -121,3 +122,5 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
             if storage.exists(art.run_file(run.run_key, name))
         },
     }
+    report["summary"] = build_summary(report, run.person)
+    return report
