@@ -5,6 +5,8 @@ the test server listens on."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -209,3 +211,48 @@ def test_print_page_carries_the_public_share_qr(
     path = share_url.removeprefix(PUBLIC)
     assert httpx.get(base + path).status_code == 200
     context.close()
+
+
+def test_pdf_report_renders(app: tuple[str, Settings], run_id: int, tmp_path: Path) -> None:
+    """The PDF: A4, Japanese text in a CJK font, summary, frames, drills and the share QR;
+    rendered to PNG by poppler's pdftoppm."""
+    base, _ = app
+    response = httpx.get(f"{base}/api/runs/{run_id}/report.pdf", headers=ADMIN, timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(response.content)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "pts (A4)" in info, info
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True)
+    # Chromium (Skia) embeds the glyphs as Type 3 fonts: every font embedded, with a Unicode map
+    # (the Japanese text below is extracted through it).
+    rows = fonts.stdout.strip().splitlines()[2:]
+    assert rows and all(r.split()[-5:-3] == ["yes", "no"] for r in rows), fonts.stdout
+    text = subprocess.run(
+        ["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    report = httpx.get(f"{base}/api/runs/{run_id}/report", headers=ADMIN).json()
+    summary = report["summary"]
+    # Compared without white space: pdftotext breaks lines where the layout wraps them.
+    flat = re.sub(r"\s+", "", text)
+    for needle in ("分析した内容", "大切なこと", "次にやること", summary["next_drill"]["name"]):
+        assert needle in flat, needle
+    for drill in report["drills"]:
+        assert re.sub(r"\s+", "", drill["name"]) in flat
+    assert "127.0.0.1" not in flat and f"{PUBLIC}/s/" in flat
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True)
+    # Frames of the annotated video and a frame of each drill video.
+    assert len(images.stdout.strip().splitlines()) - 2 >= 1 + len(report["drills"]), images.stdout
+    subprocess.run(
+        ["pdftoppm", "-r", "60", "-png", str(pdf), str(ARTIFACTS / "report-pdf")], check=True
+    )
+    pngs = sorted(ARTIFACTS.glob("report-pdf*.png"))
+    assert len(pngs) >= pages
+    from PIL import Image
+
+    with Image.open(pngs[0]) as first:
+        assert first.size == (496, 702), first.size
+        # Not blank: the page holds ink (text, frames, QR).
+        assert first.convert("L").getextrema()[0] < 60

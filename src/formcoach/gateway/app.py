@@ -21,7 +21,7 @@ from starlette.background import BackgroundTask
 from starlette.middleware.sessions import SessionMiddleware
 
 from formcoach import __version__
-from formcoach.gateway import api, ops, shares, web
+from formcoach.gateway import api, ops, pdf, shares, web
 from formcoach.gateway.jobs import build_celery_backend, pending_runs, run_job
 from formcoach.gateway.retention import RetentionSweeper
 from formcoach.kit.api import install_error_handlers
@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
     app.include_router(api.public, prefix="/api")
     app.include_router(api.router, prefix="/api")
     app.include_router(shares.router, prefix="/api")
+    app.include_router(pdf.router, prefix="/api")
     for name in SERVICES:
         prefix = f"/api/{name.replace('_', '-')}"
         url = service_url(settings, name)
