@@ -256,3 +256,34 @@ def test_pdf_report_renders(app: tuple[str, Settings], run_id: int, tmp_path: Pa
         assert first.size == (496, 702), first.size
         # Not blank: the page holds ink (text, frames, QR).
         assert first.convert("L").getextrema()[0] < 60
+
+
+def test_one_language_and_no_internal_names(
+    app: tuple[str, Settings], run_id: int, browser: Browser
+) -> None:
+    """A Japanese upload error is Japanese only; the pages name no internal file or raw key."""
+    base, _ = app
+    response = httpx.post(
+        f"{base}/api/runs",
+        headers=ADMIN,
+        files={"video": ("notes.mp4", b"no video at all", "video/mp4")},
+        data={"movement": "running", "language": "ja"},
+    )
+    error = response.json()["error"]
+    assert error["code"] == "not_a_video"
+    assert not re.search(r"[A-Za-z]{3,}", error["message"]), error["message"]
+    share = new_share(base, run_id)
+    context = browser.new_context(
+        http_credentials={"username": "admin", "password": "root-test-pw9"}
+    )
+    page = context.new_page()
+    for path in (share["path"], share["path"] + "?lang=en"):
+        page.goto(base + path)
+        text = page.locator("body").inner_text()
+        titles = page.evaluate("() => [...document.querySelectorAll('[title]')].map(e => e.title)")
+        seen = text + " ".join(titles)
+        assert not re.search(r"\b\w+\.(md|yaml|py)\b", seen), re.findall(r"\S+\.md", seen)
+        assert not re.search(r"\b[a-z]+_(jpg|json|csv|trc|mot|mp4)\b", seen)
+    context.close()
+    report = httpx.get(f"{base}/api/runs/{run_id}/report", headers=ADMIN).json()
+    assert ".md" not in str(report["metrics"]), "internal file name in a reference source"

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from formcoach.gateway.models import Run
+from formcoach.gateway.public_text import public
 from formcoach.gateway.summary import build_summary
 from formcoach.kit import pipeline as art
 from formcoach.kit.errors import AppError
@@ -42,8 +43,8 @@ def _load(storage: Storage, run_key: str, name: str) -> Any:
 def _text(value: Any, lang: str) -> Any:
     """Pick the language from a {"ja","en"} text; leave everything else as it is."""
     if isinstance(value, dict) and set(value) == {"ja", "en"}:
-        return pick(value, lang)
-    return value
+        return public(pick(value, lang))
+    return public(value)
 
 
 def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[str, Any]:

@@ -12,12 +12,15 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from formcoach.gateway.public_text import strip_internal
 from formcoach.gateway.web_text import labels, texts
 from formcoach.kit.accounts import User, cookie_user
 from formcoach.kit.i18n import parse_accept_language
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"
+# `|public` drops internal file names from texts shown to users (gateway/public_text.py).
+templates.env.filters["public"] = strip_internal
 
 
 def page_lang(request: Request, user: User | None) -> str:

@@ -96,6 +96,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Ask the shop that made the report for a new link.",
     },
     "summary": {"ja": "まとめ", "en": "Summary"},
+    "sdd": {"ja": "最小可検変化量（SDD）", "en": "Smallest detectable difference (SDD)"},
     "analysed": {"ja": "分析した内容", "en": "What was analysed"},
     "key_points": {"ja": "大切なこと", "en": "What matters most"},
     "next_step": {"ja": "次にやること", "en": "What to do next"},
@@ -294,6 +295,10 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "markers_px_trc": {"ja": "マーカー・ピクセル (TRC)", "en": "Markers in pixels (TRC)"},
         "markers_m_trc": {"ja": "マーカー・メートル (TRC)", "en": "Markers in metres (TRC)"},
         "angles_mot": {"ja": "関節角度 (MOT, OpenSim)", "en": "Joint angles (MOT, OpenSim)"},
+        "tracks_jpg": {
+            "ja": "検出された人物の軌跡 (JPEG)",
+            "en": "People found and their paths (JPEG)",
+        },
     },
 }
 

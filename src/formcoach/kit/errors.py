@@ -22,7 +22,8 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "not_a_video": ErrorSpec(
         415,
         {
-            "ja": "アップロードされたファイルは再生できる動画ではありません（{detail}）。",
+            # The detail is the decoder's English: the Japanese text stays Japanese (issue 20).
+            "ja": "アップロードされたファイルは再生できる動画ではありません。",
             "en": "The uploaded file is not a decodable video ({detail}).",
         },
     ),
