@@ -287,3 +287,37 @@ def test_one_language_and_no_internal_names(
     context.close()
     report = httpx.get(f"{base}/api/runs/{run_id}/report", headers=ADMIN).json()
     assert ".md" not in str(report["metrics"]), "internal file name in a reference source"
+
+
+def test_tablet_first_layout(app: tuple[str, Settings], run_id: int, browser: Browser) -> None:
+    """At 1024×768 the summary starts in the first screen and the annotated video fills the
+    content width; at 768 px the top menu is one row; screenshots at the three sizes."""
+    base, _ = app
+    context = browser.new_context(locale="ja-JP")
+    page = context.new_page()
+    page.goto(base + "/login")
+    page.fill("#username", "admin")
+    page.fill("#password", "root-test-pw9")
+    page.click("button[type=submit]")
+    page.goto(f"{base}/runs/{run_id}")
+    for label, size in SIZES.items():
+        page.set_viewport_size(size)
+        page.wait_for_timeout(200)
+        box = page.evaluate(
+            """() => {
+              const r = (s) => document.querySelector(s).getBoundingClientRect();
+              const card = document.querySelector('.videos');
+              const cs = getComputedStyle(card);
+              const inner = card.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+              const links = [...document.querySelectorAll('.mainnav a')].map(a => a.getBoundingClientRect().top);
+              return {summary: r('#summary').top, video: r('#annotated').width, inner,
+                      navRows: new Set(links.map(Math.round)).size};
+            }"""
+        )
+        page.screenshot(path=str(ARTIFACTS / f"results-{label}.png"))
+        assert box["video"] >= 0.9 * box["inner"], (label, box)
+        if label == "1024x768":
+            assert box["summary"] < 300, box
+        if label == "768x1024":
+            assert box["navRows"] == 1, box
+    context.close()
