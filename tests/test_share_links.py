@@ -300,6 +300,19 @@ def test_tablet_first_layout(app: tuple[str, Settings], run_id: int, browser: Br
     page.fill("#password", "root-test-pw9")
     page.click("button[type=submit]")
     page.goto(f"{base}/runs/{run_id}")
+    # Colour follows severity: a red card only where the metric's finding is moderate/major.
+    cards = page.evaluate(
+        """() => [...document.querySelectorAll('.metric')].map(m => ({
+             sev: m.dataset.severity, cls: m.className,
+             border: getComputedStyle(m).borderTopColor}))"""
+    )
+    red = "rgb(163, 38, 27)"
+    assert cards
+    for card in cards:
+        assert (card["border"] == red) == (
+            card["sev"] in ("major", "moderate")
+            and ("ms-low" in card["cls"] or "ms-high" in card["cls"])
+        ), card
     for label, size in SIZES.items():
         page.set_viewport_size(size)
         page.wait_for_timeout(200)

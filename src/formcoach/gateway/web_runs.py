@@ -46,12 +46,29 @@ def ordered_metrics(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(k, metrics[k]) for k in judged + rest]
 
 
+SEVERITY_ORDER = ("info", "minor", "moderate", "major")
+
+
+def metric_severity(report: dict[str, Any]) -> dict[str, str]:
+    """The most severe finding on each metric: a card's colour follows it, not the rounded
+    value (an informational finding on a value just out of range is no red card)."""
+    worst: dict[str, str] = {}
+    for f in report["findings"]:
+        key, sev = f.get("metric"), f["severity"]
+        if key and sev in SEVERITY_ORDER:
+            if SEVERITY_ORDER.index(sev) > SEVERITY_ORDER.index(worst.get(key, "info")):
+                worst[key] = sev
+            worst.setdefault(key, sev)
+    return worst
+
+
 def _results_context(run: Run, storage: Storage, lang: str, share_days: int) -> dict[str, Any]:
     report = build_report(run, storage, lang)
     people = run_tracks(storage, run).tracks
     return {
         "report": report,
         "metrics": ordered_metrics(report),
+        "metric_severity": metric_severity(report),
         "charts": chart_panels(features_of(storage, run.run_key), lang),
         # The picker only matters when someone else could have been analysed.
         "people": people if len(people) > 1 else [],

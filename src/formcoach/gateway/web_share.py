@@ -15,7 +15,7 @@ from formcoach.gateway.models import Run
 from formcoach.gateway.report import SERVABLE, build_report
 from formcoach.gateway.web_charts import chart_panels
 from formcoach.gateway.web_common import page_lang, render
-from formcoach.gateway.web_runs import features_of, ordered_metrics
+from formcoach.gateway.web_runs import features_of, metric_severity, ordered_metrics
 from formcoach.kit.api import DbSession, SettingsDep, StorageDep
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import run_file
@@ -64,6 +64,7 @@ def share_page(
         "shared": True,
         "people": [],
         "metrics": ordered_metrics(report),
+        "metric_severity": metric_severity(report),
     }
     page = render(request, "share.html", None, **context)
     # A private link: no caching by shared proxies, no referrer leaking the token.
