@@ -23,10 +23,10 @@ lint: install
 	$(BIN)/mypy
 
 # The browser tests drive Debian's Chromium (never a downloaded browser); Japanese pages need
-# a CJK font for readable screenshots.
+# a CJK font for readable screenshots; the PDF test renders pages with poppler's pdftoppm.
 browser: install
-	test -x /usr/bin/chromium -a -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc || \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk)
+	test -x /usr/bin/chromium -a -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc -a -x /usr/bin/pdftoppm || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk poppler-utils)
 
 # The scaled-out tests start their own redis-server beside the machine's one.
 services:

@@ -87,6 +87,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/runs/{run_id}/tracks"): Rule("owned"),
     ("GET", "/api/runs/{run_id}/tracks/{track_id}/thumbnail.jpg"): Rule("owned"),
     ("POST", "/api/runs/{run_id}/reanalyse"): Rule("owned", body={"subject": 1}),
+    ("GET", "/api/runs/{run_id}/report.pdf"): Rule("owned"),
+    ("POST", "/api/runs/{run_id}/shares"): Rule("owned"),
+    ("GET", "/api/runs/{run_id}/shares"): Rule("owned"),
+    ("DELETE", "/api/runs/{run_id}/shares/{share_id}"): Rule("owned"),
+    # A share link opens its one report to anyone holding it (tests/test_share_links.py
+    # checks that it opens nothing else); walked with a real token of the owner's run.
+    ("GET", "/s/{token}"): Rule("public"),
+    ("GET", "/s/{token}/files/{name}"): Rule("public"),
+    ("GET", "/s/{token}/drills/{job_id}"): Rule("public"),
+    ("GET", "/s/{token}/drills/{job_id}/thumbnail"): Rule("public"),
     ("GET", "/api/video-processing/"): Rule("shared"),
     ("POST", "/api/video-processing/probe"): Rule("own"),
     ("GET", "/api/pose-estimation/"): Rule("shared"),
@@ -174,8 +184,11 @@ def world(
     # Bearer tokens for the walk: an argon2 check per request (Basic) would only add time.
     owner = {"Authorization": f"Bearer {token['token']}"}
     other = client.post("/api/tokens", headers=basic(OTHER_NAME, OTHER_PW), json={"name": "o"})
+    share = client.post(f"/api/runs/{run_a['id']}/shares", headers=ADMIN).json()
     params = {
         "owner": owner,
+        "share_id": share["id"],
+        "token": share["token"],
         "other": {"Authorization": f"Bearer {other.json()['token']}"},
         "run_id": run_a["id"],
         "other_id": run_b["id"],
@@ -195,7 +208,8 @@ def world(
 
 def _url(path: str, params: dict[str, Any], **override: Any) -> str:
     values = {**params, **override}
-    for key in ("run_id", "other_id", "name", "track_id", "job_id", "token_id", "user_id"):
+    keys = ("run_id", "other_id", "name", "track_id", "job_id", "token_id", "user_id")
+    for key in (*keys, "share_id", "token"):
         path = path.replace("{" + key + "}", str(values[key]))
     return path.replace("{drill_id}", str(values["drill_id"]))
 

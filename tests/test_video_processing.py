@@ -379,12 +379,16 @@ def test_annotate_fixture_proxy(
     assert np.linalg.norm(patch(drawn, 0) - patch(drawn_src, 0)) < 20
 
 
-def test_legend_is_bilingual_when_a_japanese_font_exists() -> None:
+def test_legend_is_in_the_runs_language_only() -> None:
     font, japanese = _font(18)
     assert japanese, "IPAex Gothic from japanize-matplotlib should be found"
-    legend = Legend(font, 18, japanese, origin=(8, 8))
-    assert legend.header == ("左 L", "右 R")
-    assert any("straight" in n for n in legend.notes) and any("まっすぐ" in n for n in legend.notes)
+    ja = Legend(font, 18, japanese, origin=(8, 8), language="ja")
+    assert ja.header == ("左", "右") and ja.notes == ("屈曲角（0° = まっすぐ）",)
+    assert not any(
+        c.isascii() and c.isalpha() for n in ja.notes + tuple(r for r, _ in ja.rows) for c in n
+    )
+    en = Legend(font, 18, japanese, origin=(8, 8), language="en")
+    assert en.header == ("L", "R") and en.notes == ("Flexion angle (0° = straight)",)
     assert LEFT != RIGHT
 
 

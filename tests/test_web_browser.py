@@ -74,7 +74,10 @@ def serve(settings: Settings) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = make_settings(tmp_path_factory.mktemp("web"))
+    # The shop's public address: QR codes point there, never at this loopback test server.
+    settings = make_settings(
+        tmp_path_factory.mktemp("web"), public_url="https://shop.formcoach.example"
+    )
     with serve(settings) as url:
         yield url
 
@@ -368,9 +371,11 @@ def test_web_app_in_chromium(base_url: str, browser: Browser, tmp_path: Path) ->
     page.evaluate("window.scrollTo(0, 0)")
     shoot(page, "07-compare")
 
-    # The printable report: one A4 page with a QR code per drill video.
+    # The printable report: one A4 page with the share link's QR code and one per drill video,
+    # all at the shop's public address.
     page.goto(f"{base_url}/runs/{run_id}/print")
-    assert page.locator(".qr svg").count() >= 1
+    assert page.locator(".qr svg").count() >= 2
+    assert "127.0.0.1" not in page.content()
     expect(page.locator(".phead .person")).to_have_text("Anna Sato")
     shoot(page, "08-print")
     page.emulate_media(media="print")

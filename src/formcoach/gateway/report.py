@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from formcoach.gateway.public_text import public
+from formcoach.gateway.summary import build_summary
 from formcoach.kit import pipeline as art
 from formcoach.kit.errors import AppError
 from formcoach.kit.i18n import pick
@@ -41,8 +43,8 @@ def _load(storage: Storage, run_key: str, name: str) -> Any:
 def _text(value: Any, lang: str) -> Any:
     """Pick the language from a {"ja","en"} text; leave everything else as it is."""
     if isinstance(value, dict) and set(value) == {"ja", "en"}:
-        return pick(value, lang)
-    return value
+        return public(pick(value, lang))
+    return public(value)
 
 
 def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[str, Any]:
@@ -56,7 +58,7 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
     videos = {v["drill_id"]: v for v in _load(storage, run.run_key, art.DRILL_VIDEOS)}
     source = info["source"]
     base = f"/api/runs/{run.id}/files"
-    return {
+    report: dict[str, Any] = {
         "schema": SCHEMA,
         "run_id": run.id,
         "movement": analysis["movement"],
@@ -125,3 +127,5 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
             if storage.exists(art.run_file(run.run_key, name))
         },
     }
+    report["summary"] = build_summary(report, run.person)
+    return report

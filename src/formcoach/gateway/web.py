@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from formcoach.accounts import service as accounts_service
 from formcoach.accounts.signin import password_signin
 from formcoach.accounts.users import session_fingerprint
-from formcoach.gateway import web_admin, web_runs
+from formcoach.gateway import web_admin, web_runs, web_share
 from formcoach.gateway.web_common import STATIC_DIR, csrf_ok, render, safe_next, session_user
 from formcoach.gateway.web_text import TEXT
 from formcoach.kit.api import DbSession
@@ -26,6 +26,7 @@ from formcoach.runs.models import PERSON_MAX
 router = APIRouter(include_in_schema=False)
 router.include_router(web_runs.router)
 router.include_router(web_admin.router)
+router.include_router(web_share.router)
 
 
 def static_files() -> StaticFiles:

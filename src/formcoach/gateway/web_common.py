@@ -13,11 +13,14 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from formcoach.accounts.users import User, cookie_user
+from formcoach.gateway.public_text import strip_internal
 from formcoach.gateway.web_text import labels, texts
 from formcoach.kit.i18n import parse_accept_language
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"
+# `|public` drops internal file names from texts shown to users (gateway/public_text.py).
+templates.env.filters["public"] = strip_internal
 
 
 def page_lang(request: Request, user: User | None) -> str:
@@ -59,7 +62,8 @@ def safe_next(target: str | None) -> str:
 def render(
     request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    lang = page_lang(request, user)
+    # A page may fix its language (a share link opens in the report's language).
+    lang = context.pop("lang_override", None) or page_lang(request, user)
     url = request.url.remove_query_params("lang")
     here = url.path + (f"?{url.query}" if url.query else "")
     return templates.TemplateResponse(

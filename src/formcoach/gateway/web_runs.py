@@ -12,13 +12,13 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from formcoach.accounts.users import User
-from formcoach.gateway import service
+from formcoach.gateway import service, shares
 from formcoach.gateway.report import build_report
 from formcoach.gateway.tracks import run_tracks
 from formcoach.gateway.web_charts import chart_panels
 from formcoach.gateway.web_common import page_lang, render, session_user
 from formcoach.gateway.web_text import DEFAULT_HINT, FAILURE_HINTS
-from formcoach.kit.api import DbSession, StorageDep
+from formcoach.kit.api import DbSession, StorageDep, settings_dep
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import FEATURES, run_file
 from formcoach.kit.storage import Storage
@@ -31,7 +31,7 @@ router = APIRouter(include_in_schema=False)
 KEY_METRICS = ("cadence_spm", "trunk_lean_deg")
 
 
-def _features(storage: Storage, run_key: str) -> dict[str, Any] | None:
+def features_of(storage: Storage, run_key: str) -> dict[str, Any] | None:
     key = run_file(run_key, FEATURES)
     if not storage.exists(key):
         return None
@@ -39,7 +39,7 @@ def _features(storage: Storage, run_key: str) -> dict[str, Any] | None:
     return data
 
 
-def _ordered_metrics(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def ordered_metrics(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     metrics: dict[str, dict[str, Any]] = report["metrics"]
     judged = [k for k in metrics if metrics[k].get("reference")]
     rest = [k for k in metrics if k not in judged]
@@ -47,15 +47,34 @@ def _ordered_metrics(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]
     return [(k, metrics[k]) for k in judged + rest]
 
 
-def _results_context(run: Run, storage: Storage, lang: str) -> dict[str, Any]:
+SEVERITY_ORDER = ("info", "minor", "moderate", "major")
+
+
+def metric_severity(report: dict[str, Any]) -> dict[str, str]:
+    """The most severe finding on each metric: a card's colour follows it, not the rounded
+    value (an informational finding on a value just out of range is no red card)."""
+    worst: dict[str, str] = {}
+    for f in report["findings"]:
+        key, sev = f.get("metric"), f["severity"]
+        if key and sev in SEVERITY_ORDER:
+            if SEVERITY_ORDER.index(sev) > SEVERITY_ORDER.index(worst.get(key, "info")):
+                worst[key] = sev
+            worst.setdefault(key, sev)
+    return worst
+
+
+def _results_context(run: Run, storage: Storage, lang: str, share_days: int) -> dict[str, Any]:
     report = build_report(run, storage, lang)
     people = run_tracks(storage, run).tracks
     return {
         "report": report,
-        "metrics": _ordered_metrics(report),
-        "charts": chart_panels(_features(storage, run.run_key), lang),
+        "metrics": ordered_metrics(report),
+        "metric_severity": metric_severity(report),
+        "charts": chart_panels(features_of(storage, run.run_key), lang),
         # The picker only matters when someone else could have been analysed.
         "people": people if len(people) > 1 else [],
+        "shared": False,
+        "share_days": share_days,
     }
 
 
@@ -80,7 +99,7 @@ def run_page(run_id: int, request: Request, session: DbSession, storage: Storage
     hints = {code: text[lang] for code, text in FAILURE_HINTS.items()} | {"": DEFAULT_HINT[lang]}
     context: dict[str, Any] = {"run": runs_service.run_view(run), "hint": None, "hints": hints}
     if run.status == "completed":
-        context.update(_results_context(run, storage, lang))
+        context.update(_results_context(run, storage, lang, settings_dep(request).share_ttl_days))
     elif run.status == "failed":
         context["hint"] = FAILURE_HINTS.get(run.error_code or "", DEFAULT_HINT)[lang]
     return render(request, "run.html", user, nav="history", **context)
@@ -96,7 +115,9 @@ def results_fragment(
         return early or Response(status_code=404)
     if run.status != "completed":
         return Response(status_code=409)
-    context = _results_context(run, storage, page_lang(request, user))
+    context = _results_context(
+        run, storage, page_lang(request, user), settings_dep(request).share_ttl_days
+    )
     return render(request, "_results.html", user, run=runs_service.run_view(run), **context)
 
 
@@ -112,13 +133,22 @@ def print_page(run_id: int, request: Request, session: DbSession, storage: Stora
         return early or Response(status_code=404)
     if run.status != "completed":
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
-    context = _results_context(run, storage, page_lang(request, user))
-    base = str(request.base_url).rstrip("/")
-    qr = {
-        d["drill_id"]: {"url": base + d["video_url"], "svg": _qr(base + d["video_url"])}
-        for d in context["report"]["drills"]
-        if d.get("video_url")
-    }
+    context = _results_context(
+        run, storage, page_lang(request, user), settings_dep(request).share_ttl_days
+    )
+    # The sheet goes home with the customer: it carries a share link of its own (QR code at
+    # the shop's public URL), and each drill's QR code opens that drill's video through it.
+    settings = settings_dep(request)
+    _, token = shares.create_share(session, settings, run)
+    session.commit()
+    share = shares.share_url(settings, request, token)
+    qr: dict[str, dict[str, Any]] = {}
+    if share["url"]:
+        for d in context["report"]["drills"]:
+            if d.get("video_url") and d.get("video_job_id"):
+                url = f"{share['url']}/drills/{d['video_job_id']}"
+                qr[d["drill_id"]] = {"url": url, "svg": _qr(url)}
+    context["share"] = share
     return render(request, "print.html", user, run=runs_service.run_view(run), qr=qr, **context)
 
 

@@ -77,6 +77,36 @@ TEXT: dict[str, dict[str, str]] = {
     "what_to_do": {"ja": "対処方法", "en": "What to do"},
     "try_again": {"ja": "別の動画で分析する", "en": "Analyse another video"},
     "no_runs": {"ja": "該当する分析はありません。", "en": "No analyses found."},
+    "share": {"ja": "お客様と共有", "en": "Share with the customer"},
+    "share_help": {
+        "ja": "このレポートだけを読み取り専用で開くリンクと QR コードを作ります（{days} 日で失効、いつでも取り消せます）。",
+        "en": "Makes a read-only link and QR code to this report only (expires in {days} days, revocable at any time).",
+    },
+    "share_made": {"ja": "共有リンク", "en": "Share link"},
+    "share_revoke": {"ja": "リンクを取り消す", "en": "Revoke the link"},
+    "share_revoked": {"ja": "リンクを取り消しました。", "en": "The link was revoked."},
+    "share_no_public_url": {
+        "ja": "公開 URL（FORMCOACH_PUBLIC_URL）が未設定のため QR コードは表示できません。",
+        "en": "No QR code: the public URL (FORMCOACH_PUBLIC_URL) is not set.",
+    },
+    "shared_report": {"ja": "共有されたレポート（閲覧のみ）", "en": "Shared report (read-only)"},
+    "share_scan": {
+        "ja": "スマートフォンで読み取ると、このレポートと動画を見られます。",
+        "en": "Scan with a phone to see this report and its videos.",
+    },
+    "share_gone": {"ja": "このリンクは使えません", "en": "This link cannot be opened"},
+    "share_gone_help": {
+        "ja": "レポートを作った店舗に新しいリンクを依頼してください。",
+        "en": "Ask the shop that made the report for a new link.",
+    },
+    "summary": {"ja": "まとめ", "en": "Summary"},
+    "sdd": {"ja": "最小可検変化量（SDD）", "en": "Smallest detectable difference (SDD)"},
+    "analysed": {"ja": "分析した内容", "en": "What was analysed"},
+    "key_points": {"ja": "大切なこと", "en": "What matters most"},
+    "next_step": {"ja": "次にやること", "en": "What to do next"},
+    "scores": {"ja": "スコア（計測できた項目のみ）", "en": "Scores (measured areas only)"},
+    "details": {"ja": "詳細", "en": "Details"},
+    "more_metrics": {"ja": "その他の計測値", "en": "More measurements"},
     "downloads": {"ja": "ダウンロード", "en": "Downloads"},
     "print": {"ja": "印刷用レポート", "en": "Printable report"},
     "print_now": {"ja": "印刷する", "en": "Print"},
@@ -266,6 +296,10 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "markers_px_trc": {"ja": "マーカー・ピクセル (TRC)", "en": "Markers in pixels (TRC)"},
         "markers_m_trc": {"ja": "マーカー・メートル (TRC)", "en": "Markers in metres (TRC)"},
         "angles_mot": {"ja": "関節角度 (MOT, OpenSim)", "en": "Joint angles (MOT, OpenSim)"},
+        "tracks_jpg": {
+            "ja": "検出された人物の軌跡 (JPEG)",
+            "en": "People found and their paths (JPEG)",
+        },
     },
 }
 

@@ -22,7 +22,8 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "not_a_video": ErrorSpec(
         415,
         {
-            "ja": "アップロードされたファイルは再生できる動画ではありません（{detail}）。",
+            # The detail is the decoder's English: the Japanese text stays Japanese (issue 20).
+            "ja": "アップロードされたファイルは再生できる動画ではありません。",
             "en": "The uploaded file is not a decodable video ({detail}).",
         },
     ),
@@ -133,6 +134,17 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "not_found": ErrorSpec(
         404,
         {"ja": "見つかりません。", "en": "Not found."},
+    ),
+    "share_not_found": ErrorSpec(
+        404,
+        {"ja": "この共有リンクは存在しません。", "en": "This share link does not exist."},
+    ),
+    "share_gone": ErrorSpec(
+        410,
+        {
+            "ja": "この共有リンクは期限切れか、取り消されました。",
+            "en": "This share link has expired or was revoked.",
+        },
     ),
     "unauthorized": ErrorSpec(
         401,

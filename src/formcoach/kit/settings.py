@@ -167,6 +167,11 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = 30.0
     job_workers: int = 2
+    # Share links (gateway/shares.py): days a customer's read-only link stays open, and the
+    # shop's public base URL the link and its QR code use (a loopback address never works
+    # on a customer's phone, so without it the page shows no QR code).
+    share_ttl_days: int = Field(default=30, ge=1, le=365)
+    public_url: str | None = None
     # Runs one user may have queued or running at once (uploads and reanalyses past it: 429
     # too_many_queued_runs), so that one user cannot fill the queue for a shop's other users;
     # 0 = no limit.

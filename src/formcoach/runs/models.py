@@ -78,3 +78,18 @@ class RunStage(Base):
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     run: Mapped[Run] = relationship(back_populates="stages")
+
+
+class ShareLink(Base):
+    """A read-only link to one run's report (gateway/shares.py). Only the token's SHA-256 is
+    stored: a leaked database does not open anyone's report."""
+
+    __tablename__ = "share_links"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

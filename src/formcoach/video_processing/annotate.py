@@ -1,6 +1,7 @@
 """The annotated video: the proxy with the pose skeleton and the knee/hip flexion angles drawn on.
 
-The artifact is shared by reports in both languages, so its legend is bilingual (ja + en).
+Its texts are in the run's language only (one language per view, issue 20); without a font
+with Japanese glyphs a Japanese run falls back to English rather than showing empty boxes.
 """
 
 from __future__ import annotations
@@ -167,16 +168,20 @@ def blend(image: RGB, origin: tuple[int, int], rgb: RGB, alpha: NDArray[np.uint1
 class Legend:
     """A small box: L/R colour key, the current knee and hip flexion, and what the numbers mean."""
 
-    def __init__(self, font: Font, size: int, japanese: bool, origin: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        font: Font,
+        size: int,
+        japanese: bool,
+        origin: tuple[int, int],
+        language: str = "ja",
+    ) -> None:
         self.font = font
         self.origin = origin
-        if japanese:
-            self.header = ("左 L", "右 R")
-            self.rows = (("膝 Knee", "knee"), ("股関節 Hip", "hip"))
-            self.notes: tuple[str, ...] = (
-                "屈曲角（0° = まっすぐ）",
-                "Flexion angle (0° = straight)",
-            )
+        if japanese and language == "ja":
+            self.header = ("左", "右")
+            self.rows = (("膝", "knee"), ("股関節", "hip"))
+            self.notes: tuple[str, ...] = ("屈曲角（0° = まっすぐ）",)
         else:
             self.header = ("L", "R")
             self.rows = (("Knee", "knee"), ("Hip", "hip"))
@@ -327,6 +332,7 @@ def annotate(
     progress: Callable[[float], None],
     min_visibility: float = 0.3,
     max_side: int = MAX_SIDE,
+    language: str = "ja",
 ) -> None:
     """Write dst: every proxy frame with the skeleton, joint angle labels and a legend.
 
@@ -348,9 +354,11 @@ def annotate(
         keypoints = keypoints.copy()
         keypoints[:, :, 0] *= width / src_w
         keypoints[:, :, 1] *= height / src_h
-    size = max(12, round(min(width, height) / 40))
+    # Texts of at least 3 % of the frame's short side: readable on a tablet (issue 20).
+    size = max(12, math.ceil(min(width, height) * 0.031))
     font, japanese = _font(size)
-    legend = Legend(font, size, japanese, origin=(8, 8))
+    japanese = japanese and language == "ja"
+    legend = Legend(font, size, japanese, origin=(8, 8), language=language)
     sprites = Sprites(font)
     # An overlay video, encoded for speed: x264's ultrafast preset with CABAC put back, at
     # CRF 27, against superfast/26 on the single-person fixture: 33 % less encoding time,
@@ -381,7 +389,7 @@ def annotate(
                 if tag is not None:
                     labels.append(tag)
             elif subject is not None:
-                lost = LOST_TEXT if japanese else LOST_TEXT.split(" / ")[1]
+                lost = LOST_TEXT.split(" / ")[0 if japanese else 1]
                 labels.append(((8, height - 2 * size), lost, SUBJECT))
             if view is not None:
                 text = VIEW_TEXT.get(view, view)

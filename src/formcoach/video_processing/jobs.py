@@ -69,4 +69,5 @@ def run_annotate(ctx: StageContext) -> None:
             tmp,
             ctx.progress,
             min_visibility=ctx.settings.keypoint_min_visibility,
+            language=ctx.options.language,
         )

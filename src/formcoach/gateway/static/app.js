@@ -88,7 +88,7 @@ function initProgress() {
       const res = await fetch("/runs/" + id + "/results", { credentials: "same-origin" });
       $("#results").innerHTML = await res.text();
       card.hidden = true; $("#run-actions").hidden = false;
-      initResults(); initPeople();
+      initResults(); initPeople(); initShare();
     } else if (run.status === "failed") {
       finished = true;
       const box = $("#failure");
@@ -137,6 +137,37 @@ function initPeople() {
       location.href = "/runs/" + run.id;
     } catch (e) { b.disabled = false; show($("#people-msg"), e.message); }
   }));
+}
+
+// --- share: a read-only link + QR code for the customer, revocable ----------------------
+function initShare() {
+  const b = $("[data-share]");
+  if (!b) return;
+  let shareId = null;
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    try {
+      const s = await api("POST", "/api/runs/" + b.dataset.share + "/shares");
+      shareId = s.id;
+      const link = $("#share-url");
+      link.href = s.url || s.path;
+      link.textContent = s.url || location.origin + s.path;
+      // The SVG is made by the server (segno) from our own URL.
+      $("#share-qr").innerHTML = s.qr_svg || "";
+      $("#share-noqr").hidden = !!s.qr_svg;
+      $("#share-out").hidden = false;
+      show($("#share-msg"), "");
+    } catch (e) { show($("#share-msg"), e.message); }
+    b.disabled = false;
+  });
+  $("#share-revoke")?.addEventListener("click", async () => {
+    if (shareId === null) return;
+    try {
+      await api("DELETE", "/api/runs/" + b.dataset.share + "/shares/" + shareId);
+      $("#share-out").hidden = true;
+      show($("#share-msg"), $("#share-revoke").dataset.done);
+    } catch (e) { show($("#share-msg"), e.message); }
+  });
 }
 
 // --- results: seek from findings and charts, playhead, original follows annotated ---------
@@ -291,5 +322,5 @@ function initCommon() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  initCommon(); initUpload(); initProgress(); initResults(); initPeople(); initHistory(); initCompare(); initAccounts();
+  initCommon(); initUpload(); initProgress(); initResults(); initPeople(); initShare(); initHistory(); initCompare(); initAccounts();
 });
