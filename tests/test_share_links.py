@@ -24,7 +24,7 @@ from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
 from formcoach.runs.models import ShareLink
 from tests.apputil import ADMIN
-from tests.conftest import make_settings
+from tests.conftest import FIXTURES, make_settings
 from tests.test_web_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, api_upload, serve
 
 PUBLIC = "https://shop.formcoach.example"
@@ -54,7 +54,9 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def run_id(app: tuple[str, Settings]) -> int:
     base, _ = app
-    rid = api_upload(base, "running")
+    # A clip the analysis can assess (side view, two squats), so the report has measured
+    # points, drills and their videos to share.
+    rid = api_upload(base, "squat", FIXTURES / "rohan-squat-barbell-side-portrait.mp4")
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
         status = httpx.get(f"{base}/api/runs/{rid}", headers=ADMIN).json()["status"]
@@ -111,7 +113,7 @@ def test_fresh_context_opens_the_shared_report(
     assert outside == [], outside
     assert page.locator(".mainnav, form[action='/logout'], [data-share]").count() == 0
     # Summary first: movement and person, 1-3 points, the first drill, above the video.
-    assert "ランニング" in page.locator("#sum-analysed").inner_text()
+    assert "スクワット" in page.locator("#sum-analysed").inner_text()
     assert "Anna Sato" in page.locator("#sum-analysed").inner_text()
     assert 1 <= page.locator("#sum-points li").count() <= 3
     assert page.locator("#sum-drill").inner_text().strip()
@@ -243,8 +245,16 @@ def test_pdf_report_renders(app: tuple[str, Settings], run_id: int, tmp_path: Pa
         assert re.sub(r"\s+", "", drill["name"]) in flat
     assert "127.0.0.1" not in flat and f"{PUBLIC}/s/" in flat
     images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True)
-    # Frames of the annotated video and a frame of each drill video.
-    assert len(images.stdout.strip().splitlines()) - 2 >= 1 + len(report["drills"]), images.stdout
+    # A frame of the annotated video per evidence moment (at most 4) and one of each drill.
+    moments: list[float] = []
+    for point in summary["points"] + report["findings"]:
+        for e in point.get("evidence", [])[:1]:
+            t = float(e["start_s"]) + (float(e["end_s"]) - float(e["start_s"])) / 2
+            if all(abs(t - m) > 0.2 for m in moments):
+                moments.append(t)
+    expected = min(len(moments), 4) + sum(1 for d in report["drills"] if d["video_url"])
+    assert report["drills"] and expected >= 1
+    assert len(images.stdout.strip().splitlines()) - 2 == expected, images.stdout
     subprocess.run(
         ["pdftoppm", "-r", "60", "-png", str(pdf), str(ARTIFACTS / "report-pdf")], check=True
     )
