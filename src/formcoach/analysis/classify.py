@@ -76,6 +76,13 @@ def measured_cadence(features: Mapping[str, Any], reference: Reference) -> float
     return float(value)
 
 
+def count_clearance(count: float | None, minimum: float) -> float:
+    """The clearance of a whole count (reps, bends): a count moves in steps of one, so the
+    line sits halfway between the last count that fails and the minimum. Exactly the minimum
+    then clears by half a rep instead of by 0, which made a clean two-rep squat "uncertain"."""
+    return clearance(count, minimum - 0.5)
+
+
 def clearance(value: float | None, threshold: float, at_least: bool = True) -> float:
     """How far a measure clears its threshold, relative to it; -inf when not measured."""
     if value is None or not math.isfinite(value):
@@ -167,7 +174,7 @@ def rules(features: Mapping[str, Any], reference: Reference, view: str = "side")
     legs = (
         clearance(hip_range, rule.squat_min_hip_range),
         clearance(knee_peak, rule.squat_min_knee_flexion_deg),
-        clearance(bends, rule.squat_min_reps),
+        count_clearance(bends, rule.squat_min_reps),
         # Both feet on the floor (a missing series, as in older features, does not count).
         clearance(foot_lift, rule.single_leg_min_foot_lift, at_least=False)
         if foot_lift is not None
@@ -244,7 +251,7 @@ def rules(features: Mapping[str, Any], reference: Reference, view: str = "side")
             (
                 clearance(hip_range, rule.single_leg_min_hip_range),
                 clearance(s.percentile(working, 90), rule.single_leg_min_knee_flexion_deg),
-                clearance(single_bends, rule.squat_min_reps),
+                count_clearance(single_bends, rule.squat_min_reps),
                 clearance(foot_lift, rule.single_leg_min_foot_lift),
             ),
             LocalizedText(
