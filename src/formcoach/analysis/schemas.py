@@ -153,6 +153,10 @@ class GaitSettings(BaseModel):
     confident_steps: int = Field(ge=1)
     # Contact time and duty factor need at least this frame rate (else not_measurable).
     min_fps_contact_time: float = Field(default=60.0, gt=0)
+    # Straight stretches for symmetry (analysis/straight.py): a step longer than this many
+    # median steps breaks the stretch (a turn), and this many steps each side of it are left out.
+    turn_break_factor: float = Field(default=1.5, gt=1)
+    turn_edge_steps: int = Field(default=1, ge=0)
     source: SourceText
 
 
