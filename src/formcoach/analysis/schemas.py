@@ -185,6 +185,12 @@ class ClassificationSettings(BaseModel):
     bridge_max_trunk_from_horizontal_deg: float
     bridge_min_hip_swing_deg: float
     lunge_min_hip_gap_deg: float
+    # Walking vs running (analysis/gait_kind.py): the share of a stride with no foot on the
+    # ground; a gait without travel needs a steady trunk (a treadmill); arms going overhead in
+    # rhythm (jumping jacks) are no gait.
+    running_min_flight_share: float = 0.15
+    treadmill_max_trunk_spread_deg: float = 15.0
+    arms_overhead_deg: float = 120.0
     uncertain_margin: float
     source: SourceText
 
