@@ -20,6 +20,7 @@ FINDING_CODES = (
     "detailed_checks_unavailable",
     "movement_auto_detected",
     "reps_not_found",
+    "movement_mismatch",
     # Exercise profiles (reference.yaml `findings` of each judged metric).
     "squat_shallow",
     "squat_partial_reps",
