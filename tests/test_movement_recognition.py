@@ -115,3 +115,28 @@ def test_a_chosen_movement_the_clip_contradicts_is_a_mismatch() -> None:
     assert "movement_mismatch" not in [
         f["code"] for f in analyze(features, {"fps": 30.0}, {}, "running", "side")["findings"]
     ]
+
+
+def test_slow_motion_from_the_metadata_is_not_timed() -> None:
+    # A 240 fps phone clip played at 30 fps: the runner seems to step at 21 spm.
+    features = gait_features(0.35, cadence=21.0)
+    info = {"source": {"fps": 30.0, "capture_fps": 240.0}, "proxy": {"fps": 30.0}}
+    result = analyze(features, {"fps": 30.0}, info, "running", "side")
+    assert result["findings"][0]["code"] == "slow_motion_suspected"
+    assert "8×" in result["findings"][0]["message"]["en"]
+    assert result["metrics"]["cadence_spm"]["status"] == "not_measurable"
+    assert "cadence_low" not in [f["code"] for f in result["findings"]]
+    # A 60 fps clip stored at 59.94 is no slow motion.
+    normal = {"source": {"fps": 59.94, "capture_fps": 60.0}}
+    codes = [
+        f["code"] for f in analyze(features, {"fps": 30.0}, normal, "running", "side")["findings"]
+    ]
+    assert "slow_motion_suspected" not in codes
+
+
+def test_the_probe_reads_a_phones_capture_rate() -> None:
+    from formcoach.video_processing.service import capture_rate
+
+    assert capture_rate({"com.android.capture.fps": "240.000000"}) == 240.0
+    assert capture_rate({"com.apple.quicktime.capture.fps": "120"}) == 120.0
+    assert capture_rate({"encoder": "Lavf"}) is None

@@ -21,6 +21,7 @@ FINDING_CODES = (
     "movement_auto_detected",
     "reps_not_found",
     "movement_mismatch",
+    "slow_motion_suspected",
     # Exercise profiles (reference.yaml `findings` of each judged metric).
     "squat_shallow",
     "squat_partial_reps",

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from formcoach.analysis import gait_profile
+from formcoach.analysis import gait_profile, slowmo
 from formcoach.analysis import messages as msg
 from formcoach.analysis import series as s
 from formcoach.analysis.classify import Detection, classify, measured_cadence, step_count
@@ -121,6 +121,13 @@ def analyze(
     metrics.update(_summaries(movement, clip, ref, judged))
     if movement in GAIT:
         metrics.update(gait_profile.summaries(clip, movement))
+    slowed = slowmo.factor(video_info)
+    if slowed is not None:
+        metrics = slowmo.untimed(metrics)
+        findings = [
+            slowmo.finding(slowed),
+            *(f for f in findings if f.metric not in slowmo.TIMING),
+        ]
     if not judged:
         findings.append(
             Finding(
