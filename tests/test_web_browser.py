@@ -215,7 +215,7 @@ def wait_ready(page: Page, selector: str) -> None:
 def test_web_app_in_chromium(base_url: str, browser: Browser, tmp_path: Path) -> None:
     # Runs started through the API first: a second run for the compare page, and a clip with
     # nobody in it, whose run fails.
-    earlier_id = api_upload(base_url, "running")
+    earlier_id = api_upload(base_url, "walking", TWO_PEOPLE)
     failing_id = api_upload(
         base_url, "walking", gradient_clip(tmp_path / "empty-room.mp4"), person="Empty Room"
     )
@@ -342,9 +342,9 @@ def test_web_app_in_chromium(base_url: str, browser: Browser, tmp_path: Path) ->
     page.goto(base_url + "/history?person=ken")
     expect(page.locator("table.runs tbody tr")).to_have_count(1)
     page.goto(base_url + "/history")
-    page.select_option("#f-movement", "running")
+    page.select_option("#f-movement", "walking")
     page.click(".filters button")
-    expect(page).to_have_url(re.compile(r"movement=running"))
+    expect(page).to_have_url(re.compile(r"movement=walking"))
     expect(page.locator("table.runs tbody tr")).to_have_count(2)
     shoot(page, "06-history")
     page.check(f"input[name=pick][value='{earlier_id}']")
