@@ -217,7 +217,7 @@ def test_web_app_in_chromium(base_url: str, browser: Browser, tmp_path: Path) ->
     # nobody in it, whose run fails.
     earlier_id = api_upload(base_url, "walking", TWO_PEOPLE)
     failing_id = api_upload(
-        base_url, "walking", gradient_clip(tmp_path / "empty-room.mp4"), person="Empty Room"
+        base_url, "running", gradient_clip(tmp_path / "empty-room.mp4"), person="Empty Room"
     )
     # Two people in view: the results page offers to analyse the other one.
     pair_id = api_upload(base_url, "auto", TWO_PEOPLE, person="Ken & Yui")
