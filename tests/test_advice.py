@@ -173,7 +173,9 @@ def check_advice(result: dict[str, Any]) -> None:
             assert "{" not in item[field]["ja"] and "nan" not in item[field]["en"]
     for drill in result["drills"]:
         assert drill["name"]["ja"] and drill["dose"]["en"] and drill["cues"]["ja"]
-    assert prescribed, "every report has at least one drill"
+    mismatched = any("movement_mismatch" in a["finding_codes"] for a in result["advice"])
+    # Every report has a drill, but one whose chosen movement is not the clip's (issue 19).
+    assert bool(prescribed) != mismatched, "a drill exactly when the movement matches"
 
 
 @pytest.mark.parametrize("movement", ["running", "walking", "squat"])
@@ -191,6 +193,8 @@ def test_every_rule_gives_complete_text_and_valid_drills(movement: str) -> None:
             check_advice(result)
             assert any(code in a["finding_codes"] for a in result["advice"]), code
     assert set(rules.maintenance.drills) <= ids and "plank" in rules.maintenance.drills
+    for variant in rules.maintenance_by_movement.values():
+        assert variant.drills and set(variant.drills) <= ids
     assert rules.general is not None and "plank" in rules.general.drills
 
 
@@ -232,18 +236,32 @@ def test_walking_has_its_own_wording() -> None:
     assert "strides" not in walking["advice"][0]["drills"]
 
 
-def test_nothing_wrong_gives_plank_maintenance() -> None:
+def test_nothing_wrong_gives_the_movements_maintenance_drill() -> None:
+    # Issue 19: plank was the fallback of every movement; the drill now fits the movement.
     for result in (
         advise(analysis()),
         advise(analysis(finding("movement_auto_detected", "info"))),
-        advise(analysis(finding("detailed_checks_unavailable", "info"), movement="squat")),
         advise(analysis(finding("cadence_high", "info", "cadence_spm"))),
     ):
         check_advice(result)
-        assert [d["drill_id"] for d in result["drills"]] == ["plank"]
+        assert [d["drill_id"] for d in result["drills"]] == ["strides"]
         assert result["advice"][0]["finding_codes"] == []
         info_items = [a for a in result["advice"] if a["finding_codes"]]
         assert all(not a["drills"] for a in info_items)
+    expected = {"walking": "single_leg_balance", "squat": "box_squat", "plank": "side_plank"}
+    for movement, drill in expected.items():
+        result = advise(analysis(movement=movement))
+        assert [d["drill_id"] for d in result["drills"]] == [drill], movement
+    unchecked = advise(analysis(finding("detailed_checks_unavailable", "info"), movement="squat"))
+    assert [d["drill_id"] for d in unchecked["drills"]] == ["plank"]
+
+
+def test_a_mismatched_movement_prescribes_nothing() -> None:
+    result = advise(analysis(finding("movement_mismatch", "info"), finding("cadence_low", "info")))
+    check_advice(result)
+    assert result["drills"] == []
+    assert all(not a["drills"] for a in result["advice"])
+    assert any("movement_mismatch" in a["finding_codes"] for a in result["advice"])
 
 
 def test_unchecked_movements_do_not_claim_that_nothing_is_wrong() -> None:
@@ -258,7 +276,7 @@ def test_unchecked_movements_do_not_claim_that_nothing_is_wrong() -> None:
 def test_unknown_finding_codes_are_skipped() -> None:
     result = advise(analysis(finding("made_up_code", "major")))
     check_advice(result)
-    assert result["advice"][0]["drills"] == ["plank"]
+    assert result["advice"][0]["drills"] == ["strides"]  # running's maintenance drill
 
 
 def test_a_replacement_library_is_validated(tmp_path: Path) -> None:

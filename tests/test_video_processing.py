@@ -411,8 +411,9 @@ def test_stages_probe_then_annotate(tmp_path: Path, settings: Settings) -> None:
     info = ctx.read_json(VIDEO_INFO)
     assert set(info["source"]) == {
         "width", "height", "fps", "frames", "duration_s", "codec", "rotation", "format",
-        "size_bytes",
+        "size_bytes", "capture_fps",
     }  # fmt: skip
+    assert info["source"]["capture_fps"] is None  # no slow-motion tag in this clip
     assert set(info["proxy"]) == {"width", "height", "fps", "frames", "duration_s"}
     assert (info["source"]["width"], info["source"]["height"], info["source"]["rotation"]) == (
         64,

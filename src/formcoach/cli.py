@@ -194,8 +194,22 @@ def worker(queues: str | None, concurrency: int, name: str | None, restart: bool
 @click.option("--height-cm", type=click.FloatRange(50, 250), default=None)
 @click.option("--lang", type=click.Choice(["ja", "en"]), default="ja", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--subject",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Track id of the person to analyse (see --list-tracks); default: chosen automatically.",
+)
+@click.option("--list-tracks", is_flag=True, help="Also print the people found (track ids).")
 def analyze(
-    video: Path, movement: str, view: str, height_cm: float | None, lang: str, out_dir: Path
+    video: Path,
+    movement: str,
+    view: str,
+    height_cm: float | None,
+    lang: str,
+    out_dir: Path,
+    subject: int | None,
+    list_tracks: bool,
 ) -> None:
     """Analyse VIDEO without a server; write report.json, videos and CSVs into --out."""
     from formcoach.gateway.offline import analyze_file
@@ -213,6 +227,7 @@ def analyze(
                 view=view,
                 height_cm=height_cm,
                 language=lang,
+                subject=subject,
             )
     except AppError as exc:
         click.echo(f"error: {exc.code}: {exc.message(lang)}", err=True)
@@ -221,7 +236,24 @@ def analyze(
         click.echo(f"internal error: {exc}", err=True)
         sys.exit(1)
     findings = ", ".join(f["code"] for f in report["findings"]) or "-"
+    if list_tracks:
+        _print_tracks(out_dir / "tracks.json")
     click.echo(f"done: {out_dir / 'report.json'} ({report['movement']}; findings: {findings})")
+
+
+def _print_tracks(path: Path) -> None:
+    import json
+
+    if not path.is_file():
+        click.echo("tracks: -")
+        return
+    data = json.loads(path.read_text())
+    for track in data.get("tracks", []):
+        mark = "*" if track.get("id") == data.get("subject") else " "
+        click.echo(
+            f"{mark} track {track['id']}: {track['start_s']:.1f}–{track['end_s']:.1f} s, "
+            f"{track['frames']} frames, travel {track.get('travel', 0):.1f} body sizes"
+        )
 
 
 @cli.command()

@@ -73,6 +73,10 @@ class RuleBook(BaseModel):
     # Codes that are shown with the analysis and need no advice of their own.
     ignored: list[str] = []
     maintenance: AdviceText
+    # The maintenance focus point of a movement (default: `maintenance`).
+    maintenance_by_movement: dict[str, AdviceText] = {}
+    # With one of these findings no drill is prescribed at all (a mismatched movement).
+    no_drills_when: list[str] = []
     # When a finding with one of these codes is present, `general` replaces `maintenance`.
     general_when: list[str] = []
     general: AdviceText | None = None

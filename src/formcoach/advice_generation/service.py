@@ -115,11 +115,18 @@ def advise(analysis: dict[str, Any], rules: RuleBook | None = None) -> dict[str,
                 ja=f"{same.text.ja}{item.detail.ja}", en=f"{same.text.en} {item.detail.en}"
             )
 
-    if not any(item.drills for item in items):
+    codes = {str(f.get("code", "")) for f in analysis.get("findings") or []}
+    if codes & set(book.no_drills_when):
+        # The chosen movement is not the clip's: its drills would train the wrong thing.
+        items = [i.model_copy(update={"drills": []}) for i in items]
+    elif not any(item.drills for item in items):
         # Every report gets something to practise, and a drill video to watch.
-        codes = {str(f.get("code", "")) for f in analysis.get("findings") or []}
         unchecked = book.general is not None and bool(codes & set(book.general_when))
-        base = book.general if unchecked and book.general is not None else book.maintenance
+        base = (
+            book.general
+            if unchecked and book.general is not None
+            else book.maintenance_by_movement.get(movement, book.maintenance)
+        )
         items.insert(0, _item(base, [], base.drills, None, library))
     items = items[: book.max_focus_points]
 

@@ -6,8 +6,10 @@ reference.yaml (classification):
 1. glute bridge - lying on the back (trunk near horizontal), knees bent, the hip swinging;
 2. push-up / plank - trunk near horizontal with shoulder-hip-ankle nearly straight: a push-up
    when the elbows swing, else a plank;
-3. gait - feature extraction found a cadence from enough alternating steps: running at or
-   above running_min_cadence_spm, else walking;
+3. gait - feature extraction found a cadence from enough alternating steps, the body travels
+   (or stays on a treadmill under a steady trunk) and the arms stay below the head: running
+   when a flight phase shows (gait_kind.py), else walking; arms going overhead in rhythm
+   (jumping jacks) give "other" at once;
 4. lunge / squat - the hip height swings while the knees bend deeply, at least
    squat_min_reps times (the squat's rep counter): a lunge when the two hips differ a lot at
    the deepest frames (split stance), else a squat;
@@ -30,9 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from formcoach.analysis import gait_kind
 from formcoach.analysis import series as s
 from formcoach.analysis.reps import combine, detect_reps
-from formcoach.analysis.schemas import LocalizedText, Reference
+from formcoach.analysis.schemas import ClassificationSettings, LocalizedText, Reference
 
 LABELS: dict[str, tuple[str, str]] = {
     "glute_bridge": ("グルートブリッジ", "glute bridge"),
@@ -74,6 +77,13 @@ def measured_cadence(features: Mapping[str, Any], reference: Reference) -> float
     if steps is not None and steps < reference.gait.min_steps:
         return None
     return float(value)
+
+
+def count_clearance(count: float | None, minimum: float) -> float:
+    """The clearance of a whole count (reps, bends): a count moves in steps of one, so the
+    line sits halfway between the last count that fails and the minimum. Exactly the minimum
+    then clears by half a rep instead of by 0, which made a clean two-rep squat "uncertain"."""
+    return clearance(count, minimum - 0.5)
 
 
 def clearance(value: float | None, threshold: float, at_least: bool = True) -> float:
@@ -167,15 +177,30 @@ def rules(features: Mapping[str, Any], reference: Reference, view: str = "side")
     legs = (
         clearance(hip_range, rule.squat_min_hip_range),
         clearance(knee_peak, rule.squat_min_knee_flexion_deg),
-        clearance(bends, rule.squat_min_reps),
+        count_clearance(bends, rule.squat_min_reps),
         # Both feet on the floor (a missing series, as in older features, does not count).
         clearance(foot_lift, rule.single_leg_min_foot_lift, at_least=False)
         if foot_lift is not None
         else math.inf,
     )
-    gait = (
-        "running" if cadence is not None and cadence >= rule.running_min_cadence_spm else "walking"
-    )
+    moving = gait_kind.evidence(features, rule)
+    flight = moving.flight_share
+    if flight is not None:
+        gait = moving.kind(rule)
+        gait_kind_clearance = clearance(
+            flight, rule.running_min_flight_share, at_least=gait == "running"
+        )
+    else:
+        # No stance or duty factor measured: the cadence is the last resort.
+        gait = (
+            "running"
+            if cadence is not None and cadence >= rule.running_min_cadence_spm
+            else "walking"
+        )
+        gait_kind_clearance = clearance(
+            cadence, rule.running_min_cadence_spm, at_least=gait == "running"
+        )
+    gait_reason = _gait_reason(gait, cadence, flight, moving, rule)
     return [
         Rule(
             "glute_bridge",
@@ -228,23 +253,19 @@ def rules(features: Mapping[str, Any], reference: Reference, view: str = "side")
             gait,
             (
                 math.inf if cadence is not None else -math.inf,
-                clearance(cadence, rule.running_min_cadence_spm, at_least=gait == "running"),
+                gait_kind_clearance,
+                # Gait goes somewhere, or runs on a treadmill under a steady trunk.
+                math.inf if moving.in_place_context(rule) else -math.inf,
+                -math.inf if moving.arms_overhead else math.inf,
             ),
-            LocalizedText(
-                ja=f"左右の足が交互に周期的に動き、1分あたり {f(cadence)} 歩"
-                f"（{rule.running_min_cadence_spm:.0f} 歩{'以上' if gait == 'running' else '未満'}）"
-                "だったため",
-                en=f"the feet alternated periodically at {f(cadence)} steps/min "
-                f"({'at or above' if gait == 'running' else 'below'} "
-                f"{rule.running_min_cadence_spm:.0f})",
-            ),
+            gait_reason,
         ),
         Rule(
             "single_leg_squat",
             (
                 clearance(hip_range, rule.single_leg_min_hip_range),
                 clearance(s.percentile(working, 90), rule.single_leg_min_knee_flexion_deg),
-                clearance(single_bends, rule.squat_min_reps),
+                count_clearance(single_bends, rule.squat_min_reps),
                 clearance(foot_lift, rule.single_leg_min_foot_lift),
             ),
             LocalizedText(
@@ -277,8 +298,56 @@ def rules(features: Mapping[str, Any], reference: Reference, view: str = "side")
     ]
 
 
+def _gait_reason(
+    gait: str,
+    cadence: float | None,
+    flight: float | None,
+    moving: gait_kind.GaitEvidence,
+    rule: ClassificationSettings,
+) -> LocalizedText:
+    def f(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
+    if flight is None:
+        return LocalizedText(
+            ja=f"左右の足が交互に周期的に動き、1分あたり {f(cadence)} 歩"
+            f"（{rule.running_min_cadence_spm:.0f} 歩{'以上' if gait == 'running' else '未満'}）"
+            "だったため（接地の長さは測れませんでした）",
+            en=f"the feet alternated periodically at {f(cadence)} steps/min "
+            f"({'at or above' if gait == 'running' else 'below'} "
+            f"{rule.running_min_cadence_spm:.0f}; ground contacts could not be timed)",
+        )
+    pct, limit = 100 * flight, 100 * rule.running_min_flight_share
+    if gait == "running":
+        return LocalizedText(
+            ja=f"左右の足が交互に動き（1分あたり {f(cadence)} 歩）、両足が地面から離れている時間が"
+            f"1歩の {pct:.0f} %（{limit:.0f} % 以上）あったため",
+            en=f"the feet alternated ({f(cadence)} steps/min) with both feet off the ground for "
+            f"{pct:.0f} % of the stride (at least {limit:.0f} %)",
+        )
+    return LocalizedText(
+        ja=f"左右の足が交互に動き（1分あたり {f(cadence)} 歩）、ほぼ常にどちらかの足が地面に"
+        f"着いていたため（両足が離れている時間 {pct:.0f} %、{limit:.0f} % 未満）",
+        en=f"the feet alternated ({f(cadence)} steps/min) with a foot on the ground nearly all "
+        f"the time (both feet off for {pct:.0f} % of the stride, under {limit:.0f} %)",
+    )
+
+
+NOT_OFFERED = LocalizedText(
+    ja="足はリズムよく動いていましたが、腕が頭上や横に大きく上がっていました。ジャンピングジャックの"
+    "ような、formcoach が分析していない動きです（ランニングやウォーキングではありません）",
+    en="the feet moved in rhythm while the arms went overhead and out to the sides: a movement "
+    "formcoach does not analyse (such as jumping jacks), not running or walking",
+)
+
+
 def classify(features: Mapping[str, Any], reference: Reference, view: str = "side") -> Detection:
     margin = reference.classification.uncertain_margin
+    if measured_cadence(features, reference) is not None and gait_kind.arms_overhead(
+        features, reference.classification.arms_overhead_deg
+    ):
+        # Contradicting evidence: stepping in rhythm with the arms overhead is no gait.
+        return Detection("other", NOT_OFFERED)
     near: list[str] = []
     for rule in rules(features, reference, view):
         if rule.weakest >= margin:
@@ -304,8 +373,9 @@ def classify(features: Mapping[str, Any], reference: Reference, view: str = "sid
         "other",
         LocalizedText(
             ja="ランニング・ウォーキング・スクワット・片脚スクワット・ランジ・腕立て伏せ・ブリッジ・"
-            "プランク・サイドプランクのどの特徴にも当てはまらなかったため",
+            "プランク・サイドプランクのどの特徴にも当てはまらなかったため（formcoach が分析していない"
+            "動きです）",
             en="the clip matched none of running, walking, squat, single-leg squat, lunge, "
-            "push-up, bridge, plank or side plank",
+            "push-up, bridge, plank or side plank: formcoach does not offer this movement",
         ),
     )

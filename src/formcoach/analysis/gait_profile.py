@@ -20,6 +20,7 @@ import numpy as np
 from formcoach.analysis import series as s
 from formcoach.analysis.judge import Clip, Measured, info_metric
 from formcoach.analysis.schemas import Evidence, LocalizedText, Metric, Reference
+from formcoach.analysis.straight import step_symmetry
 
 SIDES = ("left", "right")
 FRONTAL_VIEWS = ("rear", "front")
@@ -162,25 +163,25 @@ def _contact_measure(
 
 
 def _step_asymmetry(clip: Clip, ref: Reference) -> Measured:
-    """Symmetry index 100·(R−L)/(½(R+L)) of the median step times ending on each foot."""
-    medians: dict[str, float] = {}
-    count = 0
-    for side in SIDES:
-        per_side = _gait(clip).get("side_view", {}).get("per_side", {}).get(side, {})
-        values = [
-            v
-            for v in per_side.get("at_contacts", {}).get("step_time_s", [])
-            if isinstance(v, int | float)
-        ]
-        if values:
-            medians[side] = float(np.median(values))
-            count += len(values)
-    if len(medians) < 2:
+    """Symmetry index 100·(R−L)/(½(R+L)) of the median step times ending on each foot, from
+    the straight stretches only (analysis/straight.py: a turn is no asymmetry)."""
+    gait = _gait(clip)
+    per_side = gait.get("side_view", {}).get("per_side", {})
+    result = step_symmetry(
+        gait.get("initial_contacts_s") or {},
+        {
+            side: per_side.get(side, {}).get("at_contacts", {}).get("step_time_s", [])
+            for side in SIDES
+        },
+        ref.gait.turn_break_factor,
+        ref.gait.turn_edge_steps,
+    )
+    if result is None:
         return Measured(None, note=NO_EVENTS)
-    right, left = medians["right"], medians["left"]
-    index = 100.0 * (right - left) / (0.5 * (right + left))
     whole = clip.span()
-    return _averaged(index, count, ref, evidence=[whole] if whole is not None else [])
+    return _averaged(
+        result.index_pct, result.steps, ref, evidence=[whole] if whole is not None else []
+    )
 
 
 def _elbow(clip: Clip) -> Measured:

@@ -24,6 +24,8 @@ FINDING_CODES = (
     # None of the movement's checks could be measured, with the causes (issue 18, item 6).
     "not_assessed",
     "reps_not_found",
+    "movement_mismatch",
+    "slow_motion_suspected",
     # Exercise profiles (reference.yaml `findings` of each judged metric).
     "squat_shallow",
     "squat_partial_reps",
@@ -157,6 +159,10 @@ class GaitSettings(BaseModel):
     confident_steps: int = Field(ge=1)
     # Contact time and duty factor need at least this frame rate (else not_measurable).
     min_fps_contact_time: float = Field(default=60.0, gt=0)
+    # Straight stretches for symmetry (analysis/straight.py): a step longer than this many
+    # median steps breaks the stretch (a turn), and this many steps each side of it are left out.
+    turn_break_factor: float = Field(default=1.5, gt=1)
+    turn_edge_steps: int = Field(default=1, ge=0)
     source: SourceText
 
 
@@ -185,6 +191,12 @@ class ClassificationSettings(BaseModel):
     bridge_max_trunk_from_horizontal_deg: float
     bridge_min_hip_swing_deg: float
     lunge_min_hip_gap_deg: float
+    # Walking vs running (analysis/gait_kind.py): the share of a stride with no foot on the
+    # ground; a gait without travel needs a steady trunk (a treadmill); arms going overhead in
+    # rhythm (jumping jacks) are no gait.
+    running_min_flight_share: float = 0.15
+    treadmill_max_trunk_spread_deg: float = 15.0
+    arms_overhead_deg: float = 120.0
     uncertain_margin: float
     source: SourceText
 

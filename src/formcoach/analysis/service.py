@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from formcoach.analysis import gait_profile
+from formcoach.analysis import gait_profile, slowmo
 from formcoach.analysis import messages as msg
 from formcoach.analysis import series as s
 from formcoach.analysis.classify import Detection, classify, measured_cadence, step_count
 from formcoach.analysis.judge import Clip, Measured, judge, plausible, severity, uncertainty_of
+from formcoach.analysis.mismatch import check as check_mismatch
+from formcoach.analysis.mismatch import finding as mismatch_finding
 from formcoach.analysis.not_assessed import not_assessed
 from formcoach.analysis.profiles import run_profile
 from formcoach.analysis.reference import load_reference
@@ -144,9 +146,21 @@ def analyze(
             if finding is not None:
                 findings.append(finding)
         findings = _one_per_code(findings)
+    mismatch = check_mismatch(features, ref, requested, view)
+    if mismatch is not None:
+        # The chosen movement's checks read a movement the clip does not show: keep the
+        # measures, raise none of its faults.
+        findings = [mismatch_finding(mismatch), *(f for f in findings if f.severity == "info")]
     metrics.update(_summaries(movement, clip, ref, judged))
     if movement in GAIT:
         metrics.update(gait_profile.summaries(clip, movement))
+    slowed = slowmo.factor(video_info)
+    if slowed is not None:
+        metrics = slowmo.untimed(metrics)
+        findings = [
+            slowmo.finding(slowed),
+            *(f for f in findings if f.metric not in slowmo.TIMING),
+        ]
     if detected is not None and view_requested != "auto" and view != canonical(view_requested):
         findings.append(
             Finding(

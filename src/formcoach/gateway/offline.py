@@ -41,6 +41,7 @@ def analyze_file(
     height_cm: float | None = None,
     language: str = "ja",
     show_progress: bool = True,
+    subject: int | None = None,
 ) -> dict[str, Any]:
     from formcoach.bootstrap import prepare
     from formcoach.video_processing.service import probe
@@ -58,7 +59,7 @@ def analyze_file(
     storage = LocalStorage(settings.files_dir)
     with session_scope(settings.db_url) as session:
         user = session.query(User).filter_by(username="admin").one()
-        options = art.RunOptions(movement, view, height_cm, language)
+        options = art.RunOptions(movement, view, height_cm, language, subject)
         run = runs_service.create_run(
             session, user, options, video.name, video.stat().st_size, stages=STAGES
         )
@@ -109,5 +110,12 @@ def _export(
             shutil.copyfile(storage.local_path(key), out_dir / target)
             drill["video_url"] = target
     report = {**report, "files": files}
+    pose_key = art.run_file(run_key, art.POSE_META)
+    if storage.exists(pose_key):
+        # The people found, for `formcoach analyze --list-tracks` and a second run with
+        # --subject N.
+        pose = json.loads(Path(storage.local_path(pose_key)).read_text())
+        tracks = {"subject": pose.get("subject"), "tracks": pose.get("tracks", [])}
+        (out_dir / "tracks.json").write_text(json.dumps(tracks, indent=2))
     (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
     return report

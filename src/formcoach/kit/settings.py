@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     track_max_lost_s: float = 2.0
     # Tracks shorter than this are dropped as false detections.
     track_min_duration_s: float = 0.5
+    # For a walk or run the subject is a person whose centre travels at least this many body
+    # sizes (the two-people demo: the walker ≈ several, the man on the roof well under one).
+    subject_gait_min_travel: float = 1.0
     # Hampel outlier rejection on keypoint coordinates: window half-width and threshold.
     hampel_half_window_s: float = 0.1
     hampel_n_sigma: float = 3.0

@@ -18,6 +18,7 @@ def run(ctx: StageContext) -> None:
         lambda f: ctx.progress(0.95 * f),
         subject=ctx.options.subject,
         max_side=ctx.settings.pose_max_side,
+        movement=ctx.options.movement,
     )
     with ctx.storage.writer(ctx.key(POSE), suffix=".npz") as tmp:
         result.save(tmp)

@@ -69,6 +69,8 @@ class TrackInfo(BaseModel):
     prominence: float
     best_frame: int
     box: list[float]
+    # How far the person's centre went (p5–p95 extent, body sizes); 0 in older pose.json.
+    travel: float = 0.0
 
 
 class PoseMeta(BaseModel):

@@ -28,6 +28,10 @@ __all__ = [
 ]
 
 
+# The subject of a gait is the person who travels (choose_subject).
+GAIT_MOVEMENTS = ("running", "walking")
+
+
 def _best(track: Track, sampled: set[int]) -> int:
     """Index in the track of its thumbnail: seen largest and most clearly, among sampled frames."""
     candidates = [i for i, f in enumerate(track.frames) if f in sampled] or list(
@@ -45,6 +49,7 @@ def _track_info(track: Track, n_frames: int, best: int) -> TrackInfo:
         prominence=round(track.prominence(n_frames), 2),
         best_frame=track.frames[best],
         box=[round(v, 1) for v in track.people[best].box],
+        travel=round(track.travel(), 2),
     )
 
 
@@ -54,6 +59,7 @@ def select_subject(
     height: int,
     settings: Settings,
     subject: int | None = None,
+    movement: str = "auto",
 ) -> PoseResult:
     """Tracks from the detections, then the subject's keypoints (NaN where they are not seen).
 
@@ -64,7 +70,8 @@ def select_subject(
     n = len(detections)
     sampled = {d.index for d in detections if d.crops is not None}
     best = {t.id: _best(t, sampled) for t in tracks}
-    chosen = choose_subject(tracks, n, subject)
+    gait = movement in GAIT_MOVEMENTS
+    chosen = choose_subject(tracks, n, subject, settings.subject_gait_min_travel if gait else None)
     if subject is not None and chosen is None:
         raise AppError("subject_not_found", subject=subject, tracks=[t.id for t in tracks])
     keypoints = np.full((n, N_LANDMARKS, 4), np.nan, dtype=np.float32)
@@ -126,6 +133,7 @@ def estimate(
     progress: Callable[[float], None] = lambda _f: None,
     subject: int | None = None,
     max_side: int | None = None,
+    movement: str = "auto",
 ) -> PoseResult:
     """Keypoints of the subject in every frame, frames streamed one at a time; frames larger
     than ``max_side`` are shrunk for the model (keypoints stay in the video's pixels).
@@ -135,7 +143,7 @@ def estimate(
     ``subject`` names no track.
     """
     detections, width, height = detect_video(video, settings, progress, max_side)
-    result = select_subject(detections, width, height, settings, subject)
+    result = select_subject(detections, width, height, settings, subject, movement)
     progress(1.0)
     check_detection(result, settings)
     return result

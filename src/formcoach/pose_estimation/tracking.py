@@ -97,6 +97,17 @@ class Track:
         pose = float(np.median((kp - centre).std(axis=0))) / size
         return place + pose
 
+    def travel(self) -> float:
+        """How far the body goes across the frame, in body sizes: the p5–p95 extent of its
+        centre's x. A walker crosses the frame; someone jumping down from a roof mostly falls
+        (the two-people demo's man: the vertical drop is no walk)."""
+        kp = np.stack([p.keypoints[list(CORE), :2] for p in self.people]).astype(np.float64)
+        x = np.nanmean(kp[:, :, 0], axis=1)
+        size = float(np.median(self.sizes))
+        if size <= 0 or x.size < 2 or not np.isfinite(x).any():
+            return 0.0
+        return float(np.nanpercentile(x, 95) - np.nanpercentile(x, 5)) / size
+
     def prominence(self, n_frames: int) -> float:
         """Body size x share of the clip it is seen in, damped for people who hardly move."""
         move = (self.movement() - _STILL) / (_MOVING - _STILL)
@@ -150,8 +161,17 @@ def track_people(detections: list[FrameDetections], settings: Settings) -> list[
     return sorted(kept, key=lambda tr: tr.id)
 
 
-def choose_subject(tracks: list[Track], n_frames: int, requested: int | None) -> Track | None:
-    """The requested track, else the most prominent moving person; None when nobody was seen."""
+def choose_subject(
+    tracks: list[Track],
+    n_frames: int,
+    requested: int | None,
+    gait_min_travel: float | None = None,
+) -> Track | None:
+    """The requested track, else the most prominent moving person; None when nobody was seen.
+
+    For a gait (gait_min_travel set, in body sizes) the subject is the person who walks or
+    runs: among those who travel that far, the one who travels furthest; the largest person
+    standing still is not the clip's walker (issue 19)."""
     if requested is not None:
         for tr in tracks:
             if tr.id == requested:
@@ -159,4 +179,8 @@ def choose_subject(tracks: list[Track], n_frames: int, requested: int | None) ->
         return None
     if not tracks:
         return None
+    if gait_min_travel is not None:
+        travellers = [tr for tr in tracks if tr.travel() >= gait_min_travel]
+        if travellers:
+            return max(travellers, key=lambda tr: tr.travel())
     return max(tracks, key=lambda tr: tr.prominence(n_frames))

@@ -19,6 +19,10 @@ class SourceInfo(BaseModel):
     rotation: int = Field(description="display rotation, degrees counter-clockwise: 0/90/180/270")
     format: str = Field(description="container format as FFmpeg names it")
     size_bytes: int = Field(ge=0)
+    capture_fps: float | None = Field(
+        default=None,
+        description="capture rate from the metadata (a phone's slow motion: 120, 240), if any",
+    )
 
 
 class ProxyInfo(BaseModel):

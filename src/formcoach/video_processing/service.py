@@ -160,6 +160,20 @@ def _header_duration(container: InputContainer, stream: VideoStream) -> float | 
     return None
 
 
+def capture_rate(tags: dict[str, str]) -> float | None:
+    """The capture frame rate a phone writes for slow motion (com.android.capture.fps; Apple's
+    com.apple.quicktime.capture.fps), when a tag gives one."""
+    for key, value in tags.items():
+        if key.lower().endswith(("capture.fps", "capture_fps")):
+            try:
+                rate = float(value)
+            except ValueError:
+                continue
+            if rate > 0:
+                return rate
+    return None
+
+
 def probe(path: Path, settings: Settings) -> SourceInfo:
     """Validate an uploaded file as a usable video and describe it.
 
@@ -187,6 +201,7 @@ def probe(path: Path, settings: Settings) -> SourceInfo:
         frames = int(stream.frames or 0)
         header_s = _header_duration(container, stream)
         codec, fmt = stream.codec_context.name, container.format.name
+        capture_fps = capture_rate({**container.metadata, **stream.metadata})
     if header_s is None:
         header_s, scanned = _scan_duration(path, settings.max_video_seconds)
         frames = frames or scanned
@@ -208,6 +223,7 @@ def probe(path: Path, settings: Settings) -> SourceInfo:
         rotation=rotation,
         format=fmt,
         size_bytes=size,
+        capture_fps=capture_fps,
     )
 
 
