@@ -302,12 +302,10 @@ def test_web_app_in_chromium(base_url: str, browser: Browser, tmp_path: Path) ->
     )
     drill.evaluate("v => v.pause()")
 
-    # Issue 18: this clip is front-right oblique (~41° off side-on). Its page says so, raises
-    # no fault from it (it used to show a major trunk_lean_excessive finding, whose evidence
-    # button this test clicked) and says what could not be assessed instead of an all-clear.
-    expect(page.locator("#view")).to_contain_text("斜めから")
-    expect(page.locator("body")).to_contain_text("この動画ではフォームを評価できませんでした")
-    assert page.locator("[data-seek]").count() == 0
+    # Issue 18: the view is read from the footage (the woman walks across in side view); the
+    # walk was assessed, so the page does not say it could not be.
+    expect(page.locator("#view")).to_have_text("撮影方向: 横から (動画から判定)")
+    expect(page.locator("body")).not_to_contain_text("この動画ではフォームを評価できませんでした")
     target = float(page.evaluate("document.getElementById('annotated').currentTime"))
     # The chart moves the video from the keyboard: focus it and step forward.
     page.focus("svg.chart")
@@ -329,7 +327,7 @@ def test_web_app_in_chromium(base_url: str, browser: Browser, tmp_path: Path) ->
     expect(page.locator("#results h2").first).to_be_visible()
     expect(page.locator("body")).to_contain_text("Recommended drills")
     # Issue 18: the view read from the footage is on the page (no view was chosen: "auto").
-    expect(page.locator("#view")).to_have_text("Camera view: Oblique (read from the video)")
+    expect(page.locator("#view")).to_have_text("Camera view: Side (read from the video)")
     shoot(page, "05-results-en")
     me = httpx.get(f"{base_url}/api/me", headers=ADMIN).json()
     assert me["language"] == "en"
