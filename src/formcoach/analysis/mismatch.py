@@ -43,7 +43,7 @@ def check(
         return Mismatch(requested, seen, detection.reason)
     if detection.reason == NOT_OFFERED:
         return Mismatch(requested, seen, detection.reason)
-    steps = step_count(features) or 0
+    steps = max(step_count(features) or 0, _frontal_stances(features))
     if requested in GAIT and steps < reference.gait.min_steps:
         return Mismatch(
             requested,
@@ -55,6 +55,16 @@ def check(
             ),
         )
     return None
+
+
+def _frontal_stances(features: Mapping[str, Any]) -> int:
+    """Stances counted from a front or rear view: there the side-view step events are absent,
+    but the frontal analysis still sees each foot land."""
+    frontal = (features.get("gait") or {}).get("frontal_view") or {}
+    if not isinstance(frontal, Mapping):
+        return 0
+    counts = (frontal.get(side, {}) for side in ("left", "right"))
+    return sum(int(c.get("stances") or 0) for c in counts if isinstance(c, Mapping))
 
 
 def _label(movement: str) -> tuple[str, str]:
