@@ -229,6 +229,23 @@ def test_findings_give_personalised_targets_and_drills() -> None:
     assert a_skip["dose"]["en"] == "2–3 × 20 m"
 
 
+def test_an_asymmetry_names_the_side() -> None:
+    for value, ja, en in ((9.0, "右脚", "right leg"), (-12.0, "左脚", "left leg")):
+        result = analysis(finding("asymmetry", "minor", "step_time_asymmetry_pct"))
+        result["metrics"]["step_time_asymmetry_pct"] = {
+            "value": value,
+            "unit": "%",
+            "reference": {"low": -5, "high": 5, "source": "Malisoux 2024"},
+            "status": "high" if value > 0 else "low",
+            "note": None,
+        }
+        advice = advise(result)
+        check_advice(advice)
+        text = advice["advice"][0]["text"]
+        assert ja in text["ja"] and en in text["en"] and f"{abs(value):.0f} %" in text["en"]
+        assert "weaker" not in text["en"] and "弱い" not in text["ja"]
+
+
 def test_walking_has_its_own_wording() -> None:
     running = advise(analysis(finding("cadence_low", "minor", "cadence_spm")))
     walking = advise(analysis(finding("cadence_low", "minor", "cadence_spm"), movement="walking"))

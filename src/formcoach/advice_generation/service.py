@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 SEVERITY_RANK = {"major": 3, "moderate": 2, "minor": 1, "info": 0}
-DETAIL_FIELDS = frozenset({"value", "low", "high", "plus5", "plus10"})
+DETAIL_FIELDS = frozenset(
+    {"value", "abs_value", "low", "high", "plus5", "plus10", "side_ja", "side_en"}
+)
 
 
 def _library() -> Library:
@@ -174,10 +176,14 @@ def _detail(
     value = metric.get("value")
     if not isinstance(value, int | float):
         return None
-    params: dict[str, float] = {
+    params: dict[str, float | str] = {
         "value": float(value),
+        "abs_value": abs(float(value)),
         "plus5": float(value) * 1.05,
         "plus10": float(value) * 1.10,
+        # Signed left-right metrics are right minus left: a positive value names the right.
+        "side_ja": "右" if value > 0 else "左",
+        "side_en": "right" if value > 0 else "left",
     }
     reference = metric.get("reference") or {}
     for bound in ("low", "high"):
