@@ -310,3 +310,31 @@ def test_a_replacement_library_is_validated(tmp_path: Path) -> None:
     library = load_library(ok)
     assert isinstance(library.by_id["plank"], Drill)
     assert library.match(SEED_JA).drill is not None  # the Japanese name still matches
+
+
+# Drill names that are also the name of the movement a rule is about (a plank report speaks of
+# "the plank"), or an everyday word of gait ("long strides"): not a drill being recommended.
+MOVEMENT_WORDS = {"plank", "side_plank", "glute_bridge", "single_leg_squat", "strides"}
+
+
+def test_every_drill_the_advice_names_is_prescribed() -> None:
+    """Issue 19: the advice text named drills (high knees, glute bridges) that were not among
+    the prescribed ones. Each drill named by its full name in a rule's text is in its drills."""
+    rules = load_rules()
+    drills = list_drills()
+    variants = [(c, v) for c, r in rules.rules.items() for v in (r, *r.movements.values())]
+    variants += [(f"maintenance:{m}", v) for m, v in rules.maintenance_by_movement.items()]
+    variants.append(("maintenance", rules.maintenance))
+    if rules.general is not None:
+        variants.append(("general", rules.general))
+    named = 0
+    for code, variant in variants:
+        for drill in drills:
+            in_text = drill.name.ja in variant.text.ja or (
+                drill.name.en.lower() in variant.text.en.lower()
+            )
+            if not in_text:
+                continue
+            named += 1
+            assert drill.id in variant.drills or drill.id in MOVEMENT_WORDS, (code, drill.id)
+    assert named >= 10  # the check does see the drills the texts name
