@@ -49,9 +49,11 @@ def add_run(settings: Settings, age_days: float) -> int:
         job.storage_key = f"videos/{job.id}/drill.mp4"
         run_id, job_id = run.id, job.id
         KEYS[run_id] = run.run_key
-    storage.put_bytes(f"runs/{KEYS[run_id]}/upload.bin", b"the user's video")
-    storage.put_bytes(f"runs/{KEYS[run_id]}/analysis.json", b"{}")
-    storage.put_bytes(f"videos/{job_id}/drill.mp4", b"drill video")
+        # Written before the row is committed: a running sweep that saw the (expired) run
+        # first would delete its folders while they are being written.
+        storage.put_bytes(f"runs/{KEYS[run_id]}/upload.bin", b"the user's video")
+        storage.put_bytes(f"runs/{KEYS[run_id]}/analysis.json", b"{}")
+        storage.put_bytes(f"videos/{job_id}/drill.mp4", b"drill video")
     return run_id
 
 

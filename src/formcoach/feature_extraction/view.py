@@ -44,6 +44,7 @@ class ViewConfig(BaseModel):
     front_max_turn_deg: float = Field(ge=0, le=90)
     face_min_visibility: float = Field(ge=0, le=1)
     min_travel_legs_per_s: float = Field(ge=0)
+    lying_min_tilt_deg: float = Field(ge=0, le=90)
     source: str = Field(min_length=3)
 
 
@@ -67,6 +68,18 @@ def width_ratio(xy: FloatArray) -> FloatArray:
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = (shoulders + hips) / (2.0 * torso)
     return np.asarray(np.where(torso > 0, ratio, np.nan), dtype=np.float64)
+
+
+def torso_tilt_deg(xy: FloatArray) -> FloatArray:
+    """Per frame, the mid-hip -> mid-shoulder line's angle from the image's upward vertical
+    (0 upright, 90 lying, 180 upside down); NaN where a shoulder or hip is missing."""
+    shoulders = (_lm(xy, "left_shoulder") + _lm(xy, "right_shoulder")) / 2
+    hips = (_lm(xy, "left_hip") + _lm(xy, "right_hip")) / 2
+    up = shoulders - hips
+    length = np.linalg.norm(up, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.clip(-up[:, 1] / length, -1.0, 1.0)
+    return np.asarray(np.where(length > 0, np.degrees(np.arccos(cos)), np.nan), np.float64)
 
 
 def axis_turn_deg(xy: FloatArray, z: FloatArray, width: float) -> FloatArray:
@@ -157,6 +170,7 @@ def detect_view(
         else np.full(times.size, np.nan, dtype=np.float64)
     )
     toward = _toward_camera(xy, visibility, config)
+    tilt = torso_tilt_deg(xy)
     n = times.size
     size = max(1, round(config.window_s * fps)) if fps > 0 else max(n, 1)
     windows: list[dict[str, Any]] = []
@@ -167,7 +181,16 @@ def detect_view(
         view: View = "unknown"
         facing = "unknown"
         median: float | None = None
-        if seen.sum() >= config.min_window_share * (stop - start) and seen.any():
+        tilts = tilt[start:stop]
+        lying = bool(np.isfinite(tilts).any()) and (
+            abs(float(np.nanmedian(tilts)) - 90.0) < 90.0 - config.lying_min_tilt_deg
+        )
+        # The width/torso ratio reads how square an upright body is to the camera; a body
+        # lying down (a plank, a side plank facing the camera, a bridge) shows its width along
+        # the image's vertical, and a rendered side plank read "oblique". Such a window stays
+        # unknown: the user's choice stands.
+        enough = seen.sum() >= config.min_window_share * (stop - start) and seen.any()
+        if enough and not lying:
             median = float(np.median(part[seen]))
             if median < config.side_max_ratio:
                 view = "side"
