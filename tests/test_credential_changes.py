@@ -24,6 +24,7 @@ import pytest
 
 from tests.apputil import ADMIN, ADMIN_PW
 from tests.ports import free_port
+from tests.test_scaled_support import wait_http
 
 TOKEN_CACHE_S = 2.0
 OLD, NEW = "first-passphrase-11", "second-passphrase-22"
@@ -47,15 +48,12 @@ def _start(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise AssertionError(log.read_text())
+    try:
+        wait_http(f"{url}/api/health", proc, log)
+    except AssertionError:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    return proc, url
 
 
 @pytest.fixture(scope="module")
