@@ -57,7 +57,12 @@ def _run(clip: Path, movement: str, out: Path) -> dict[str, Any]:
             "uncertainty": metric.get("uncertainty"),
             "reason": note if status == "not_measurable" else None,
         }
-    reps = [m["value"] for m in report["metrics"].values() if m.get("unit") == "reps"]
+    # The count itself (e.g. squat_reps), not a count of faulty reps (squat_partial_reps).
+    reps = [
+        m["value"]
+        for key, m in report["metrics"].items()
+        if m.get("unit") == "reps" and "partial" not in key
+    ]
     return {
         "movement_requested": movement,
         "movement": report["movement"],
