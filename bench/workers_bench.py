@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.test_scaled_support import Topology  # noqa: E402
+from tests.support.scaled import Topology  # noqa: E402
 
 CLIP = ROOT.parent / "shared" / "fixtures" / "videos" / "pose2sim-single-person-cam01.mp4"
 OUT = ROOT / "bench" / "results" / "workers.json"

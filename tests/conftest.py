@@ -70,7 +70,7 @@ def completed_runs(
     live_app: tuple[TestClient, Settings], fixture_videos: dict[str, Path]
 ) -> dict[str, dict[str, Any]]:
     """Both real fixture clips taken through the whole pipeline once, via the API."""
-    from tests.apputil import ADMIN, upload, wait_for_run
+    from tests.support.apputil import ADMIN, upload, wait_for_run
 
     client, _ = live_app
     ids = {}

@@ -6,7 +6,7 @@ image-plane joint angles equal the pose's angles exactly, so every clip carries 
 the pose of each frame, the projected joint centres in pixels, and for running the cadence
 and each foot's initial contacts and toe-offs.
 
-Known faults can be dialled in (tests/test_fault_clips.py): a low cadence, overstriding (thigh
+Known faults can be dialled in (tests/analysis/test_fault_clips.py): a low cadence, overstriding (thigh
 further forward and shank tilted forward at contact), a trunk lean, a squat's depth per rep
 (shallow squats, partial reps) and a sagging plank.
 """
@@ -74,7 +74,7 @@ _ANKLE_KEYS = (
 _OVERSTRIDE_KEYS = ((0.0, 1.0), (0.1, 0.4), (0.2, 0.0), (0.7, 0.0), (0.8, 0.3), (0.9, 0.8))
 _SHOULDER_GAIN, _ELBOW = 1.3, 85.0
 # The first clips' simpler sinusoids (hip -15..+40°, knee 15..105°), kept as the default: the
-# pose accuracy targets of tests/test_groundtruth_accuracy.py were set on them. They land the
+# pose accuracy targets of tests/testbed/test_groundtruth_accuracy.py were set on them. They land the
 # heel far ahead and keep the knee bent past 100° in "stance", so judging form needs the
 # recreational curves above (RunningCurves "recreational").
 _HIP_MEAN, _HIP_AMP = 12.0, 27.0

@@ -80,7 +80,7 @@ def split_squat() -> Motion:
 
 
 def split_squat_knee_forward(shin_deg: float = 30.0) -> Motion:
-    """A faulty split squat, not in the drill library (tests/test_lunge_bridge_clips.py): the
+    """A faulty split squat, not in the drill library (tests/analysis/test_lunge_bridge_clips.py): the
     front knee drives far past the toes, its shin ``shin_deg`` forward of vertical at the
     bottom (reference.yaml lunge: ≤20°); the rest as split_squat's bottom."""
     top = _split(292.0, 266.0, 20.0, 2.0)
