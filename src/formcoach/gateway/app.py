@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from formcoach import __version__
+from formcoach.accounts import api as accounts_api
 from formcoach.accounts.sessions import ServerSessionMiddleware, SessionStore
 from formcoach.accounts.users import configure_token_cache
 from formcoach.gateway import api, ops, pdf, shares, web
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
     app = _base_app(settings, "formcoach", build_job_backend(settings), start_jobs, sweeper)
     app.include_router(ops.router)
     app.include_router(api.public, prefix="/api")
+    app.include_router(accounts_api.router, prefix="/api")
     app.include_router(api.router, prefix="/api")
     app.include_router(shares.router, prefix="/api")
     app.include_router(pdf.router, prefix="/api")

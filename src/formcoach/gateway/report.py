@@ -12,6 +12,7 @@ from formcoach.kit.errors import AppError
 from formcoach.kit.i18n import pick
 from formcoach.kit.storage import Storage
 from formcoach.runs.models import Run
+from formcoach.runs.service import report_ready
 
 SCHEMA = "formcoach.report/1"
 
@@ -48,14 +49,17 @@ def _text(value: Any, lang: str) -> Any:
 
 
 def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[str, Any]:
-    if run.status != "completed":
+    if not report_ready(run):
         raise AppError("run_not_ready", status=run.status)
     lang = lang or run.language
     info = _load(storage, run.run_key, art.VIDEO_INFO)
     pose = _load(storage, run.run_key, art.POSE_META)
     analysis = _load(storage, run.run_key, art.ANALYSIS)
     advice = _load(storage, run.run_key, art.ADVICE)
-    videos = {v["drill_id"]: v for v in _load(storage, run.run_key, art.DRILL_VIDEOS)}
+    # Served before the drill videos are made: until then every drill's video_url is null.
+    drill_videos = art.run_file(run.run_key, art.DRILL_VIDEOS)
+    made = json.loads(storage.get_bytes(drill_videos)) if storage.exists(drill_videos) else []
+    videos = {v["drill_id"]: v for v in made}
     source = info["source"]
     base = f"/api/runs/{run.id}/files"
     report: dict[str, Any] = {

@@ -41,6 +41,15 @@ ANALYSIS = "analysis.json"
 ADVICE = "advice.json"
 DRILL_VIDEOS = "drill_videos.json"
 
+# The outputs that follow the report (results before videos): their RunOut.pending_outputs
+# name -> the stage that makes it. The stage table runs these stages after every other one and
+# the runs resource reads this to tell a ready report from a finished run (runs cannot import
+# the pipeline: the pipeline depends on runs).
+FOLLOW_UP_OUTPUTS: dict[str, str] = {
+    "annotated_video": "annotate",
+    "drill_videos": "drill_videos",
+}
+
 MOVEMENTS = (
     "running",
     "walking",

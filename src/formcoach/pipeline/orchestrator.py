@@ -209,7 +209,11 @@ def first_pending_stage(settings: Settings, run_id: int, run_key: str | None = N
         run = _run_row(session, run_id, run_key)
         if run is None or run.status in ("completed", "failed"):
             return None
-        return next((s.name for s in run.stages if s.status != "done"), None)
+        # In the table's order, not the rows' positions: runs made before the follow-up
+        # stages moved last keep their rows' old positions.
+        done = {s.name for s in run.stages if s.status == "done"}
+        names = {s.name for s in run.stages}
+        return next((n for n in STAGES if n in names and n not in done), None)
 
 
 def execute_stage(

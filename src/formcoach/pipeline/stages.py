@@ -1,5 +1,9 @@
 """The one stage table: every fact about a stage, in pipeline order.
 
+Results before videos: analysis and advice need only the pose and features, so they run
+right after features and the report is ready then; the annotated video and the drill videos
+(kit.pipeline.FOLLOW_UP_OUTPUTS) come last, while the page already shows the report.
+
 Adding a stage is one row here (and its service's ``jobs`` function). The run's stage rows,
 the progress weights, the Celery queues and the progress page's labels all read this table.
 
@@ -14,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from formcoach.kit.i18n import Text
-from formcoach.kit.pipeline import StageContext
+from formcoach.kit.pipeline import FOLLOW_UP_OUTPUTS, StageContext
 
 StageFunction = Callable[[StageContext], None]
 
@@ -100,14 +104,6 @@ STAGE_TABLE: tuple[Stage, ...] = (
         "formcoach.feature_extraction.jobs",
     ),
     Stage(
-        "annotate",
-        _annotate,
-        15,
-        "video_processing",
-        {"ja": "解析動画の作成", "en": "Drawing the annotated video"},
-        "formcoach.video_processing.jobs",
-    ),
-    Stage(
         "analysis",
         _analysis,
         2,
@@ -124,6 +120,14 @@ STAGE_TABLE: tuple[Stage, ...] = (
         "formcoach.advice_generation.jobs",
     ),
     Stage(
+        "annotate",
+        _annotate,
+        15,
+        "video_processing",
+        {"ja": "解析動画の作成", "en": "Drawing the annotated video"},
+        "formcoach.video_processing.jobs",
+    ),
+    Stage(
         "drill_videos",
         _drill_videos,
         16,
@@ -138,3 +142,8 @@ BY_NAME: dict[str, Stage] = {stage.name: stage for stage in STAGE_TABLE}
 STAGE_WEIGHTS: dict[str, float] = {stage.name: stage.weight for stage in STAGE_TABLE}
 STAGE_QUEUES: dict[str, str] = {stage.name: stage.queue for stage in STAGE_TABLE}
 STAGE_LABELS: dict[str, Text] = {stage.name: stage.label for stage in STAGE_TABLE}
+
+# The stages the report waits for; every follow-up stage runs after all of them.
+REPORT_STAGES: tuple[str, ...] = tuple(s for s in STAGES if s not in FOLLOW_UP_OUTPUTS.values())
+if STAGES[: len(REPORT_STAGES)] != REPORT_STAGES:
+    raise RuntimeError("the follow-up stages (FOLLOW_UP_OUTPUTS) must come after all others")

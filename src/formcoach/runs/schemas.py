@@ -42,6 +42,13 @@ class RunOut(BaseModel):
     stages: list[StageOut]
     error: ErrorDetail | None
     report_url: str | None
+    report_ready: bool = Field(
+        description="True once analysis and advice are written: GET report answers from then "
+        "on, while status may still be running"
+    )
+    pending_outputs: list[Literal["annotated_video", "drill_videos"]] = Field(
+        description="Outputs still being made after the report; empty when done (or failed)"
+    )
 
 
 class RunCreated(BaseModel):

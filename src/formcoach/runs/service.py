@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from formcoach.accounts.users import User
 from formcoach.kit.errors import AppError
-from formcoach.kit.pipeline import RunOptions, new_run_key
+from formcoach.kit.pipeline import FOLLOW_UP_OUTPUTS, RunOptions, new_run_key
 from formcoach.kit.schemas import ErrorDetail
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
@@ -94,6 +94,27 @@ def _duration(start: datetime | None, end: datetime | None) -> float | None:
     return round((end - start).total_seconds(), 3)
 
 
+def _is_report_ready(status: str, stages: Sequence[Any]) -> bool:
+    if status == "completed":
+        return True
+    follow_ups = set(FOLLOW_UP_OUTPUTS.values())
+    report_stages = [s for s in stages if s.name not in follow_ups]
+    return bool(report_stages) and all(s.status == "done" for s in report_stages)
+
+
+def report_ready(run: Run) -> bool:
+    """True once every stage the report reads is done (analysis and advice written): the
+    report is served from then on, before the annotated video and the drill videos."""
+    return _is_report_ready(run.status, run.stages)
+
+
+def _pending_outputs(status: str, stages: Iterable[Any]) -> list[Any]:
+    if status == "failed":
+        return []  # nothing more is coming
+    done = {s.name for s in stages if s.status == "done"}
+    return [output for output, stage in FOLLOW_UP_OUTPUTS.items() if stage not in done]
+
+
 def run_view(run: Run) -> RunOut:
     return _run_out(run, run.stages)
 
@@ -112,6 +133,8 @@ def run_status(session: Session, user_id: int, run_id: int) -> RunOut:
 def _run_out(run: Any, stages: Iterable[Any]) -> RunOut:
     """The view of a run; run and stages are ORM objects or Core rows (same attribute names)."""
     url = f"/api/runs/{run.id}"
+    stages = list(stages)
+    ready = _is_report_ready(run.status, stages)
     error = (
         ErrorDetail(code=run.error_code, message=run.error_message or "")
         if run.error_code
@@ -147,7 +170,9 @@ def _run_out(run: Any, stages: Iterable[Any]) -> RunOut:
             for s in stages
         ],
         error=error,
-        report_url=f"{url}/report" if run.status == "completed" else None,
+        report_url=f"{url}/report" if ready else None,
+        report_ready=ready,
+        pending_outputs=_pending_outputs(run.status, stages),
     )
 
 
