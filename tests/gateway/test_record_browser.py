@@ -61,12 +61,23 @@ def _launch(pw: object, *extra: str) -> Browser:
     )
 
 
-def _sign_in(page: Page, base_url: str) -> None:
+def _sign_in(page: Page, base_url: str, lang: str = "ja") -> None:
     page.goto(base_url + "/")
     page.fill("#username", "admin")
     page.fill("#password", ADMIN_PW)
     page.click("button[type=submit]")
     expect(page.locator("#mode-record")).to_be_visible()
+    page.click(f"form.langswitch button[value={lang}]")
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+
+
+def _wait_live(page: Page) -> None:
+    # Polled from here: the page's CSP forbids the eval that wait_for_function polls with.
+    for _ in range(100):
+        if page.evaluate("document.querySelector('#live').videoWidth") > 0:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the live picture never started")
 
 
 def _no_sideways_scroll(page: Page) -> None:
@@ -84,7 +95,7 @@ def test_record_upload_resume_and_results(base_url: str, camera_file: Path) -> N
             f"--use-file-for-fake-video-capture={camera_file}",
         )
         page = browser.new_page(viewport={"width": 1024, "height": 768}, locale="en-GB")
-        _sign_in(page, base_url)
+        _sign_in(page, base_url, "en")
         page.click("#mode-record")
         # The movement first: without it the camera does not start.
         page.click("#cam-start")
@@ -96,7 +107,7 @@ def test_record_upload_resume_and_results(base_url: str, camera_file: Path) -> N
         expect(page.locator("#guide-tips li[data-code=view]")).to_contain_text("side-on")
         page.click("#cam-start")
         expect(page.locator("#rec-toggle")).to_be_enabled(timeout=15000)
-        page.wait_for_function("document.querySelector('#live').videoWidth > 0")
+        _wait_live(page)
         page.screenshot(path=str(ARTIFACTS / "record-01-live-1024x768.png"))
         _no_sideways_scroll(page)
 
@@ -177,7 +188,7 @@ def test_record_mode_fits_devices(
         page.select_option("#movement", "walking")
         page.click("#cam-start")
         expect(page.locator("#rec-toggle")).to_be_enabled(timeout=15000)
-        page.wait_for_function("document.querySelector('#live').videoWidth > 0")
+        _wait_live(page)
         page.locator("#rec-toggle").scroll_into_view_if_needed()
         box = page.locator("#rec-toggle").bounding_box()
         assert box is not None and box["width"] >= 44 and box["height"] >= 40, box
@@ -190,7 +201,7 @@ def _refused(base_url: str, args: list[str], shot: str) -> str:
     with sync_playwright() as pw:
         browser = _launch(pw, *args)
         page = browser.new_page(viewport={"width": 390, "height": 844}, locale="en-GB")
-        _sign_in(page, base_url)
+        _sign_in(page, base_url, "en")
         page.click("#mode-record")
         page.select_option("#movement", "squat")
         page.click("#cam-start")
