@@ -205,7 +205,8 @@ def _check_headers(headers: Any) -> None:
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
     assert headers["referrer-policy"] == "same-origin"
-    assert "camera=()" in headers["permissions-policy"]
+    # Only the new-analysis page (record mode) may use the camera.
+    assert "microphone=()" in headers["permissions-policy"]
 
 
 def test_security_headers_on_pages_and_api(client: TestClient) -> None:

@@ -17,6 +17,7 @@ from formcoach.analysis import gait_profile, slowmo
 from formcoach.analysis import messages as msg
 from formcoach.analysis import series as s
 from formcoach.analysis.classify import Detection, classify, measured_cadence, step_count
+from formcoach.analysis.filming import needed_body_parts
 from formcoach.analysis.judge import Clip, Measured, judge, plausible, severity, uncertainty_of
 from formcoach.analysis.mismatch import check as check_mismatch
 from formcoach.analysis.mismatch import finding as mismatch_finding
@@ -196,16 +197,11 @@ def analyze(
     return result.model_dump(mode="json", by_alias=True)
 
 
-# Body parts (features.json body_parts_seen_rate) each movement's measures rest on.
-_ARMS_NEEDED = frozenset({"push_up"})
-
-
 def _needed_rate(features: Mapping[str, Any], movement: str) -> float | None:
-    """Share of frames showing the parts the movement needs: the trunk and the legs, and the
-    arms for push-ups. None for features.json files written before the rates existed."""
+    """Share of frames showing the parts the movement needs (filming.needed_body_parts).
+    None for features.json files written before the rates existed."""
     rates = features.get("body_parts_seen_rate") or {}
-    parts = ["trunk", "legs", *(["arms"] if movement in _ARMS_NEEDED else [])]
-    values = [rates.get(p) for p in parts]
+    values = [rates.get(p) for p in needed_body_parts(movement)]
     if any(not isinstance(v, int | float) for v in values):
         return None
     return round(min(float(v) for v in values if v is not None), 4)

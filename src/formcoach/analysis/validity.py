@@ -43,6 +43,11 @@ CAMERA_VERTICAL = LocalizedText(
 )
 
 
+def film_tip(view: str) -> LocalizedText:
+    """How to place the camera for a view (side, front or rear)."""
+    return _FILM_SIDE if canonical(view) == "side" else _FILM_FRONTAL
+
+
 def canonical(view: str) -> str:
     return CANONICAL.get(view, view)
 

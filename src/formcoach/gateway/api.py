@@ -17,17 +17,16 @@ from formcoach.accounts.deps import AdminUser, CurrentUser, request_principal
 from formcoach.accounts.users import User
 from formcoach.gateway import service
 from formcoach.gateway.events import run_events
+from formcoach.gateway.intake import camera_roll, start_run
 from formcoach.gateway.report import SERVABLE, build_report
 from formcoach.gateway.report_schema import ReportOut
 from formcoach.kit.api import DbSession, IdPath, SettingsDep, StorageDep, db_slot_held
 from formcoach.kit.db import session_scope
 from formcoach.kit.diskspace import require_free_space
 from formcoach.kit.errors import AppError
-from formcoach.kit.pipeline import MOVEMENTS, UPLOAD, VIEWS, RunOptions, run_file
+from formcoach.kit.pipeline import MOVEMENTS, VIEWS, RunOptions, run_file
 from formcoach.kit.schemas import ErrorResponse
-from formcoach.kit.storage import move_into
 from formcoach.kit.upload import receive_upload
-from formcoach.pipeline.stages import STAGES
 from formcoach.runs import service as runs_service
 from formcoach.runs.models import PERSON_MAX
 from formcoach.runs.schemas import Reanalyse, RunComparison, RunCreated, RunOut, RunPage, RunTracks
@@ -91,6 +90,14 @@ UPLOAD_SCHEMA: dict[str, Any] = {
                             "maxLength": PERSON_MAX,
                             "description": "customer or athlete filmed (free text)",
                         },
+                        "camera_roll_deg": {
+                            "type": "number",
+                            "minimum": -360,
+                            "maximum": 360,
+                            "description": "the recording device's tilt: the true vertical's "
+                            "direction in the image, degrees from the image's up axis, "
+                            "clockwise positive (as seen on screen)",
+                        },
                     },
                 }
             }
@@ -126,7 +133,12 @@ def _options(fields: dict[str, str], user: User) -> RunOptions:
         if subject < 1:
             raise AppError("validation_error", detail="subject must be a track id (1 or more)")
     return RunOptions(
-        movement=movement, view=view, height_cm=height, language=language, subject=subject
+        movement=movement,
+        view=view,
+        height_cm=height,
+        language=language,
+        subject=subject,
+        camera_roll_deg=camera_roll(fields.get("camera_roll_deg")),
     )
 
 
@@ -165,8 +177,6 @@ async def create_run(
     session: DbSession,
     storage: StorageDep,
 ) -> RunCreated:
-    from formcoach.video_processing.service import probe
-
     limit = settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     # Reject a declared oversize body before reading a byte of it (64 KiB for form overhead).
@@ -191,24 +201,19 @@ async def create_run(
         runs_service.clean_person(result.fields.get("person"))  # a bad label fails before probing
         if result.file_bytes == 0:
             raise AppError("empty_file")
-        await run_in_threadpool(probe, dest, settings)
-        person = runs_service.clean_person(result.fields.get("person"))
-        runs_service.check_queue_room(session, user.id, settings)
-        run = runs_service.create_run(
-            session, user, options, result.filename, result.file_bytes, person=person, stages=STAGES
+        return await start_run(
+            request,
+            session,
+            storage,
+            settings,
+            user,
+            options,
+            result.fields.get("person"),
+            result.filename,
+            dest,
         )
-        key = run_file(run.run_key, UPLOAD)
-        try:
-            move_into(storage, key, dest)  # a copy (other filesystem) can fill the disk
-            session.commit()
-        except Exception:
-            storage.delete_prefix(run.folder)
-            raise
     finally:
         dest.unlink(missing_ok=True)
-    # Enqueued only after the commit, so a worker always finds the run it is given.
-    request.app.state.jobs.enqueue("run", run.id, run.run_key, user.id)
-    return RunCreated(id=run.id, url=f"/api/runs/{run.id}", status=run.status)
 
 
 def DATE_QUERY(description: str) -> Any:

@@ -23,7 +23,7 @@ from formcoach import __version__
 from formcoach.accounts import api as accounts_api
 from formcoach.accounts.sessions import ServerSessionMiddleware, SessionStore
 from formcoach.accounts.users import configure_token_cache
-from formcoach.gateway import api, ops, pdf, shares, web
+from formcoach.gateway import api, ops, pdf, record, shares, uploads, web
 from formcoach.gateway.retention import RetentionSweeper
 from formcoach.kit.api import install_error_handlers
 from formcoach.kit.errors import AppError
@@ -154,6 +154,8 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
     app.include_router(api.router, prefix="/api")
     app.include_router(shares.router, prefix="/api")
     app.include_router(pdf.router, prefix="/api")
+    app.include_router(uploads.router, prefix="/api")
+    app.include_router(record.router, prefix="/api")
     for name in SERVICES:
         prefix = f"/api/{name.replace('_', '-')}"
         url = service_url(settings, name)

@@ -127,7 +127,9 @@ def reanalyse(session: Session, storage: Storage, user: User, run: Run, subject:
         source = run_file(run.run_key, PROXY)
     if not storage.exists(source):
         raise AppError("not_found")
-    options = RunOptions(run.movement, run.view, run.height_cm, run.language, subject)
+    options = RunOptions(
+        run.movement, run.view, run.height_cm, run.language, subject, run.camera_roll_deg
+    )
     new = runs_service.create_run(
         session,
         user,

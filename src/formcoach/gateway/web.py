@@ -15,9 +15,17 @@ from formcoach.accounts import service as accounts_service
 from formcoach.accounts.signin import password_signin
 from formcoach.accounts.users import session_fingerprint
 from formcoach.gateway import web_admin, web_runs, web_share
-from formcoach.gateway.web_common import STATIC_DIR, csrf_ok, render, safe_next, session_user
+from formcoach.gateway.record_text import record_context
+from formcoach.gateway.web_common import (
+    STATIC_DIR,
+    csrf_ok,
+    page_lang,
+    render,
+    safe_next,
+    session_user,
+)
 from formcoach.gateway.web_text import TEXT
-from formcoach.kit.api import DbSession
+from formcoach.kit.api import DbSession, settings_dep
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, VIEWS
 from formcoach.runs import service as runs_service
@@ -131,6 +139,8 @@ def home(request: Request, session: DbSession) -> Response:
         views=VIEWS,
         persons=runs_service.list_persons(session, user),
         person_max=PERSON_MAX,
+        chunk_bytes=settings_dep(request).upload_chunk_kb * 1024,
+        **record_context(page_lang(request, user)),
     )
 
 

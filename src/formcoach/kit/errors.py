@@ -293,6 +293,49 @@ CATALOGUE: dict[str, ErrorSpec] = {
             "en": "You already have {limit} analyses queued or running. Try again once one has finished.",
         },
     ),
+    # Resumable uploads (tus 1.0 core protocol, gateway/uploads.py).
+    "upload_offset_mismatch": ErrorSpec(
+        409,
+        {
+            "ja": "アップロードの位置が一致しません（サーバーには {offset} バイトあります）。続きから送り直してください。",
+            "en": "The upload offset does not match (the server holds {offset} bytes). Resume from there.",
+        },
+    ),
+    "upload_busy": ErrorSpec(
+        409,
+        {
+            "ja": "このアップロードには別の送信が進行中です。少し待ってから続きを送ってください。",
+            "en": "Another transfer of this upload is in progress. Wait a moment, then resume.",
+        },
+    ),
+    "upload_incomplete": ErrorSpec(
+        409,
+        {
+            "ja": "アップロードがまだ完了していません（{offset} / {length} バイト）。",
+            "en": "The upload is not complete yet ({offset} of {length} bytes).",
+        },
+    ),
+    "too_many_uploads": ErrorSpec(
+        429,
+        {
+            "ja": "未完了のアップロードがすでに {limit} 件あります。送信を終えるか取り消してください。",
+            "en": "You already have {limit} unfinished uploads. Finish or cancel one first.",
+        },
+    ),
+    "tus_version_unsupported": ErrorSpec(
+        412,
+        {
+            "ja": "このアップロード方式（Tus-Resumable {version}）には対応していません。1.0.0 を使ってください。",
+            "en": "This upload protocol version (Tus-Resumable {version}) is not supported. Use 1.0.0.",
+        },
+    ),
+    "unsupported_media_type": ErrorSpec(
+        415,
+        {
+            "ja": "Content-Type は {expected} にしてください。",
+            "en": "The Content-Type must be {expected}.",
+        },
+    ),
     "weak_password": ErrorSpec(
         422,
         {"ja": "このパスワードは使えません: {rule}", "en": "This password cannot be used: {rule}"},

@@ -85,6 +85,9 @@ class RunOptions:
     language: str = "ja"
     # Track id of the person to analyse (see pose.json "tracks"); None = the most prominent.
     subject: int | None = None
+    # The true vertical's direction in the image, degrees from the image's up axis, positive
+    # clockwise as seen on screen (the recording device's gravity sensor); None = not known.
+    camera_roll_deg: float | None = None
 
 
 def _no_progress(_fraction: float) -> None:

@@ -24,16 +24,17 @@ DOCS_CSP = (
     "object-src 'none'; frame-ancestors 'none'"
 )
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
+# The new-analysis page records with the device camera (issue 21): it alone may use it, and
+# plays the take back from a blob: URL before it is sent.
+RECORD_PATHS = frozenset({"/"})
+RECORD_CSP = PAGE_CSP.replace("media-src 'self'", "media-src 'self' blob:")
+PERMISSIONS = b"camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+RECORD_PERMISSIONS = PERMISSIONS.replace(b"camera=()", b"camera=(self)")
 BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     # Run ids in page addresses stay on this site.
     (b"referrer-policy", b"same-origin"),
-    # The pages use no camera, microphone or location: a script injected somehow cannot either.
-    (
-        b"permissions-policy",
-        b"camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
-    ),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
 # One year (the hstspreload.org minimum), only when the browser reached us over TLS.
@@ -52,8 +53,15 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
-        csp = DOCS_CSP if path in DOCS_PATHS else PAGE_CSP
-        extra = [*BASE_HEADERS, (b"content-security-policy", csp.encode())]
+        csp = DOCS_CSP if path in DOCS_PATHS else RECORD_CSP if path in RECORD_PATHS else PAGE_CSP
+        # No page but the recorder uses the camera; none uses microphone or location: a script
+        # injected somehow cannot either.
+        permissions = RECORD_PERMISSIONS if path in RECORD_PATHS else PERMISSIONS
+        extra = [
+            *BASE_HEADERS,
+            (b"permissions-policy", permissions),
+            (b"content-security-policy", csp.encode()),
+        ]
         if self.tls or scope.get("scheme") == "https":
             extra.append(HSTS)
 

@@ -179,6 +179,12 @@ class Settings(BaseSettings):
     # too_many_queued_runs), so that one user cannot fill the queue for a shop's other users;
     # 0 = no limit.
     max_queued_runs_per_user: int = Field(default=3, ge=0)
+    # Resumable uploads (the page's recordings, gateway/uploads.py): unfinished uploads one user
+    # may hold, and how long one may sit untouched before it counts as abandoned and is deleted.
+    upload_max_pending_per_user: int = Field(default=4, ge=1)
+    upload_expiry_s: float = Field(default=86400.0, gt=0)
+    # Size of each PATCH the page sends: small enough that a dropped Wi-Fi loses little.
+    upload_chunk_kb: int = Field(default=1024, ge=16)
     # Run the in-process jobs in one child process (its own interpreter: no GIL shared with the
     # web requests), and add job_nice to the nice value of the jobs (process or threads, and
     # what they start): web requests get the CPU first while a pose job runs. `formcoach serve`

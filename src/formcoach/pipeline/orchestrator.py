@@ -198,7 +198,9 @@ def load_run(settings: Settings, run_id: int, run_key: str | None = None) -> Run
             return None
         run.status = "running"
         run.started_at = run.started_at or utcnow()
-        options = RunOptions(run.movement, run.view, run.height_cm, run.language, run.subject)
+        options = RunOptions(
+            run.movement, run.view, run.height_cm, run.language, run.subject, run.camera_roll_deg
+        )
         done = {s.name: 1.0 for s in run.stages if s.status == "done"}
         return RunState(options, run.language, done, run.user_id, run.run_key)
 

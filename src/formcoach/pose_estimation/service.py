@@ -14,6 +14,7 @@ from formcoach.kit.video_io import RGB
 from formcoach.pose_estimation.detect import CROP_HEIGHT, FrameDetections, detect_video
 from formcoach.pose_estimation.schemas import N_LANDMARKS, PoseResult, TrackInfo, fps_from_times
 from formcoach.pose_estimation.sides import fix_left_right_swaps
+from formcoach.pose_estimation.stills import estimate_stills
 from formcoach.pose_estimation.tracking import Track, choose_subject, track_people
 
 _CAPTION = 28  # px below each thumbnail for its id
@@ -23,6 +24,7 @@ __all__ = [
     "check_detection",
     "contact_sheet",
     "estimate",
+    "estimate_stills",
     "load_pose",
     "select_subject",
 ]

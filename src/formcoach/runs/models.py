@@ -39,6 +39,8 @@ class Run(Base):
     language: Mapped[str] = mapped_column(String(2), default="ja")
     # Track id of the person to analyse (pose.json "tracks"); None = the most prominent one.
     subject: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # RunOptions.camera_roll_deg: the device's tilt while recording in the page (migration 0009).
+    camera_roll_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
     # The customer or athlete filmed (free text from the upload form); None = not given.
     person: Mapped[str | None] = mapped_column(String(PERSON_MAX), nullable=True, index=True)
     # person_search_key(person): what the ?person= filter compares (see migration 0004).

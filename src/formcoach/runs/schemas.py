@@ -36,6 +36,11 @@ class RunOut(BaseModel):
     subject: int | None = Field(
         default=None, description="Track id chosen for analysis; null = the most prominent"
     )
+    camera_roll_deg: float | None = Field(
+        default=None,
+        description="The recording device's tilt: the true vertical's direction in the image, "
+        "degrees from the image's up axis, clockwise positive; null = not known",
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
