@@ -19,6 +19,11 @@ class StageOut(BaseModel):
     finished_at: datetime | None
     duration_s: float | None
     error_code: str | None
+    # Filled by the gateway (gateway/eta.py); null where there is no estimate yet.
+    elapsed_s: float | None = Field(
+        default=None, description="Seconds the stage has run so far (its duration once done)"
+    )
+    eta_s: float | None = Field(default=None, description="Estimated seconds until it is done")
 
 
 class RunOut(BaseModel):
@@ -42,6 +47,12 @@ class RunOut(BaseModel):
     stages: list[StageOut]
     error: ErrorDetail | None
     report_url: str | None
+    eta_s: float | None = Field(
+        default=None, description="Estimated seconds of work until the run is done (null: unknown)"
+    )
+    report_eta_s: float | None = Field(
+        default=None, description="Estimated seconds until the report (results) can be shown"
+    )
 
 
 class RunCreated(BaseModel):
