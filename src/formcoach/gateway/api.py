@@ -16,6 +16,7 @@ from formcoach import __version__
 from formcoach.accounts.deps import AdminUser, CurrentUser, request_principal
 from formcoach.accounts.users import User
 from formcoach.gateway import service
+from formcoach.gateway.eta import estimated
 from formcoach.gateway.events import run_events
 from formcoach.gateway.intake import camera_roll, start_run
 from formcoach.gateway.report import SERVABLE, build_report
@@ -26,6 +27,8 @@ from formcoach.kit.diskspace import require_free_space
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import MOVEMENTS, VIEWS, RunOptions, run_file
 from formcoach.kit.schemas import ErrorResponse
+from formcoach.kit.settings import Settings
+from formcoach.kit.storage import get_storage
 from formcoach.kit.upload import receive_upload
 from formcoach.runs import service as runs_service
 from formcoach.runs.models import PERSON_MAX
@@ -270,19 +273,19 @@ async def get_run(run_id: IdPath, request: Request, settings: SettingsDep) -> Re
     # (token cached), two Core queries and the JSON, instead of a hop per dependency and
     # ORM objects; same checks and answer as current_user + get_run_for_user + run_view.
     async with db_slot_held(settings.db_url):
-        body = await run_in_threadpool(_run_json, request, settings.db_url, run_id)
+        body = await run_in_threadpool(_run_json, request, settings, run_id)
     return Response(body, media_type="application/json")
 
 
-def _run_json(request: Request, db_url: str, run_id: int) -> bytes:
-    with session_scope(db_url) as session:
+def _run_json(request: Request, settings: Settings, run_id: int) -> bytes:
+    with session_scope(settings.db_url) as session:
         principal = request_principal(request, session)
         if principal is None:
             raise AppError("unauthorized")
         request.state.language = principal.language
-        return (
-            runs_service.run_status(session, principal.user_id, run_id).model_dump_json().encode()
-        )
+        run, run_key = runs_service.run_status_and_key(session, principal.user_id, run_id)
+    # The time remaining needs the clip's length (cached after the first read).
+    return estimated(run, get_storage(settings), run_key, settings).model_dump_json().encode()
 
 
 @router.delete("/runs/{run_id}", status_code=204, tags=["runs"])

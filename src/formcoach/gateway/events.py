@@ -14,20 +14,34 @@ from typing import Any
 import anyio
 from starlette.concurrency import run_in_threadpool
 
+from formcoach.gateway.eta import estimated
 from formcoach.kit.api import db_slot_held
 from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
+from formcoach.kit.storage import get_storage
 from formcoach.runs import service as runs_service
 from formcoach.runs.models import Run
 
 TERMINAL = ("completed", "failed")
+# Fields that change with the clock alone (gateway/eta.py).
+CLOCK = ("elapsed_s", "eta_s", "report_eta_s")
 
 
 def snapshot(settings: Settings, run_id: int) -> dict[str, Any] | None:
     """The run as GET /api/runs/{id} shows it, or None once it has been deleted."""
     with session_scope(settings.db_url) as session:
         run = session.get(Run, run_id)
-        return None if run is None else runs_service.run_view(run).model_dump(mode="json")
+        if run is None:
+            return None
+        view = estimated(runs_service.run_view(run), get_storage(settings), run.run_key, settings)
+        return view.model_dump(mode="json")
+
+
+def _steady(run: dict[str, Any] | None) -> Any:
+    if run is None:
+        return None
+    stages = [{k: v for k, v in s.items() if k not in CLOCK} for s in run["stages"]]
+    return {**{k: v for k, v in run.items() if k not in CLOCK}, "stages": stages}
 
 
 def _event(name: str, data: dict[str, Any], event_id: int) -> str:
@@ -54,7 +68,9 @@ async def run_events(
         if current is None:
             yield _event("gone", {"id": run_id}, sent + 1)
             return
-        if current != last:
+        # Elapsed time and the estimate move on every read; the page counts them down itself
+        # between events, so only a change of state or progress makes an event.
+        if _steady(current) != _steady(last):
             sent += 1
             last = current
             quiet_since = time.monotonic()

@@ -13,22 +13,26 @@ from sqlalchemy.orm import Session
 
 from formcoach.accounts.users import User
 from formcoach.gateway import service, shares
+from formcoach.gateway.eta import estimated
 from formcoach.gateway.report import build_report
 from formcoach.gateway.tracks import run_tracks
 from formcoach.gateway.web_charts import chart_panels
 from formcoach.gateway.web_common import page_lang, render, session_user
-from formcoach.gateway.web_text import DEFAULT_HINT, FAILURE_HINTS
+from formcoach.gateway.web_text import DEFAULT_HINT, FAILURE_HINTS, clock_texts
 from formcoach.kit.api import DbSession, StorageDep, settings_dep
 from formcoach.kit.errors import AppError
-from formcoach.kit.pipeline import FEATURES, run_file
+from formcoach.kit.pipeline import ANNOTATED, FEATURES, run_file
 from formcoach.kit.storage import Storage
 from formcoach.runs import service as runs_service
 from formcoach.runs.models import Run
+from formcoach.runs.schemas import RunOut
 
 router = APIRouter(include_in_schema=False)
 
 # Shown first on the metric cards: the judged metrics come before the angle summaries.
 KEY_METRICS = ("cadence_spm", "trunk_lean_deg")
+# Outputs made after the report (the run JSON's pending_outputs lists those not done yet).
+OUTPUTS = ("annotated_video", "drill_videos")
 
 
 def features_of(storage: Storage, run_key: str) -> dict[str, Any] | None:
@@ -63,10 +67,32 @@ def metric_severity(report: dict[str, Any]) -> dict[str, str]:
     return worst
 
 
-def _results_context(run: Run, storage: Storage, lang: str, share_days: int) -> dict[str, Any]:
+def report_ready(view: RunOut) -> bool:
+    """The report can be shown: the run's `report_ready` where the pipeline says so (the
+    report is written before the videos), else once the run is completed."""
+    ready = getattr(view, "report_ready", None)
+    return bool(ready) if ready is not None else view.status == "completed"
+
+
+def pending_outputs(view: RunOut) -> list[str]:
+    """Outputs still being made once the report is shown (the run's `pending_outputs`; without
+    it, both until the run is completed)."""
+    pending = getattr(view, "pending_outputs", None)
+    if pending is not None:
+        return [str(p) for p in pending]
+    return [] if view.status == "completed" else list(OUTPUTS)
+
+
+def _results_context(
+    run: Run, storage: Storage, lang: str, share_days: int, view: RunOut | None = None
+) -> dict[str, Any]:
     report = build_report(run, storage, lang)
     people = run_tracks(storage, run).tracks
+    pending = pending_outputs(view) if view is not None else []
     return {
+        "pending": pending,
+        # Where the annotated video will be once it is made (the page fills it in).
+        "annotated_url": f"/api/runs/{run.id}/files/{ANNOTATED}",
         "report": report,
         "metrics": ordered_metrics(report),
         "metric_severity": metric_severity(report),
@@ -96,11 +122,21 @@ def run_page(run_id: int, request: Request, session: DbSession, storage: Storage
     if early is not None or run is None:
         return early or Response(status_code=404)
     lang = page_lang(request, user)
+    settings = settings_dep(request)
     hints = {code: text[lang] for code, text in FAILURE_HINTS.items()} | {"": DEFAULT_HINT[lang]}
-    context: dict[str, Any] = {"run": runs_service.run_view(run), "hint": None, "hints": hints}
-    if run.status == "completed":
-        context.update(_results_context(run, storage, lang, settings_dep(request).share_ttl_days))
-    elif run.status == "failed":
+    view = estimated(runs_service.run_view(run), storage, run.run_key, settings)
+    ready = report_ready(view)
+    context: dict[str, Any] = {
+        "run": view,
+        "hint": None,
+        "hints": hints,
+        "clock": clock_texts(lang),
+        "report_ready": ready,
+        "pending": pending_outputs(view),
+    }
+    if ready:
+        context.update(_results_context(run, storage, lang, settings.share_ttl_days, view))
+    if run.status == "failed":
         context["hint"] = FAILURE_HINTS.get(run.error_code or "", DEFAULT_HINT)[lang]
     return render(request, "run.html", user, nav="history", **context)
 
@@ -113,12 +149,13 @@ def results_fragment(
     user, run, early = _load_run(request, session, run_id)
     if early is not None or run is None:
         return early or Response(status_code=404)
-    if run.status != "completed":
+    view = runs_service.run_view(run)
+    if not report_ready(view):
         return Response(status_code=409)
     context = _results_context(
-        run, storage, page_lang(request, user), settings_dep(request).share_ttl_days
+        run, storage, page_lang(request, user), settings_dep(request).share_ttl_days, view
     )
-    return render(request, "_results.html", user, run=runs_service.run_view(run), **context)
+    return render(request, "_results.html", user, run=view, **context)
 
 
 def _qr(url: str) -> Markup:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from formcoach.gateway.web_text_more import MORE_TEXT, clock_texts
 from formcoach.pipeline.stages import STAGE_LABELS
+
+__all__ = ["DEFAULT_HINT", "FAILURE_HINTS", "LABELS", "TEXT", "clock_texts", "labels", "texts"]
 
 TEXT: dict[str, dict[str, str]] = {
     "title": {"ja": "formcoach フォーム分析", "en": "formcoach form analysis"},
@@ -334,6 +337,9 @@ DEFAULT_HINT = {
     "ja": "もう一度アップロードしてください。繰り返し失敗する場合は管理者に連絡してください。",
     "en": "Upload the video again; if it keeps failing, contact your administrator.",
 }
+
+
+TEXT.update(MORE_TEXT)
 
 
 def texts(lang: str) -> dict[str, str]:

@@ -227,6 +227,15 @@ class Settings(BaseSettings):
     events_poll_s: float = 0.5
     events_heartbeat_s: float = 15.0
     events_max_s: float = 1800.0
+    # The progress page's time remaining (gateway/eta.py): a run is first expected to take
+    # this many seconds per second of clip plus a fixed part (drill videos), measured on the
+    # 2-core reference machine (bench/results/pose.json, drill_videos.json); the prior counts
+    # as eta_prior_weight of the run's work, and a running stage's own pace is trusted once
+    # it has reported this much progress.
+    eta_prior_s_per_clip_s: float = Field(default=2.0, gt=0)
+    eta_prior_fixed_s: float = Field(default=8.0, ge=0)
+    eta_prior_weight: float = Field(default=0.15, gt=0, le=1)
+    eta_min_stage_progress: float = Field(default=0.1, gt=0, le=1)
     # Subject picker thumbnails: height of the JPEG crop of a tracked person, margin around the
     # person's box (fraction of the box), and the JPEG quality.
     track_thumbnail_px: int = 160

@@ -19,6 +19,11 @@ class StageOut(BaseModel):
     finished_at: datetime | None
     duration_s: float | None
     error_code: str | None
+    # Filled by the gateway (gateway/eta.py); null where there is no estimate yet.
+    elapsed_s: float | None = Field(
+        default=None, description="Seconds the stage has run so far (its duration once done)"
+    )
+    eta_s: float | None = Field(default=None, description="Estimated seconds until it is done")
 
 
 class RunOut(BaseModel):
@@ -53,6 +58,12 @@ class RunOut(BaseModel):
     )
     pending_outputs: list[Literal["annotated_video", "drill_videos"]] = Field(
         description="Outputs still being made after the report; empty when done (or failed)"
+    )
+    eta_s: float | None = Field(
+        default=None, description="Estimated seconds of work until the run is done (null: unknown)"
+    )
+    report_eta_s: float | None = Field(
+        default=None, description="Estimated seconds until the report (results) can be shown"
     )
 
 

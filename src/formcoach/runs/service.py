@@ -123,12 +123,17 @@ def run_view(run: Run) -> RunOut:
 def run_status(session: Session, user_id: int, run_id: int) -> RunOut:
     """run_view(get_run_for_user(...)) from two Core queries on the session's connection,
     without ORM objects: GET /api/runs/{id}, polled every second by each open progress page."""
+    return run_status_and_key(session, user_id, run_id)[0]
+
+
+def run_status_and_key(session: Session, user_id: int, run_id: int) -> tuple[RunOut, str]:
+    """run_status and the run's storage key (for reading its artifacts, e.g. the clip length)."""
     connection = session.connection()
     run = connection.execute(_RUN_BY_ID, {"run_id": run_id}).first()
     if run is None or run.user_id != user_id:
         raise AppError("not_found")
     stages = connection.execute(_STAGES_OF_RUN, {"run_id": run_id}).all()
-    return _run_out(run, stages)
+    return _run_out(run, stages), str(run.run_key)
 
 
 def _run_out(run: Any, stages: Iterable[Any]) -> RunOut:

@@ -65,15 +65,76 @@ function initUpload() {
 }
 
 // --- progress ----------------------------------------------------------------------------
+// Time phrases from the page's clock texts ({n} s, {m} min {s} s).
+function clockText(clock, seconds) {
+  const n = Math.max(0, Math.round(seconds));
+  if (n < 60) return clock.s.replace("{n}", n);
+  return clock.min.replace("{m}", Math.floor(n / 60)).replace("{s}", String(n % 60).padStart(2, "0"));
+}
+
 function initProgress() {
   const card = $("#progress-card");
   if (!card) return;
   const id = card.dataset.run, labels = JSON.parse(card.dataset.labels), hints = JSON.parse(card.dataset.hints);
+  const clock = JSON.parse(card.dataset.clock);
   const setBadge = (el, status) => { el.className = "badge st-" + status; el.textContent = labels[status] || status; };
-  let finished = false;
-  // One update per run state, from the event stream or from polling.
+  let finished = false, shown = card.dataset.ready === "true";
+  let pending = JSON.parse(card.dataset.pending || "[]");
+  // The last state from the server and when it arrived: between events the page counts the
+  // elapsed time up and the estimates down by itself.
+  let last = null, lastAt = 0;
+  function drawTimes() {
+    if (!last) return;
+    const dt = (Date.now() - lastAt) / 1000;
+    for (const s of last.stages) {
+      const li = $('[data-stage="' + s.name + '"]');
+      if (!li) continue;
+      const running = s.status === "running";
+      const el = $(".elapsed", li), eta = $(".stage-eta", li);
+      const spent = s.elapsed_s == null ? null : s.elapsed_s + (running ? dt : 0);
+      el.textContent = spent == null ? "" : (running ? clock.elapsed : clock.took).replace("{t}", clockText(clock, spent));
+      eta.textContent = running && s.eta_s != null ? clock.stage_left.replace("{t}", clockText(clock, Math.max(1, s.eta_s - dt))) : "";
+    }
+    const total = $("#eta-total"), rep = $("#eta-report");
+    if (last.eta_s == null) { total.textContent = clock.unknown; rep.textContent = ""; return; }
+    const left = last.eta_s - dt;
+    total.textContent = left < 1 ? clock.soon : clock.left.replace("{t}", clockText(clock, left));
+    if (shown) rep.textContent = clock.report_ready;
+    else if (last.report_eta_s != null && last.report_eta_s < last.eta_s) rep.textContent = clock.report.replace("{t}", clockText(clock, Math.max(1, last.report_eta_s - dt)));
+    else rep.textContent = "";
+  }
+  const ticker = setInterval(() => { if (finished) clearInterval(ticker); else drawTimes(); }, 1000);
+  // The results once the report is ready (before the videos are made, where the pipeline does
+  // that), then each video as it leaves pending_outputs.
+  async function showResults() {
+    const res = await fetch("/runs/" + id + "/results", { credentials: "same-origin" });
+    if (!res.ok) return false;
+    $("#results").innerHTML = await res.text();
+    $("#run-actions").hidden = false;
+    initResults(); initPeople(); initShare();
+    return true;
+  }
+  async function fillIn(done) {
+    if (done.includes("annotated_video")) {
+      const v = $("#annotated");
+      if (v && !v.getAttribute("src") && v.dataset.src) { v.src = v.dataset.src; v.load(); }
+      $$('[data-pending-for="annotated_video"]').forEach((n) => n.remove());
+    }
+    if (done.includes("drill_videos")) {
+      // The drill videos' addresses are known only now: take their section from a fresh copy.
+      const res = await fetch("/runs/" + id + "/results", { credentials: "same-origin" });
+      if (!res.ok) return;
+      const fresh = document.createElement("div");
+      fresh.innerHTML = await res.text();
+      for (const sel of ["#drills", "#downloads"]) {
+        const now = $(sel), next = $(sel, fresh);
+        if (now && next) now.replaceWith(next);
+      }
+    }
+  }
   async function update(run) {
     if (finished) return;
+    last = run; lastAt = Date.now();
     setBadge($("#status"), run.status);
     $("#progress").value = run.progress;
     $("#progress-pct").textContent = Math.round(run.progress) + " %";
@@ -83,12 +144,21 @@ function initProgress() {
       li.className = "stage st-" + s.status;
       $(".state", li).textContent = labels[s.status] || s.status;
     }
-    if (run.status === "completed") {
+    drawTimes();
+    const completed = run.status === "completed";
+    const ready = run.report_ready ?? completed;
+    const nowPending = run.pending_outputs ?? (completed ? [] : ["annotated_video", "drill_videos"]);
+    if (ready && !shown) {
+      shown = await showResults();
+      if (shown) pending = nowPending;
+    } else if (shown) {
+      const done = pending.filter((p) => !nowPending.includes(p));
+      pending = nowPending;
+      if (done.length) await fillIn(done);
+    }
+    if (completed) {
       finished = true;
-      const res = await fetch("/runs/" + id + "/results", { credentials: "same-origin" });
-      $("#results").innerHTML = await res.text();
-      card.hidden = true; $("#run-actions").hidden = false;
-      initResults(); initPeople(); initShare();
+      card.hidden = true;
     } else if (run.status === "failed") {
       finished = true;
       const box = $("#failure");
