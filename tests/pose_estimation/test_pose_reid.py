@@ -38,14 +38,21 @@ def test_person_is_one_subject_across_hard_cuts(tmp_path: Path, settings: Settin
     # Before the rejoin each shot was its own track and the subject had 90 of 290 frames (31 %).
     assert len(pose.tracks) == 1, pose.tracks
     assert pose.detection_rate >= 0.85 * seen / len(detections), pose.detection_rate
+    choice = pose.subject_choice
+    assert choice is not None and choice.chosen == pose.subject and not choice.close
 
 
 def test_walkers_keep_their_ids_when_one_passes_in_front(
     tmp_path: Path, settings: Settings
 ) -> None:
     clip = crossing_clip(WALK, tmp_path / "cross.mp4", (40, 160), (40, 160), EMPTY)
-    detections, _, _ = detect_video(clip, settings, max_side=settings.pose_max_side)
+    detections, width, height = detect_video(clip, settings, max_side=settings.pose_max_side)
     tracks = track_people(detections, settings)
+    # Two walkers who travel alike: which one the clip is about is the user's call.
+    pose = select_subject(detections, width, height, settings, movement="walking")
+    choice = pose.subject_choice
+    assert choice is not None and choice.basis == "travel" and choice.close, choice
+    assert [a["id"] for a in choice.alternatives] == [t.id for t in tracks if t.id != pose.subject]
     assert len(tracks) == 2, [(t.id, t.frames[0], t.frames[-1]) for t in tracks]
     for track in tracks:
         x = np.array([np.nanmean(p.keypoints[[11, 12, 23, 24], 0]) for p in track.people])
