@@ -81,7 +81,7 @@ class SubjectChoice(BaseModel):
     chosen: int
     basis: str
     score: float
-    alternatives: list[dict[str, float]] = []
+    alternatives: list[dict[str, int | float]] = []
     close: bool = False
 
 
