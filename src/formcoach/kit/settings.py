@@ -106,11 +106,24 @@ class Settings(BaseSettings):
     track_max_distance_per_s: float = 2.0
     # Tracks lost for longer than this end; a new one may later be merged back by continuity.
     track_max_lost_s: float = 2.0
+    # A track's last landmarks are carried on at its centre's velocity over the last
+    # track_velocity_window_s (for at most track_predict_max_s of gap) before matching: two
+    # walkers passing each other swapped ids without it (tests/pose_estimation/test_pose_reid.py).
+    track_velocity_window_s: float = 0.3
+    track_predict_max_s: float = 1.0
+    # Across a camera cut a person reappears anywhere in the frame: a track that starts within
+    # track_rejoin_max_gap_s of another's end, while nobody else is in view, with body
+    # proportions within track_rejoin_max_proportion_diff, continues it (pose_estimation/rejoin.py).
+    track_rejoin_max_gap_s: float = 0.5
+    track_rejoin_max_proportion_diff: float = 0.25
     # Tracks shorter than this are dropped as false detections.
     track_min_duration_s: float = 0.5
     # For a walk or run the subject is a person whose centre travels at least this many body
     # sizes (the two-people demo: the walker ≈ several, the man on the roof well under one).
     subject_gait_min_travel: float = 1.0
+    # Two candidates whose subject scores are within this share of the best are "close": the
+    # report says so and the results page offers the picker first (pose_estimation/subject.py).
+    subject_close_margin: float = 0.2
     # Hampel outlier rejection on keypoint coordinates: window half-width and threshold.
     hampel_half_window_s: float = 0.1
     hampel_n_sigma: float = 3.0

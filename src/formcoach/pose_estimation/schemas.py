@@ -73,6 +73,18 @@ class TrackInfo(BaseModel):
     travel: float = 0.0
 
 
+class SubjectChoice(BaseModel):
+    """Why the subject is who it is: ``basis`` "requested", "travel" (gait: the furthest
+    traveller) or "prominence"; ``close`` when the runner-up scored within
+    ``subject_close_margin`` of the chosen one, so the user should confirm the pick."""
+
+    chosen: int
+    basis: str
+    score: float
+    alternatives: list[dict[str, int | float]] = []
+    close: bool = False
+
+
 class PoseMeta(BaseModel):
     """pose.json."""
 
@@ -89,6 +101,7 @@ class PoseMeta(BaseModel):
     subject_requested: int | None = None
     tracks: list[TrackInfo] = []
     left_right_swaps_fixed: int = 0
+    subject_choice: SubjectChoice | None = None
 
 
 @dataclass
@@ -111,6 +124,7 @@ class PoseResult:
     left_right_swaps_fixed: int = 0
     # Contact sheet of the tracks (RGB), kept in pose.npz; the features stage writes tracks.jpg.
     thumbnails: NDArray[np.uint8] | None = None
+    subject_choice: SubjectChoice | None = None
 
     def __post_init__(self) -> None:
         n = self.times.shape[0]
@@ -146,6 +160,7 @@ class PoseResult:
             subject_requested=self.subject_requested,
             tracks=self.tracks,
             left_right_swaps_fixed=self.left_right_swaps_fixed,
+            subject_choice=self.subject_choice,
         ).model_dump()
 
     def landmark(self, name: str) -> NDArray[np.float32]:
@@ -173,6 +188,9 @@ class PoseResult:
                         "subject_requested": self.subject_requested,
                         "tracks": [t.model_dump() for t in self.tracks],
                         "left_right_swaps_fixed": self.left_right_swaps_fixed,
+                        "subject_choice": None
+                        if self.subject_choice is None
+                        else self.subject_choice.model_dump(),
                     }
                 )
             ),
@@ -206,6 +224,9 @@ class PoseResult:
             [TrackInfo.model_validate(t) for t in tracking.get("tracks", [])],
             int(tracking.get("left_right_swaps_fixed", 0)),
             sheet,
+            None
+            if tracking.get("subject_choice") is None
+            else SubjectChoice.model_validate(tracking["subject_choice"]),
         )
 
     def write_csv(self, path: Path) -> None:

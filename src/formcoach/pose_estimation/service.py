@@ -12,7 +12,13 @@ from formcoach.kit.errors import AppError
 from formcoach.kit.settings import Settings
 from formcoach.kit.video_io import RGB
 from formcoach.pose_estimation.detect import CROP_HEIGHT, FrameDetections, detect_video
-from formcoach.pose_estimation.schemas import N_LANDMARKS, PoseResult, TrackInfo, fps_from_times
+from formcoach.pose_estimation.schemas import (
+    N_LANDMARKS,
+    PoseResult,
+    SubjectChoice,
+    TrackInfo,
+    fps_from_times,
+)
 from formcoach.pose_estimation.sides import fix_left_right_swaps
 from formcoach.pose_estimation.stills import estimate_stills
 from formcoach.pose_estimation.tracking import Track, choose_subject, track_people
@@ -52,6 +58,33 @@ def _track_info(track: Track, n_frames: int, best: int) -> TrackInfo:
         best_frame=track.frames[best],
         box=[round(v, 1) for v in track.people[best].box],
         travel=round(track.travel(), 2),
+    )
+
+
+def subject_choice(
+    tracks: list[Track],
+    chosen: Track,
+    n_frames: int,
+    requested: int | None,
+    gait: bool,
+    margin: float,
+) -> SubjectChoice:
+    """The chosen track against the others, on the score that chose it."""
+    travelled = gait and chosen.travel() > 0 and requested is None
+    basis = "requested" if requested is not None else "travel" if travelled else "prominence"
+
+    def score(t: Track) -> float:
+        return t.travel() if basis == "travel" else t.prominence(n_frames)
+
+    best = score(chosen)
+    others = sorted((t for t in tracks if t is not chosen), key=score, reverse=True)
+    close = requested is None and bool(others) and score(others[0]) >= (1 - margin) * best
+    return SubjectChoice(
+        chosen=chosen.id,
+        basis=basis,
+        score=round(best, 2),
+        alternatives=[{"id": t.id, "score": round(score(t), 2)} for t in others],
+        close=close,
     )
 
 
@@ -98,6 +131,9 @@ def select_subject(
         tracks=[_track_info(t, n, best[t.id]) for t in tracks],
         left_right_swaps_fixed=swaps,
         thumbnails=contact_sheet(detections, tracks, best, chosen),
+        subject_choice=None
+        if chosen is None
+        else subject_choice(tracks, chosen, n, subject, gait, settings.subject_close_margin),
     )
 
 

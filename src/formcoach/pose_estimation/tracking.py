@@ -17,6 +17,7 @@ from scipy.optimize import linear_sum_assignment
 
 from formcoach.kit.settings import Settings
 from formcoach.pose_estimation.detect import CORE, Detection, FrameDetections
+from formcoach.pose_estimation.rejoin import rejoin_after_cuts
 from formcoach.pose_estimation.schemas import VISIBILITY
 from formcoach.pose_estimation.sides import ARM_PAIRS, LEG_PAIRS
 
@@ -66,6 +67,10 @@ def _median_distance(
     return float(np.median(np.linalg.norm(pa - pb, axis=1)))
 
 
+def _centre(person: Detection) -> NDArray[np.float64]:
+    return np.asarray(np.nanmean(person.keypoints[list(CORE), :2], axis=0), dtype=np.float64)
+
+
 @dataclass
 class Track:
     id: int
@@ -73,6 +78,8 @@ class Track:
     times: list[float] = field(default_factory=list)
     people: list[Detection] = field(default_factory=list)
     sizes: list[float] = field(default_factory=list)
+    # Camera cuts this track was joined across (rejoin.py).
+    cuts: int = 0
 
     @property
     def size(self) -> float:
@@ -81,6 +88,24 @@ class Track:
     @property
     def duration_s(self) -> float:
         return self.times[-1] - self.times[0] if self.times else 0.0
+
+    def velocity(self, window_s: float) -> NDArray[np.float64]:
+        """The body centre's px/s over the last ``window_s`` of the track (0 when too short)."""
+        last = self.times[-1]
+        k = next(i for i, t in enumerate(self.times) if t >= last - window_s - 1e-9)
+        dt = last - self.times[k]
+        if dt <= 0:
+            return np.zeros(2)
+        return (_centre(self.people[-1]) - _centre(self.people[k])) / dt
+
+    def predicted(self, time_s: float, window_s: float, max_s: float) -> NDArray[np.float32]:
+        """The last landmarks moved on at the track's recent velocity to ``time_s`` (at most
+        ``max_s`` ahead): two people crossing keep going, so each is matched with the one
+        still heading their way, not with whoever now stands where they stood."""
+        ahead = min(max(0.0, time_s - self.times[-1]), max_s)
+        kp = self.people[-1].keypoints.copy()
+        kp[:, :2] += (self.velocity(window_s) * ahead).astype(np.float32)
+        return kp
 
     def add(self, index: int, time_s: float, person: Detection) -> None:
         self.frames.append(index)
@@ -136,7 +161,10 @@ def track_people(detections: list[FrameDetections], settings: Settings) -> list[
                 # the trunk while the person is half hidden) shrinks the track's size, and the
                 # person found whole again would look too far to be the same one.
                 size = max(tr.size, body_size(person.keypoints))
-                d = landmark_distance(person.keypoints, tr.people[-1].keypoints) / size
+                expected = tr.predicted(
+                    t, settings.track_velocity_window_s, settings.track_predict_max_s
+                )
+                d = landmark_distance(person.keypoints, expected) / size
                 if d <= gate:
                     cost[i, j] = d
         taken: set[int] = set()
@@ -152,6 +180,7 @@ def track_people(detections: list[FrameDetections], settings: Settings) -> list[
                 track = Track(id=len(tracks) + 1)
                 track.add(frame.index, t, person)
                 tracks.append(track)
+    tracks = rejoin_after_cuts(tracks, settings)
     # In a clip shorter than the minimum a whole-clip track must still count.
     clip_s = float(times[-1] - times[0]) if times.size else 0.0
     shortest = min(settings.track_min_duration_s, 0.5 * clip_s)
