@@ -17,6 +17,7 @@ import pytest
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import (
     ANNOTATED,
+    CLIP_SCAN,
     FEATURES,
     POSE,
     PROXY,
@@ -30,6 +31,7 @@ from formcoach.kit.storage import LocalStorage
 from formcoach.kit.video_io import is_playable_h264
 from formcoach.video_processing import jobs
 from formcoach.video_processing.annotate import LEFT, RIGHT, Legend, _font
+from formcoach.video_processing.clip_scan import ClipScan
 from formcoach.video_processing.schemas import ProxyInfo, SourceInfo
 from formcoach.video_processing.service import annotate, make_proxy, probe, proxy_size
 from tests.support.media import top_atoms
@@ -427,7 +429,11 @@ def test_stages_probe_then_annotate(tmp_path: Path, settings: Settings) -> None:
     # Idempotent: a second run overwrites with the same result and leaves no temp files.
     jobs.run_probe(ctx)
     assert ctx.read_json(VIDEO_INFO) == info
-    assert ctx.storage.list("runs/7") == [f"runs/7/{n}" for n in (PROXY, UPLOAD, VIDEO_INFO)]
+    assert ctx.storage.list("runs/7") == [
+        f"runs/7/{n}" for n in (CLIP_SCAN, PROXY, UPLOAD, VIDEO_INFO)
+    ]
+    # The clip-quality scan covers every proxy frame.
+    assert ClipScan.load(ctx.storage.local_path(ctx.key(CLIP_SCAN))).times.size == 45
 
     pose = fake_pose(45, 64, 96)
     with ctx.storage.writer(ctx.key(POSE), suffix=".npz") as tmp:

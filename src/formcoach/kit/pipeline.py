@@ -22,6 +22,9 @@ from formcoach.kit.storage import Storage
 UPLOAD = "upload.bin"
 VIDEO_INFO = "video_info.json"
 PROXY = "proxy.mp4"
+# The probe stage's clip-quality scan (video_processing/clip_scan.py): per-frame light, change
+# and background motion at 160 px.
+CLIP_SCAN = "clip_scan.npz"
 POSE = "pose.npz"
 POSE_META = "pose.json"
 KEYPOINTS_CSV = "keypoints.csv"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from formcoach.kit.errors import AppError
 from formcoach.kit.pipeline import (
     ANNOTATED,
+    CLIP_SCAN,
     FEATURES,
     POSE,
     PROXY,
@@ -19,6 +20,7 @@ from formcoach.kit.pipeline import (
     StageContext,
 )
 from formcoach.video_processing.annotate import annotate
+from formcoach.video_processing.clip_scan import scan
 from formcoach.video_processing.schemas import VideoInfo
 from formcoach.video_processing.service import check_sampling, make_proxy, probe
 
@@ -54,6 +56,11 @@ def run_probe(ctx: StageContext) -> None:
                 "video_too_short", duration=proxy.duration_s, limit=ctx.settings.min_video_seconds
             )
         check_sampling(proxy.frames, source.fps, ctx.settings)
+        # A second, small decode of the proxy (bench/results/clip_scan.json: 7-20 ms a frame,
+        # a tenth of the pose pass): the proxy may be a packet copy, never decoded here.
+        clip_scan = scan(tmp)
+    with ctx.storage.writer(ctx.key(CLIP_SCAN), suffix=".npz") as scan_tmp:
+        clip_scan.save(scan_tmp)
     ctx.write_json(VIDEO_INFO, VideoInfo(source=source, proxy=proxy).model_dump(mode="json"))
 
 
