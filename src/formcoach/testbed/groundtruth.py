@@ -263,6 +263,18 @@ def _toe_offs(times: NDArray[np.float64], knee: NDArray[np.float64], cadence: fl
     return out
 
 
+def _shifted(figure: Figure, dx: float) -> Figure:
+    """The figure moved ``dx`` metres forward along the floor."""
+    if not dx:
+        return figure
+    step = np.array([dx, 0.0])
+    parts = tuple(
+        replace(part, layers=tuple(replace(la, polygon=la.polygon + step) for la in part.layers))
+        for part in figure.parts
+    )
+    return Figure(parts=parts, joints={k: v + step for k, v in figure.joints.items()})
+
+
 def _swap_side(name: str) -> str:
     if name.endswith("_r"):
         return name[:-2] + "_l"
@@ -283,22 +295,29 @@ def render_clip(
     trunk_deg: float = 8.0,
     faults: Faults = Faults(),
     yaw_deg: float = 0.0,
+    start_s: float = 0.0,
+    travel_mps: float = 0.0,
 ) -> GroundTruth:
     """Write an H.264 clip of the figure doing ``movement`` and return its truth.
 
     ``yaw_deg`` turns the figure about the vertical: 0 side-on, 90 facing the camera, 45 an
-    oblique view (the view detection tests, issue 18)."""
+    oblique view (the view detection tests, issue 18). ``start_s`` starts the clip that far
+    into the movement, so a clip can begin and end mid-step (the cadence tests); ``travel_mps``
+    moves the figure across a fixed camera (overground running: the fixed camera then frames
+    the whole path, so the figure is also smaller)."""
     width, height = size
     n = round(seconds * fps)
     times = np.arange(n, dtype=np.float64) / fps
     # The figure's trunk lean is in world x, whatever its yaw; a left-facing clip is therefore
     # the right-facing one mirrored, where the near (right) side becomes the left side.
     mirror = facing == "left"
-    drawn = [pose_at(movement, float(t), cadence_spm, trunk_deg, faults) for t in times]
+    drawn = [pose_at(movement, float(t) + start_s, cadence_spm, trunk_deg, faults) for t in times]
     if yaw_deg:
         drawn = [replace(p, yaw=yaw_deg) for p in drawn]
     poses = [p.mirrored() for p in drawn] if mirror else drawn
-    figures: list[Figure] = [build_figure(p) for p in drawn]
+    figures: list[Figure] = [
+        _shifted(build_figure(p), travel_mps * float(t)) for p, t in zip(drawn, times, strict=True)
+    ]
     bounds = np.array([f.bounds() for f in figures])
     x0, y0 = bounds[:, 0].min(), min(bounds[:, 1].min(), 0.0)
     x1, y1 = bounds[:, 2].max(), bounds[:, 3].max()
