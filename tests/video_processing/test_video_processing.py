@@ -404,7 +404,7 @@ def stage(settings: Settings, run_id: int = 7) -> tuple[StageContext, list[float
 
 
 def test_stages_probe_then_annotate(tmp_path: Path, settings: Settings) -> None:
-    ctx, seen = stage(settings)
+    ctx, seen = stage(settings.model_copy(update={"clip_scan": True}))
     ctx.storage.put_file(
         ctx.key(UPLOAD), write_clip(tmp_path / "c.mp4", size=(96, 64), rotation=90)
     )

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # every browser plays 1080p H.264, so a phone's 1080p clip costs no decode/encode pass.
     # 0 = always re-encode.
     proxy_copy_max_side: int = 1920
+    # The clip-quality scan (cuts, pans, darkness; video_processing/clip_scan.py) costs 7-20 ms a
+    # frame on the report's path, and no stage reads it yet (issue 19 item 4): off until one does.
+    clip_scan: bool = False
     # Fraction of frames that must contain a person; below it the run fails with no_person_detected.
     min_detection_rate: float = 0.3
     pose_model_complexity: int = 1

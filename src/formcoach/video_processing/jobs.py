@@ -56,11 +56,12 @@ def run_probe(ctx: StageContext) -> None:
                 "video_too_short", duration=proxy.duration_s, limit=ctx.settings.min_video_seconds
             )
         check_sampling(proxy.frames, source.fps, ctx.settings)
-        # A second, small decode of the proxy (bench/results/clip_scan.json: 7-20 ms a frame,
-        # a tenth of the pose pass): the proxy may be a packet copy, never decoded here.
-        clip_scan = scan(tmp)
-    with ctx.storage.writer(ctx.key(CLIP_SCAN), suffix=".npz") as scan_tmp:
-        clip_scan.save(scan_tmp)
+        # A second, small decode of the proxy (7-20 ms a frame on the fixtures, a tenth of the
+        # pose pass): the proxy may be a packet copy, never decoded here.
+        clip_scan = scan(tmp) if ctx.settings.clip_scan else None
+    if clip_scan is not None:
+        with ctx.storage.writer(ctx.key(CLIP_SCAN), suffix=".npz") as scan_tmp:
+            clip_scan.save(scan_tmp)
     ctx.write_json(VIDEO_INFO, VideoInfo(source=source, proxy=proxy).model_dump(mode="json"))
 
 
