@@ -54,6 +54,8 @@ def _run(status: str, stages: dict[str, tuple[str, float, float | None]]) -> Run
         stages=out,
         error=None,
         report_url=None,
+        report_ready=status == "completed",
+        pending_outputs=[],
     )
 
 

@@ -34,6 +34,9 @@ def check_report_contract(report: dict[str, Any], run_id: int) -> None:
     assert pose["model"] == "mediapipe-pose-full"
     assert 0 < pose["frames_with_subject"] <= video["frames"]
     assert 0 < pose["detection_rate"] <= 1
+    choice = pose["subject_choice"]
+    assert isinstance(choice["chosen"], int) and isinstance(choice["close"], bool)
+    assert choice["chosen"] not in {a["id"] for a in choice["alternatives"]}
     assert report["metrics"], "a report always has metrics"
     for key, metric in report["metrics"].items():
         assert key == key.lower() and " " not in key

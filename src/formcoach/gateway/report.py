@@ -83,6 +83,8 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
             "model": pose["model"],
             "frames_with_subject": pose["frames_with_subject"],
             "detection_rate": pose["detection_rate"],
+            # Who was analysed and whether another person scored close (then the user confirms).
+            "subject_choice": pose.get("subject_choice"),
         },
         "metrics": {
             key: {field: _text(value, lang) for field, value in metric.items()}

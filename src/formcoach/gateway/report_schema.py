@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from formcoach.analysis.schemas import Severity, Status
 from formcoach.kit.i18n import Language
+from formcoach.pose_estimation.schemas import SubjectChoice
 
 
 class _Open(BaseModel):
@@ -31,6 +32,11 @@ class PoseOut(_Open):
     model: str
     frames_with_subject: int
     detection_rate: float
+    subject_choice: SubjectChoice | None = Field(
+        default=None,
+        description="The analysed track, why it was chosen, and whether the runner-up was close "
+        "(null for runs made before subject choices were recorded)",
+    )
 
 
 class ReferenceOut(_Open):
