@@ -44,8 +44,9 @@ def fake_camera(source: Path, dest: Path, start_s: float, seconds: float) -> Pat
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    # Small PATCHes, so that a 5 s take goes in several and one can be dropped.
-    settings = make_settings(tmp_path_factory.mktemp("rec"), upload_chunk_kb=64)
+    # The smallest PATCHes, so that even a take the encoder starved under load goes in
+    # several and one can be dropped.
+    settings = make_settings(tmp_path_factory.mktemp("rec"), upload_chunk_kb=16)
     with serve(settings) as url:
         yield url
 

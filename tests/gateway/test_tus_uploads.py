@@ -134,7 +134,7 @@ def test_refusals(app: tuple[str, Path]) -> None:
         assert other.delete(mine, headers=TUS).status_code == 404
     # Abandoned: untouched past upload_expiry_s, the sweep deletes it.
     settings = make_settings(data)
-    folder = data / "tmp" / "tus"
+    folder = data / "uploads"
     old = time.time() - settings.upload_expiry_s - 10
     for f in folder.glob(mine.rsplit("/", 1)[-1] + ".*"):
         os.utime(f, (old, old))

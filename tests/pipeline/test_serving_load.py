@@ -24,6 +24,7 @@ from formcoach.accounts import users as accounts
 from formcoach.accounts.users import User
 from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
+from formcoach.gateway.eta import with_eta
 from formcoach.kit import db
 from formcoach.kit.db import get_engine, get_sessionmaker, session_scope
 from formcoach.kit.settings import Settings
@@ -75,7 +76,9 @@ def test_status_route_answers_what_the_orm_view_does(
         assert answer.headers["content-type"] == "application/json"
         assert answer.headers["x-content-type-options"] == "nosniff"
         with session_scope(settings.db_url) as session:
-            expected = runs_service.run_view(session.get(Run, run_id)).model_dump(mode="json")  # type: ignore[arg-type]
+            view = runs_service.run_view(session.get(Run, run_id))  # type: ignore[arg-type]
+        # The route adds the time remaining: no probe output here, so only what p and c allow.
+        expected = with_eta(view, None, settings).model_dump(mode="json")
         assert answer.json() == expected
     body = answer.json()
     assert [s["name"] for s in body["stages"]] == list(STAGES)
@@ -88,7 +91,11 @@ def test_status_route_answers_what_the_orm_view_does(
         "finished_at": None,
         "duration_s": None,
         "error_code": None,
+        # Never started by a worker, so no time spent and no estimate (rather than 0 s left).
+        "elapsed_s": None,
+        "eta_s": None,
     }
+    assert body["eta_s"] is None and body["report_eta_s"] is None
     assert body["person"] == "Ｋｅｎ" and body["created_at"].endswith("Z")
     # Another user's run and a missing one look the same; the id is still validated.
     other = app_client.post(

@@ -185,13 +185,18 @@ def rules(features: Mapping[str, Any], reference: Reference, view: str = "side")
     )
     moving = gait_kind.evidence(features, rule)
     flight = moving.flight_share
-    if flight is not None:
+    band = gait_kind.flight_error(features, rule)
+    flight_decides = flight is not None and (
+        band is None or abs(flight - rule.running_min_flight_share) > band
+    )
+    if flight is not None and flight_decides:
         gait = moving.kind(rule)
         gait_kind_clearance = clearance(
             flight, rule.running_min_flight_share, at_least=gait == "running"
         )
     else:
-        # No stance or duty factor measured: the cadence is the last resort.
+        # No stance or duty factor measured, or a flight share inside its own timing error:
+        # the cadence decides.
         gait = (
             "running"
             if cadence is not None and cadence >= rule.running_min_cadence_spm
@@ -200,7 +205,7 @@ def rules(features: Mapping[str, Any], reference: Reference, view: str = "side")
         gait_kind_clearance = clearance(
             cadence, rule.running_min_cadence_spm, at_least=gait == "running"
         )
-    gait_reason = _gait_reason(gait, cadence, flight, moving, rule)
+    gait_reason = _gait_reason(gait, cadence, flight, flight_decides, band, rule)
     return [
         Rule(
             "glute_bridge",
@@ -302,12 +307,26 @@ def _gait_reason(
     gait: str,
     cadence: float | None,
     flight: float | None,
-    moving: gait_kind.GaitEvidence,
+    flight_decides: bool,
+    band: float | None,
     rule: ClassificationSettings,
 ) -> LocalizedText:
     def f(value: float | None) -> str:
         return "-" if value is None else f"{value:.0f}"
 
+    if flight is not None and not flight_decides:
+        above = gait == "running"
+        pct, err = 100 * flight, 100 * (band or 0.0)
+        return LocalizedText(
+            ja=f"左右の足が交互に周期的に動き、1分あたり {f(cadence)} 歩"
+            f"（{rule.running_min_cadence_spm:.0f} 歩{'以上' if above else '未満'}）だったため"
+            f"（両足が地面から離れている時間 {pct:.0f} % は、このフレームレートでの測定誤差"
+            f" ±{err:.0f} % の範囲で走りと歩きの境目に近く、判断に使いませんでした）",
+            en=f"the feet alternated periodically at {f(cadence)} steps/min "
+            f"({'at or above' if above else 'below'} {rule.running_min_cadence_spm:.0f}); "
+            f"both feet off the ground for {pct:.0f} % of the stride is within the timing error "
+            f"at this frame rate (±{err:.0f} %) of the walk/run boundary, so it did not decide",
+        )
     if flight is None:
         return LocalizedText(
             ja=f"左右の足が交互に周期的に動き、1分あたり {f(cadence)} 歩"

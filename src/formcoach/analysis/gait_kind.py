@@ -76,6 +76,19 @@ def stance_flight_share(gait: Mapping[str, Any]) -> float | None:
     return float(np.median(shares))
 
 
+def flight_error(features: Mapping[str, Any], rule: ClassificationSettings) -> float | None:
+    """The flight share's measurement error: the timing error over the median step time."""
+    fps = features.get("fps")
+    steps = [
+        float(t)
+        for t in (features.get("summary") or {}).get("step_times_s") or []
+        if isinstance(t, int | float) and t > 0
+    ]
+    if not isinstance(fps, int | float) or fps <= 0 or not steps:
+        return None
+    return rule.flight_timing_error_frames / float(fps) / float(np.median(steps))
+
+
 def duty_flight_share(gait: Mapping[str, Any]) -> float | None:
     """1 − 2 × the median duty factor of both feet (each foot's contact ÷ stride)."""
     per_side = (gait.get("side_view") or {}).get("per_side") or {}

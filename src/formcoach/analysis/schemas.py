@@ -195,6 +195,9 @@ class ClassificationSettings(BaseModel):
     # ground; a gait without travel needs a steady trunk (a treadmill); arms going overhead in
     # rhythm (jumping jacks) are no gait.
     running_min_flight_share: float = 0.15
+    # Timing error of one step's toe-off-to-contact gap, in frames (two events, each within
+    # about half a frame): a flight share this close to the threshold does not decide.
+    flight_timing_error_frames: float = 1.0
     treadmill_max_trunk_spread_deg: float = 15.0
     arms_overhead_deg: float = 120.0
     uncertain_margin: float

@@ -90,7 +90,8 @@ def with_eta(
     if clip_s is not None:
         prior = settings.eta_prior_s_per_clip_s * clip_s + settings.eta_prior_fixed_s
         rate = (spent + c * prior) / (done + c)
-    elif done >= c:
+    elif done >= c and spent > 0:
+        # Nothing timed (stages written without start times) is no estimate, not "0 s left".
         rate = spent / done
     stages: list[StageOut] = []
     for s in run.stages:
@@ -99,7 +100,11 @@ def with_eta(
             eta = 0.0
         elif run.status == "failed" or s.status == "failed":
             eta = None
-        elif s.status == "running" and s.progress >= settings.eta_min_stage_progress:
+        elif (
+            s.status == "running"
+            and s.progress >= settings.eta_min_stage_progress
+            and elapsed[s.name] is not None
+        ):
             eta = (elapsed[s.name] or 0.0) * (1.0 - s.progress) / s.progress
         elif rate is None:
             eta = None

@@ -105,7 +105,8 @@ class Upload:
 
 
 def _folder(settings: Settings) -> Path:
-    folder = settings.data_dir / "tmp" / "tus"
+    # Not under tmp/: a half-sent upload is the user's state, kept until it expires.
+    folder = settings.data_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
