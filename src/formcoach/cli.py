@@ -200,6 +200,13 @@ def worker(queues: str | None, concurrency: int, name: str | None, restart: bool
     default=None,
     help="Track id of the person to analyse (see --list-tracks); default: chosen automatically.",
 )
+@click.option(
+    "--camera-roll-deg",
+    type=click.FloatRange(-180, 180),
+    default=None,
+    help="The camera's tilt, if measured: true vertical in the image, degrees clockwise "
+    "from the image's up (angles are then measured against it).",
+)
 @click.option("--list-tracks", is_flag=True, help="Also print the people found (track ids).")
 def analyze(
     video: Path,
@@ -209,6 +216,7 @@ def analyze(
     lang: str,
     out_dir: Path,
     subject: int | None,
+    camera_roll_deg: float | None,
     list_tracks: bool,
 ) -> None:
     """Analyse VIDEO without a server; write report.json, videos and CSVs into --out."""
@@ -228,6 +236,7 @@ def analyze(
                 height_cm=height_cm,
                 language=lang,
                 subject=subject,
+                camera_roll_deg=camera_roll_deg,
             )
     except AppError as exc:
         click.echo(f"error: {exc.code}: {exc.message(lang)}", err=True)

@@ -312,6 +312,8 @@ class Analysis(BaseModel):
     view: str
     view_requested: str | None = None
     view_segments: list[dict[str, Any]] = []
+    # features.json "vertical": what the angles' vertical is (device sensor or camera axes).
+    vertical: dict[str, Any] = {"source": "camera_axes", "camera_roll_deg": None}
     metrics: dict[str, Metric]
     findings: list[Finding]
     scores: dict[str, Score] = {}

@@ -38,10 +38,10 @@ from formcoach.analysis.schemas import (
 )
 from formcoach.analysis.scores import compute_scores
 from formcoach.analysis.validity import (
-    CAMERA_VERTICAL,
     canonical,
     detected_view,
     frames_in_view,
+    vertical_note,
     view_differs_message,
     view_note,
     view_segments,
@@ -189,6 +189,9 @@ def analyze(
         view=detected if detected is not None else view,
         view_requested=view_requested,
         view_segments=view_segments(features),
+        vertical=dict(
+            features.get("vertical") or {"source": "camera_axes", "camera_roll_deg": None}
+        ),
         metrics=metrics,
         findings=findings,
         scores=compute_scores(metrics, judged, ref.scoring, repeated),
@@ -276,7 +279,7 @@ def _judge(
     if steps is not None and steps >= ref.gait.confident_steps:
         few = None
     note = spec.note
-    vertical = CAMERA_VERTICAL if key in SIGNED_BY_FACING else None
+    vertical = vertical_note(clip.features) if key in SIGNED_BY_FACING else None
     for extra in (few, borderline, vertical):
         if extra is not None:
             note = (
@@ -441,7 +444,7 @@ def _summaries(
             msg.TRUNK_LEAN_LABEL,
             lean,
             "deg",
-            _joined(None if facing_known else msg.FACING_UNKNOWN, CAMERA_VERTICAL),
+            _joined(None if facing_known else msg.FACING_UNKNOWN, vertical_note(clip.features)),
         )
     if movement == "plank":
         context = ref.context.get("plank_body_line_deg")

@@ -43,6 +43,25 @@ CAMERA_VERTICAL = LocalizedText(
 )
 
 
+def vertical_note(features: Mapping[str, Any]) -> LocalizedText:
+    """What lean is measured against: the device's gravity sensor when the page recorded it
+    (features.json "vertical"), else the camera's own axes."""
+    doc = features.get("vertical")
+    roll = doc.get("camera_roll_deg") if isinstance(doc, Mapping) else None
+    if not isinstance(doc, Mapping) or doc.get("source") != "device_sensor":
+        return CAMERA_VERTICAL
+    if not isinstance(roll, int | float):
+        return CAMERA_VERTICAL
+    turn_ja = "時計回り" if roll >= 0 else "反時計回り"
+    turn_en = "clockwise" if roll >= 0 else "counter-clockwise"
+    return LocalizedText(
+        ja=f"傾きは撮影した端末の重力センサーによる本当の垂直を基準にしています（カメラの"
+        f"{turn_ja}に {abs(roll):.0f}° の傾きを補正しました）。",
+        en=f"Lean is relative to true vertical from the recording device's gravity sensor (the "
+        f"camera's {abs(roll):.0f}° {turn_en} tilt was corrected).",
+    )
+
+
 def film_tip(view: str) -> LocalizedText:
     """How to place the camera for a view (side, front or rear)."""
     return _FILM_SIDE if canonical(view) == "side" else _FILM_FRONTAL

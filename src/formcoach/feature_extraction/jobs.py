@@ -39,14 +39,16 @@ def run(ctx: StageContext) -> None:
     # pose.json is the documented home of the frame rate; the npz copy is a fallback.
     fps = float(meta.get("fps") or pose.fps)
     ctx.progress(0.1)
-    features, cleaned = compute_all(pose, ctx.settings, fps, ctx.options.height_cm)
+    features, cleaned = compute_all(
+        pose, ctx.settings, fps, ctx.options.height_cm, ctx.options.camera_roll_deg
+    )
     ctx.progress(0.6)
     ctx.write_json(FEATURES, features.to_json())
     with ctx.storage.writer(ctx.key(ANGLES_CSV), suffix=".csv") as tmp:
         features.write_angles_csv(tmp)
     metres = cleaned.scale.to_metres(cleaned.xy)
     with ctx.storage.writer(ctx.key(MARKERS_TRC_PX), suffix=".trc") as tmp:
-        write_trc(tmp, pose.times, cleaned.xy, "px", fps, 2)
+        write_trc(tmp, pose.times, cleaned.image_xy, "px", fps, 2)
     with ctx.storage.writer(ctx.key(MARKERS_TRC_M), suffix=".trc") as tmp:
         write_trc(tmp, pose.times, metres, "m", fps, 5)
     angles = {name: features.series[name] for name in (*JOINT_SERIES, *SEGMENT_SERIES)}
@@ -54,7 +56,9 @@ def run(ctx: StageContext) -> None:
         write_mot(tmp, pose.times, angles)
     ctx.progress(0.8)
     confidence = np.asarray(pose.keypoints[:, :, VISIBILITY], dtype=np.float64)
-    frames = keypoint_frames(pose.times, pose.detected.tolist(), cleaned.xy, metres, confidence)
+    frames = keypoint_frames(
+        pose.times, pose.detected.tolist(), cleaned.image_xy, metres, confidence
+    )
     doc_meta = {
         "fps": round(fps, 3),
         "width": pose.width,
@@ -63,7 +67,7 @@ def run(ctx: StageContext) -> None:
         "scale": cleaned.scale.document(),
         "coordinates": {
             "px": "x right, y down, origin at the top-left of the frame",
-            "m": "x right, y up from the floor line",
+            "m": "x right, y up from the floor line (true up when the camera's roll is known)",
         },
     }
     with ctx.storage.writer(ctx.key(KEYPOINTS_JSON), suffix=".json") as tmp:

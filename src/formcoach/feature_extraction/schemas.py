@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from formcoach.feature_extraction.angles import JOINT_SERIES, SEGMENT_SERIES
+from formcoach.feature_extraction.upright import Vertical
 
 SCHEMA: Literal["formcoach.features/1"] = "formcoach.features/1"
 Facing = Literal["left", "right", "unknown"]
@@ -104,6 +105,9 @@ class FeaturesDocument(BaseModel):
     # The camera view read from the footage (feature_extraction/view.py): {"view", "facing",
     # "ratio_median", "angle_from_side_deg", "frames_by_view", "segments", "windows"}.
     view: dict[str, Any] = {}
+    # What "vertical" means in every angle: the recording device's gravity sensor, or the
+    # camera's own axes (feature_extraction/upright.py); older files: the camera's axes.
+    vertical: Vertical = Vertical()
     conventions: str = "src/formcoach/feature_extraction/ANGLES.md"
 
     def to_json(self) -> dict[str, Any]:
@@ -186,6 +190,7 @@ class FeatureResult:
     observed: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
     body_parts_seen: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
     view: dict[str, Any] = field(default_factory=dict)
+    vertical: dict[str, Any] = field(default_factory=dict)
 
     @property
     def step_count(self) -> int:
@@ -238,6 +243,7 @@ class FeatureResult:
                 for part, mask in self.body_parts_seen.items()
             },
             view=self.view,
+            vertical=Vertical.model_validate(self.vertical or {}),
         )
 
     def to_json(self) -> dict[str, Any]:

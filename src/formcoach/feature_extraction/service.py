@@ -26,6 +26,7 @@ from formcoach.feature_extraction.gait import (
 from formcoach.feature_extraction.scale import Scale, estimate_scale
 from formcoach.feature_extraction.schemas import Facing, FeatureResult
 from formcoach.feature_extraction.stride import frontal_view, side_view
+from formcoach.feature_extraction.upright import to_upright, vertical
 from formcoach.feature_extraction.view import detect_view
 from formcoach.kit.settings import Settings
 from formcoach.pose_estimation.schemas import LANDMARK_INDEX, VISIBILITY, PoseResult
@@ -57,8 +58,9 @@ _HAMPEL_FLOOR = 0.03
 
 @dataclass(frozen=True)
 class CleanPose:
-    xy: FloatArray  # (N, 33, 2) cleaned px
+    xy: FloatArray  # (N, 33, 2) cleaned px, turned upright when the camera's roll is known
     scale: Scale
+    image_xy: FloatArray  # the same in the image's own pixels (for overlays and px exports)
 
 
 def _lm(xy: FloatArray, name: str) -> FloatArray:
@@ -377,18 +379,32 @@ def compute_features(
     settings: Settings,
     fps: float | None = None,
     height_cm: float | None = None,
+    camera_roll_deg: float | None = None,
 ) -> FeatureResult:
     """All series of features.json from the keypoints of one video."""
     fps = pose.fps if fps is None else fps
-    result, _ = compute_all(pose, settings, fps, height_cm)
+    result, _ = compute_all(pose, settings, fps, height_cm, camera_roll_deg)
     return result
 
 
 def compute_all(
-    pose: PoseResult, settings: Settings, fps: float, height_cm: float | None = None
+    pose: PoseResult,
+    settings: Settings,
+    fps: float,
+    height_cm: float | None = None,
+    camera_roll_deg: float | None = None,
 ) -> tuple[FeatureResult, CleanPose]:
-    """Features plus the cleaned coordinates and scale the exports are written from."""
-    xy, seen = clean_keypoints_observed(pose, settings, fps)
+    """Features plus the cleaned coordinates and scale the exports are written from.
+
+    With the camera's roll known (the recording device's sensor), every measure is taken in
+    the gravity frame (feature_extraction/upright.py)."""
+    image_xy, seen = clean_keypoints_observed(pose, settings, fps)
+    up = vertical(camera_roll_deg)
+    xy = (
+        image_xy
+        if up.camera_roll_deg is None
+        else to_upright(image_xy, pose.width, pose.height, up.camera_roll_deg)
+    )
     scale, leg_length = body_scale(xy)
     facing = detect_facing(xy, scale)
     per_frame = facing_per_frame(xy, scale, fps)
@@ -451,5 +467,6 @@ def compute_all(
         observed=observed,
         body_parts_seen=body_parts_seen(seen),
         view=view,
+        vertical=up.model_dump(),
     )
-    return result, CleanPose(xy=xy, scale=metric)
+    return result, CleanPose(xy=xy, scale=metric, image_xy=image_xy)

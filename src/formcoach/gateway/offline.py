@@ -42,6 +42,7 @@ def analyze_file(
     language: str = "ja",
     show_progress: bool = True,
     subject: int | None = None,
+    camera_roll_deg: float | None = None,
 ) -> dict[str, Any]:
     from formcoach.bootstrap import prepare
     from formcoach.video_processing.service import probe
@@ -59,7 +60,7 @@ def analyze_file(
     storage = LocalStorage(settings.files_dir)
     with session_scope(settings.db_url) as session:
         user = session.query(User).filter_by(username="admin").one()
-        options = art.RunOptions(movement, view, height_cm, language, subject)
+        options = art.RunOptions(movement, view, height_cm, language, subject, camera_roll_deg)
         run = runs_service.create_run(
             session, user, options, video.name, video.stat().st_size, stages=STAGES
         )

@@ -71,6 +71,7 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
         "view": analysis.get("view", run.view),
         "view_requested": analysis.get("view_requested", run.view),
         "view_segments": analysis.get("view_segments", []),
+        "vertical": analysis.get("vertical") or {"source": "camera_axes", "camera_roll_deg": None},
         "language": lang,
         "video": {
             "fps": source["fps"],

@@ -28,6 +28,16 @@ class VideoOut(_Open):
     height: int
 
 
+class VerticalOut(BaseModel):
+    source: Literal["device_sensor", "camera_axes"] = Field(
+        description="What every angle's vertical is: the recording device's gravity sensor "
+        "(camera tilt corrected) or the camera's own axes (hold it level)"
+    )
+    camera_roll_deg: float | None = Field(
+        description="The corrected tilt: true vertical in the image, degrees clockwise"
+    )
+
+
 class PoseOut(_Open):
     model: str
     frames_with_subject: int
@@ -137,6 +147,7 @@ class ReportOut(BaseModel):
     view: str = Field(description="The view read from the footage, else the requested one")
     view_requested: str | None
     view_segments: list[dict[str, Any]]
+    vertical: VerticalOut
     language: Language
     video: VideoOut
     pose: PoseOut

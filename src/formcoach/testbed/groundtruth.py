@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 from scipy.interpolate import CubicSpline
 from scipy.signal import find_peaks
 
@@ -283,6 +284,23 @@ def _swap_side(name: str) -> str:
     return name
 
 
+def _rolled(frame: NDArray[np.uint8], roll_deg: float) -> NDArray[np.uint8]:
+    """The picture turned roll_deg clockwise on screen about its centre (PIL turns CCW)."""
+    image = Image.fromarray(frame).rotate(
+        -roll_deg, resample=Image.Resampling.BILINEAR, fillcolor=(96, 96, 96)
+    )
+    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+
+
+def _rolled_points(
+    pts: NDArray[np.float64], width: int, height: int, deg: float
+) -> NDArray[np.float64]:
+    # y is down: (x cos - y sin, x sin + y cos) turns clockwise on screen.
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    x, y = pts[:, 0] - width / 2, pts[:, 1] - height / 2
+    return np.stack([width / 2 + c * x - s * y, height / 2 + s * x + c * y], axis=1)
+
+
 def render_clip(
     out: Path,
     movement: Movement,
@@ -297,6 +315,7 @@ def render_clip(
     yaw_deg: float = 0.0,
     start_s: float = 0.0,
     travel_mps: float = 0.0,
+    roll_deg: float = 0.0,
 ) -> GroundTruth:
     """Write an H.264 clip of the figure doing ``movement`` and return its truth.
 
@@ -304,7 +323,9 @@ def render_clip(
     oblique view (the view detection tests, issue 18). ``start_s`` starts the clip that far
     into the movement, so a clip can begin and end mid-step (the cadence tests); ``travel_mps``
     moves the figure across a fixed camera (overground running: the fixed camera then frames
-    the whole path, so the figure is also smaller)."""
+    the whole path, so the figure is also smaller); ``roll_deg`` tilts the camera: the picture
+    turns that far clockwise on screen (true vertical ``roll_deg`` clockwise from the image's
+    up, the `camera_roll_deg` convention), the figure framed smaller so it stays in view."""
     width, height = size
     n = round(seconds * fps)
     times = np.arange(n, dtype=np.float64) / fps
@@ -322,6 +343,11 @@ def render_clip(
     x0, y0 = bounds[:, 0].min(), min(bounds[:, 1].min(), 0.0)
     x1, y1 = bounds[:, 2].max(), bounds[:, 3].max()
     mx, my = _MARGIN * width, _MARGIN * height
+    if roll_deg:
+        # The box whose turned corners stay inside the frame.
+        cos, sin = abs(math.cos(math.radians(roll_deg))), abs(math.sin(math.radians(roll_deg)))
+        fit = min(width / (width * cos + height * sin), height / (width * sin + height * cos))
+        mx, my = mx + (1 - fit) * width / 2, my + (1 - fit) * height / 2
     camera = fit_camera(
         (float(x0), float(y0), float(x1), float(y1)),
         Box(left=mx, top=my, right=width - mx, bottom=height - my),
@@ -335,10 +361,13 @@ def render_clip(
             np.copyto(frame, background)
             draw_shadow(frame, fig, camera)
             draw_figure(frame, fig, camera)
-            writer.write(np.ascontiguousarray(frame[:, ::-1]) if mirror else frame)
+            shown = np.ascontiguousarray(frame[:, ::-1]) if mirror else frame
+            writer.write(_rolled(shown, roll_deg) if roll_deg else shown)
             pts = camera.to_px(np.stack([fig.joints[k] for k in names]))
             if mirror:
                 pts[:, 0] = width - pts[:, 0]
+            if roll_deg:
+                pts = _rolled_points(pts, width, height, roll_deg)
             for j, k in enumerate(names):
                 joints[_swap_side(k) if mirror else k][i] = pts[j]
     truth = GroundTruth(
