@@ -1,5 +1,6 @@
 """The record page's framing check on real footage with the real pose model: a side-on squat
-is good, the oblique Pose2Sim view asks to turn sideways, a cut-off body to step back, an empty
+is good, the oblique Pose2Sim view asks to turn sideways, a cut-off body to step back, a
+distant one to move closer, an empty
 picture finds no one; and the same through POST /api/framing-check."""
 
 from __future__ import annotations
@@ -44,6 +45,17 @@ def test_verdicts_on_fixture_frames(settings: Settings) -> None:
     cut = framing_check([top], "squat", settings)
     assert cut["verdict"] == "step_back" and cut["checks"]["whole_body_visible"] is False, cut
     assert "Step back" in cut["message"]["en"]
+    # The same lifter twice as far away: the frame shrunk to half, on the bottom edge (at a
+    # third the 608 px portrait frame leaves too few pixels for the detector: no_person).
+    full = _frames(SQUAT, 3.0)[0]
+    small = cv2.resize(full, None, fx=0.5, fy=0.5)
+    far = np.full_like(full, 128)
+    far[-small.shape[0] :, : small.shape[1]] = small
+    distant = framing_check([far, far], "squat", settings, [0.0, 0.5])
+    assert distant["frames_with_person"] == 2, distant
+    assert distant["verdict"] == "move_closer", distant
+    assert distant["checks"]["subject_large_enough"] is False, distant
+    assert distant["subject_share"] is not None and distant["subject_share"] < 0.3, distant
     empty = framing_check([np.full((540, 304, 3), 128, np.uint8)], "squat", settings)
     assert empty["verdict"] == "no_person" and empty["frames_with_person"] == 0
 

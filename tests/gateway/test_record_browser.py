@@ -161,7 +161,9 @@ def test_record_upload_resume_and_results(base_url: str, camera_file: Path) -> N
     assert run["movement"] == "squat" and run["original_filename"].startswith("recording-")
     # beta 80, gamma -90: up in the device frame is (sin 10°, cos 10°): 10° clockwise.
     assert run["camera_roll_deg"] == pytest.approx(10.0, abs=0.2), run
-    assert verdict in ("good", "turn_sideways", "step_back", "move_closer"), verdict
+    # The camera shows the side-on lifter, whole and large: the same frames the framing unit
+    # test calls good.
+    assert verdict == "good", verdict
 
 
 @pytest.mark.parametrize(

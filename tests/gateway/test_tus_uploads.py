@@ -106,6 +106,22 @@ def test_upload_drop_resume_and_run(app: tuple[str, Path]) -> None:
         assert client.head(url, headers=TUS).status_code == 404
 
 
+def test_discovery_says_what_the_server_speaks(app: tuple[str, Path]) -> None:
+    base, _ = app
+    with httpx.Client(base_url=base, auth=AUTH, timeout=30) as client:
+        # tus 1.0 OPTIONS: no Tus-Resumable needed to ask; the answer lists what is spoken.
+        for url in ("/api/uploads", "/api/uploads/0123abcd"):
+            told = client.options(url)
+            assert told.status_code == 204, told.text
+            assert told.headers["tus-resumable"] == "1.0.0"
+            assert told.headers["tus-version"] == "1.0.0"
+            extensions = set(told.headers["tus-extension"].split(","))
+            assert extensions == {"creation", "termination", "expiration"}
+            assert int(told.headers["tus-max-size"]) == make_settings(Path("/x")).max_upload_bytes
+    # Signed in like every other route.
+    assert httpx.options(base + "/api/uploads").status_code == 401
+
+
 def test_refusals(app: tuple[str, Path]) -> None:
     base, data = app
     with httpx.Client(base_url=base, auth=AUTH, timeout=30) as client:

@@ -184,6 +184,36 @@ def _int_header(request: Request, name: str) -> int:
     return int(raw)
 
 
+# tus 1.0 core plus the extensions implemented here: creation (POST), termination (DELETE),
+# expiration (Upload-Expires, swept).
+TUS_EXTENSIONS = "creation,termination,expiration"
+
+
+def _discovery(user: CurrentUser, settings: SettingsDep) -> Response:
+    """What the server speaks (tus 1.0 OPTIONS): versions, extensions and the size limit.
+    No Tus-Resumable is needed on the request: a client asks before it knows the version."""
+    del user  # signed in, like every other route
+    headers = _tus_headers(
+        **{
+            "Tus-Version": TUS_VERSION,
+            "Tus-Extension": TUS_EXTENSIONS,
+            "Tus-Max-Size": str(settings.max_upload_bytes),
+        }
+    )
+    return Response(status_code=204, headers=headers)
+
+
+@router.options("/uploads", status_code=204, response_model=None)
+def discover_uploads(user: CurrentUser, settings: SettingsDep) -> Response:
+    return _discovery(user, settings)
+
+
+@router.options("/uploads/{upload_id}", status_code=204, response_model=None)
+def discover_upload(upload_id: str, user: CurrentUser, settings: SettingsDep) -> Response:
+    del upload_id
+    return _discovery(user, settings)
+
+
 @router.post("/uploads", status_code=201, response_model=None)
 def create_upload(
     request: Request, user: CurrentUser, session: DbSession, settings: SettingsDep
