@@ -219,6 +219,57 @@ def _refused(base_url: str, args: list[str], shot: str) -> str:
     return text
 
 
+def test_a_take_the_server_never_got_is_offered_again(base_url: str, camera_file: Path) -> None:
+    # The Wi-Fi is gone when "use" is pressed: the take stays in IndexedDB, the page says why,
+    # and after a reload it offers to send the take again; once a run is made it is forgotten.
+    with sync_playwright() as pw:
+        browser = _launch(
+            pw,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera_file}",
+        )
+        page = browser.new_page(viewport={"width": 1024, "height": 768}, locale="en-GB")
+        _sign_in(page, base_url, "en")
+        page.click("#mode-record")
+        page.select_option("#movement", "squat")
+        page.click("#cam-start")
+        expect(page.locator("#rec-toggle")).to_be_enabled(timeout=15000)
+        _wait_live(page)
+        offline: list[str] = []
+
+        def no_network(route: Route) -> None:
+            offline.append(route.request.method)
+            route.abort("internetdisconnected")
+
+        page.route("**/api/uploads**", no_network)
+        page.click("#rec-toggle")
+        page.wait_for_selector("#rec-toggle[data-state=recording]", timeout=10000)
+        page.wait_for_timeout(3000)
+        page.click("#rec-toggle")
+        expect(page.locator("#review")).to_be_visible(timeout=10000)
+        page.click("#use")
+        expect(page.locator("#use")).to_be_enabled(timeout=20000)
+        expect(page.locator("#cam-msg")).not_to_be_empty()
+        assert offline and offline[0] == "POST", offline
+        page.screenshot(path=str(ARTIFACTS / "record-06-offline.png"))
+        page.unroute("**/api/uploads**")
+        page.reload()
+        expect(page.locator("#kept")).to_be_visible(timeout=10000)
+        page.screenshot(path=str(ARTIFACTS / "record-07-kept.png"))
+        page.click("#send-kept")
+        page.wait_for_url("**/runs/*", timeout=60000)
+        run_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
+        cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+        run = httpx.get(f"{base_url}/api/runs/{run_id}", cookies=cookies).json()
+        page.goto(base_url + "/")
+        expect(page.locator("#mode-record")).to_be_visible()
+        page.wait_for_timeout(1000)  # the stored take is looked up after load
+        assert page.locator("#kept").is_hidden()
+        browser.close()
+    assert run["movement"] == "squat" and run["original_filename"].startswith("recording-")
+
+
 def test_camera_refused_says_so(base_url: str) -> None:
     text = _refused(
         base_url,
