@@ -140,3 +140,32 @@ def test_the_probe_reads_a_phones_capture_rate() -> None:
     assert capture_rate({"com.android.capture.fps": "240.000000"}) == 240.0
     assert capture_rate({"com.apple.quicktime.capture.fps": "120"}) == 120.0
     assert capture_rate({"encoder": "Lavf"}) is None
+
+
+def test_a_close_second_person_is_reported_unless_the_user_chose() -> None:
+    features = gait_features(0.35, cadence=172.0)
+    close = {
+        "fps": 30.0,
+        "subject_choice": {
+            "chosen": 1,
+            "basis": "prominence",
+            "score": 187.8,
+            "alternatives": [{"id": 2, "score": 172.3}, {"id": 3, "score": 20.0}],
+            "close": True,
+        },
+    }
+    result = analyze(features, close, {}, "running", "side")
+    found = [f for f in result["findings"] if f["code"] == "subject_candidates_close"]
+    assert len(found) == 1 and found[0]["severity"] == "info", result["findings"]
+    assert "person 2" in found[0]["message"]["en"] and "person 1" in found[0]["message"]["en"]
+    assert "人物 2" in found[0]["message"]["ja"]
+    assert "person 3" not in found[0]["message"]["en"]
+    # It is information, not a fault: no advice or drill comes of it.
+    assert not [
+        a for a in advise(result)["advice"] if "subject_candidates_close" in a["finding_codes"]
+    ]
+    clear = {**close, "subject_choice": {**close["subject_choice"], "close": False}}
+    chosen = {**close, "subject_choice": {**close["subject_choice"], "basis": "requested"}}
+    for meta in (clear, chosen, {"fps": 30.0}):
+        codes = [f["code"] for f in analyze(features, meta, {}, "running", "side")["findings"]]
+        assert "subject_candidates_close" not in codes

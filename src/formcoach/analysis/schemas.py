@@ -19,6 +19,8 @@ FINDING_CODES = (
     "trunk_lean_backward",
     "detailed_checks_unavailable",
     "movement_auto_detected",
+    # Another person in the clip scored nearly as high as the analysed one (issue 19 item 6).
+    "subject_candidates_close",
     # The footage's view is not the one the user chose (issue 18, item 1).
     "view_differs",
     # None of the movement's checks could be measured, with the causes (issue 18, item 6).

@@ -124,6 +124,15 @@ def analyze(
     metrics: dict[str, Metric] = {}
     findings: list[Finding] = []
     repeated: set[str] = set()
+    close = _close_candidates(pose_meta)
+    if close is not None:
+        findings.append(
+            Finding(
+                code="subject_candidates_close",
+                severity="info",
+                message=msg.subject_candidates_close(*close),
+            )
+        )
     if detection is not None:
         findings.append(
             Finding(
@@ -198,6 +207,20 @@ def analyze(
         detection_rate_needed=needed_rate,
     )
     return result.model_dump(mode="json", by_alias=True)
+
+
+def _close_candidates(pose_meta: Mapping[str, Any]) -> tuple[int, list[int]] | None:
+    """The chosen track and the runners-up within the margin, when the choice was automatic
+    and close (pose.json subject_choice); None when it was clear or the user chose."""
+    choice = pose_meta.get("subject_choice")
+    if not isinstance(choice, Mapping) or not choice.get("close"):
+        return None
+    if choice.get("basis") == "requested" or not isinstance(choice.get("chosen"), int):
+        return None
+    others = [
+        int(a["id"]) for a in choice.get("alternatives") or [] if isinstance(a.get("id"), int)
+    ]
+    return (int(choice["chosen"]), others[:1]) if others else None
 
 
 def _needed_rate(features: Mapping[str, Any], movement: str) -> float | None:
