@@ -31,8 +31,6 @@ router = APIRouter(include_in_schema=False)
 
 # Shown first on the metric cards: the judged metrics come before the angle summaries.
 KEY_METRICS = ("cadence_spm", "trunk_lean_deg")
-# Outputs made after the report (the run JSON's pending_outputs lists those not done yet).
-OUTPUTS = ("annotated_video", "drill_videos")
 
 
 def features_of(storage: Storage, run_key: str) -> dict[str, Any] | None:
@@ -68,19 +66,13 @@ def metric_severity(report: dict[str, Any]) -> dict[str, str]:
 
 
 def report_ready(view: RunOut) -> bool:
-    """The report can be shown: the run's `report_ready` where the pipeline says so (the
-    report is written before the videos), else once the run is completed."""
-    ready = getattr(view, "report_ready", None)
-    return bool(ready) if ready is not None else view.status == "completed"
+    """The report can be shown (it is written before the videos)."""
+    return view.report_ready
 
 
 def pending_outputs(view: RunOut) -> list[str]:
-    """Outputs still being made once the report is shown (the run's `pending_outputs`; without
-    it, both until the run is completed)."""
-    pending = getattr(view, "pending_outputs", None)
-    if pending is not None:
-        return [str(p) for p in pending]
-    return [] if view.status == "completed" else list(OUTPUTS)
+    """Outputs still being made once the report is shown."""
+    return list(view.pending_outputs)
 
 
 def _results_context(
