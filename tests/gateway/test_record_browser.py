@@ -5,6 +5,7 @@ progress and results; camera refused and no camera at all. Screenshots to test-a
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,6 +98,7 @@ def test_record_upload_resume_and_results(base_url: str, camera_file: Path) -> N
         )
         page = browser.new_page(viewport={"width": 1024, "height": 768}, locale="en-GB")
         _sign_in(page, base_url, "en")
+        started = time.monotonic()
         page.click("#mode-record")
         # The movement first: without it the camera does not start.
         page.click("#cam-start")
@@ -147,6 +149,10 @@ def test_record_upload_resume_and_results(base_url: str, camera_file: Path) -> N
         assert duration > 0
         page.click("#use")
         page.wait_for_url("**/runs/*", timeout=60000)
+        # "Under 30 s from new analysis to a running analysis": the figure of this run (a
+        # measurement for the closing note, not a pass mark: timing is the benchmarks' job).
+        timing = {"record_mode_to_run_page_s": round(time.monotonic() - started, 1)}
+        (ARTIFACTS / "record-timing.json").write_text(json.dumps(timing))
         page.screenshot(path=str(ARTIFACTS / "record-04-progress.png"))
         assert len(patches) >= 3, patches
         # The dropped PATCH was sent again from the offset the server reported.
@@ -156,6 +162,13 @@ def test_record_upload_resume_and_results(base_url: str, camera_file: Path) -> N
         page.screenshot(path=str(ARTIFACTS / "record-05-results.png"), full_page=True)
         cookies = {c["name"]: c["value"] for c in page.context.cookies()}
         run = httpx.get(f"{base_url}/api/runs/{run_id}", cookies=cookies).json()
+        # The results show once the report is written; the videos may still be being made.
+        assert run["report_ready"] is True, run
+        for _ in range(600):
+            if run["status"] != "running":
+                break
+            time.sleep(0.2)
+            run = httpx.get(f"{base_url}/api/runs/{run_id}", cookies=cookies).json()
         browser.close()
     assert run["status"] == "completed", run
     assert run["movement"] == "squat" and run["original_filename"].startswith("recording-")
@@ -268,6 +281,41 @@ def test_a_take_the_server_never_got_is_offered_again(base_url: str, camera_file
         assert page.locator("#kept").is_hidden()
         browser.close()
     assert run["movement"] == "squat" and run["original_filename"].startswith("recording-")
+
+
+def test_a_refused_take_says_why_before_anyone_leaves(base_url: str, camera_file: Path) -> None:
+    # Stopped as soon as it started: the server refuses the take, and the page says so with
+    # the code, in the page's language, while the customer is still there.
+    with sync_playwright() as pw:
+        browser = _launch(
+            pw,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera_file}",
+        )
+        page = browser.new_page(viewport={"width": 390, "height": 844}, locale="en-GB")
+        _sign_in(page, base_url, "en")
+        page.click("#mode-record")
+        page.select_option("#movement", "squat")
+        page.click("#cam-start")
+        expect(page.locator("#rec-toggle")).to_be_enabled(timeout=15000)
+        _wait_live(page)
+        page.click("#rec-toggle")
+        page.wait_for_selector("#rec-toggle[data-state=recording]", timeout=10000)
+        page.click("#rec-toggle")
+        expect(page.locator("#review")).to_be_visible(timeout=10000)
+        page.click("#use")
+        expect(page.locator("#cam-msg")).to_contain_text("video_too_short", timeout=30000)
+        text = page.locator("#cam-msg").text_content() or ""
+        page.screenshot(path=str(ARTIFACTS / "record-08-refused-take.png"))
+        assert "/runs/" not in page.url
+        # Refused for what it is: not kept for a resend.
+        page.reload()
+        expect(page.locator("#mode-record")).to_be_visible()
+        page.wait_for_timeout(1000)
+        assert page.locator("#kept").is_hidden()
+        browser.close()
+    assert "short" in text, text
 
 
 def test_camera_refused_says_so(base_url: str) -> None:
