@@ -63,6 +63,45 @@ def _launch(pw: object, *extra: str) -> Browser:
     )
 
 
+def _with_camera(pw: object, camera_file: Path) -> Browser:
+    """Chromium with a fake camera showing camera_file, its permission granted."""
+    return _launch(
+        pw,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera_file}",
+    )
+
+
+def _camera_live(page: Page, base_url: str, movement: str, lang: str) -> None:
+    """Signed in, record mode, the movement chosen and the live picture running."""
+    _sign_in(page, base_url, lang)
+    page.click("#mode-record")
+    page.select_option("#movement", movement)
+    page.click("#cam-start")
+    expect(page.locator("#rec-toggle")).to_be_enabled(timeout=15000)
+    _wait_live(page)
+
+
+def _record_and_use(page: Page, seconds: float) -> None:
+    """Record for about `seconds` (0: stop at once), then "use this clip"."""
+    page.click("#rec-toggle")
+    page.wait_for_selector("#rec-toggle[data-state=recording]", timeout=10000)
+    if seconds:
+        page.wait_for_timeout(seconds * 1000)
+    page.click("#rec-toggle")
+    expect(page.locator("#review")).to_be_visible(timeout=10000)
+    page.click("#use")
+
+
+def _nothing_kept(page: Page, base_url: str) -> None:
+    """The page, loaded afresh, offers no stored take."""
+    page.goto(base_url + "/")
+    expect(page.locator("#mode-record")).to_be_visible()
+    page.wait_for_timeout(1000)  # the stored take is looked up after load
+    assert page.locator("#kept").is_hidden()
+
+
 def _sign_in(page: Page, base_url: str, lang: str = "ja") -> None:
     page.goto(base_url + "/")
     page.fill("#username", "admin")
@@ -90,12 +129,7 @@ def _no_sideways_scroll(page: Page) -> None:
 def test_record_upload_resume_and_results(base_url: str, camera_file: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = _launch(
-            pw,
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera_file}",
-        )
+        browser = _with_camera(pw, camera_file)
         page = browser.new_page(viewport={"width": 1024, "height": 768}, locale="en-GB")
         _sign_in(page, base_url, "en")
         started = time.monotonic()
@@ -192,19 +226,9 @@ def test_record_mode_fits_devices(
     base_url: str, camera_file: Path, size: dict[str, int], name: str
 ) -> None:
     with sync_playwright() as pw:
-        browser = _launch(
-            pw,
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera_file}",
-        )
+        browser = _with_camera(pw, camera_file)
         page = browser.new_page(viewport=size, locale="ja-JP", has_touch=True)  # type: ignore[arg-type]
-        _sign_in(page, base_url)
-        page.click("#mode-record")
-        page.select_option("#movement", "walking")
-        page.click("#cam-start")
-        expect(page.locator("#rec-toggle")).to_be_enabled(timeout=15000)
-        _wait_live(page)
+        _camera_live(page, base_url, "walking", "ja")
         page.locator("#rec-toggle").scroll_into_view_if_needed()
         box = page.locator("#rec-toggle").bounding_box()
         assert box is not None and box["width"] >= 44 and box["height"] >= 40, box
@@ -236,19 +260,9 @@ def test_a_take_the_server_never_got_is_offered_again(base_url: str, camera_file
     # The Wi-Fi is gone when "use" is pressed: the take stays in IndexedDB, the page says why,
     # and after a reload it offers to send the take again; once a run is made it is forgotten.
     with sync_playwright() as pw:
-        browser = _launch(
-            pw,
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera_file}",
-        )
+        browser = _with_camera(pw, camera_file)
         page = browser.new_page(viewport={"width": 1024, "height": 768}, locale="en-GB")
-        _sign_in(page, base_url, "en")
-        page.click("#mode-record")
-        page.select_option("#movement", "squat")
-        page.click("#cam-start")
-        expect(page.locator("#rec-toggle")).to_be_enabled(timeout=15000)
-        _wait_live(page)
+        _camera_live(page, base_url, "squat", "en")
         offline: list[str] = []
 
         def no_network(route: Route) -> None:
@@ -256,12 +270,7 @@ def test_a_take_the_server_never_got_is_offered_again(base_url: str, camera_file
             route.abort("internetdisconnected")
 
         page.route("**/api/uploads**", no_network)
-        page.click("#rec-toggle")
-        page.wait_for_selector("#rec-toggle[data-state=recording]", timeout=10000)
-        page.wait_for_timeout(3000)
-        page.click("#rec-toggle")
-        expect(page.locator("#review")).to_be_visible(timeout=10000)
-        page.click("#use")
+        _record_and_use(page, 3.0)
         expect(page.locator("#use")).to_be_enabled(timeout=20000)
         expect(page.locator("#cam-msg")).not_to_be_empty()
         assert offline and offline[0] == "POST", offline
@@ -275,10 +284,7 @@ def test_a_take_the_server_never_got_is_offered_again(base_url: str, camera_file
         run_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
         cookies = {c["name"]: c["value"] for c in page.context.cookies()}
         run = httpx.get(f"{base_url}/api/runs/{run_id}", cookies=cookies).json()
-        page.goto(base_url + "/")
-        expect(page.locator("#mode-record")).to_be_visible()
-        page.wait_for_timeout(1000)  # the stored take is looked up after load
-        assert page.locator("#kept").is_hidden()
+        _nothing_kept(page, base_url)
         browser.close()
     assert run["movement"] == "squat" and run["original_filename"].startswith("recording-")
 
@@ -287,33 +293,16 @@ def test_a_refused_take_says_why_before_anyone_leaves(base_url: str, camera_file
     # Stopped as soon as it started: the server refuses the take, and the page says so with
     # the code, in the page's language, while the customer is still there.
     with sync_playwright() as pw:
-        browser = _launch(
-            pw,
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera_file}",
-        )
+        browser = _with_camera(pw, camera_file)
         page = browser.new_page(viewport={"width": 390, "height": 844}, locale="en-GB")
-        _sign_in(page, base_url, "en")
-        page.click("#mode-record")
-        page.select_option("#movement", "squat")
-        page.click("#cam-start")
-        expect(page.locator("#rec-toggle")).to_be_enabled(timeout=15000)
-        _wait_live(page)
-        page.click("#rec-toggle")
-        page.wait_for_selector("#rec-toggle[data-state=recording]", timeout=10000)
-        page.click("#rec-toggle")
-        expect(page.locator("#review")).to_be_visible(timeout=10000)
-        page.click("#use")
+        _camera_live(page, base_url, "squat", "en")
+        _record_and_use(page, 0)
         expect(page.locator("#cam-msg")).to_contain_text("video_too_short", timeout=30000)
         text = page.locator("#cam-msg").text_content() or ""
         page.screenshot(path=str(ARTIFACTS / "record-08-refused-take.png"))
         assert "/runs/" not in page.url
         # Refused for what it is: not kept for a resend.
-        page.reload()
-        expect(page.locator("#mode-record")).to_be_visible()
-        page.wait_for_timeout(1000)
-        assert page.locator("#kept").is_hidden()
+        _nothing_kept(page, base_url)
         browser.close()
     assert "short" in text, text
 

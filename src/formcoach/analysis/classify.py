@@ -189,7 +189,7 @@ def rules(features: Mapping[str, Any], reference: Reference, view: str = "side")
     flight_decides = flight is not None and (
         band is None or abs(flight - rule.running_min_flight_share) > band
     )
-    if flight is not None and flight_decides:
+    if flight_decides:
         gait = moving.kind(rule)
         gait_kind_clearance = clearance(
             flight, rule.running_min_flight_share, at_least=gait == "running"

@@ -104,13 +104,12 @@ def detailed_checks_unavailable(movement: str, movement_label: LocalizedText) ->
     )
 
 
-def subject_candidates_close(chosen: int, others: list[int]) -> LocalizedText:
-    ids = ", ".join(str(i) for i in others)
+def subject_candidates_close(chosen: int, other: int) -> LocalizedText:
     return LocalizedText(
-        ja=f"この動画には、分析した人（人物 {chosen}）とほぼ同じくらい対象らしい人（人物 {ids}）が"
+        ja=f"この動画には、分析した人（人物 {chosen}）とほぼ同じくらい対象らしい人（人物 {other}）が"
         "映っていました。動画の中で枠の付いた人が対象の人か確かめ、違う場合は「人物」から"
         "選んで解析し直してください。",
-        en=f"Another person in the clip (person {ids}) was almost as likely to be the subject as "
+        en=f"Another person in the clip (person {other}) was almost as likely to be the subject as "
         f"the one analysed (person {chosen}). Check that the person outlined in the video is "
         "the right one; if not, pick the other under People and analyse again.",
     )

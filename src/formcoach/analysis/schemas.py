@@ -11,6 +11,9 @@ Severity = Literal["info", "minor", "moderate", "major"]
 Status = Literal["ok", "low", "high", "borderline", "not_measurable"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "minor": 1, "moderate": 2, "major": 3}
 
+# features.json "vertical" of files made before it was recorded: the camera's own axes.
+CAMERA_AXES: dict[str, Any] = {"source": "camera_axes", "camera_roll_deg": None}
+
 # Every code analyze() can emit; advice_generation keys its rules on these.
 FINDING_CODES = (
     "cadence_low",
@@ -315,7 +318,7 @@ class Analysis(BaseModel):
     view_requested: str | None = None
     view_segments: list[dict[str, Any]] = []
     # features.json "vertical": what the angles' vertical is (device sensor or camera axes).
-    vertical: dict[str, Any] = {"source": "camera_axes", "camera_roll_deg": None}
+    vertical: dict[str, Any] = Field(default_factory=lambda: dict(CAMERA_AXES))
     metrics: dict[str, Metric]
     findings: list[Finding]
     scores: dict[str, Score] = {}

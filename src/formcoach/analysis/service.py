@@ -25,6 +25,7 @@ from formcoach.analysis.not_assessed import not_assessed
 from formcoach.analysis.profiles import run_profile
 from formcoach.analysis.reference import load_reference
 from formcoach.analysis.schemas import (
+    CAMERA_AXES,
     SEVERITY_RANK,
     Analysis,
     Evidence,
@@ -124,7 +125,7 @@ def analyze(
     metrics: dict[str, Metric] = {}
     findings: list[Finding] = []
     repeated: set[str] = set()
-    close = _close_candidates(pose_meta)
+    close = _close_candidate(pose_meta)
     if close is not None:
         findings.append(
             Finding(
@@ -198,9 +199,7 @@ def analyze(
         view=detected if detected is not None else view,
         view_requested=view_requested,
         view_segments=view_segments(features),
-        vertical=dict(
-            features.get("vertical") or {"source": "camera_axes", "camera_roll_deg": None}
-        ),
+        vertical=dict(features.get("vertical") or CAMERA_AXES),
         metrics=metrics,
         findings=findings,
         scores=compute_scores(metrics, judged, ref.scoring, repeated),
@@ -209,18 +208,16 @@ def analyze(
     return result.model_dump(mode="json", by_alias=True)
 
 
-def _close_candidates(pose_meta: Mapping[str, Any]) -> tuple[int, list[int]] | None:
-    """The chosen track and the runners-up within the margin, when the choice was automatic
-    and close (pose.json subject_choice); None when it was clear or the user chose."""
+def _close_candidate(pose_meta: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The chosen track and the runner-up (pose.json subject_choice, alternatives best
+    first) when the choice was automatic and close; None when it was clear or the user chose."""
     choice = pose_meta.get("subject_choice")
     if not isinstance(choice, Mapping) or not choice.get("close"):
         return None
     if choice.get("basis") == "requested" or not isinstance(choice.get("chosen"), int):
         return None
-    others = [
-        int(a["id"]) for a in choice.get("alternatives") or [] if isinstance(a.get("id"), int)
-    ]
-    return (int(choice["chosen"]), others[:1]) if others else None
+    others = [a["id"] for a in choice.get("alternatives") or [] if isinstance(a.get("id"), int)]
+    return (choice["chosen"], others[0]) if others else None
 
 
 def _needed_rate(features: Mapping[str, Any], movement: str) -> float | None:

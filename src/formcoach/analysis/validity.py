@@ -47,9 +47,9 @@ def vertical_note(features: Mapping[str, Any]) -> LocalizedText:
     """What lean is measured against: the device's gravity sensor when the page recorded it
     (features.json "vertical"), else the camera's own axes."""
     doc = features.get("vertical")
-    roll = doc.get("camera_roll_deg") if isinstance(doc, Mapping) else None
     if not isinstance(doc, Mapping) or doc.get("source") != "device_sensor":
         return CAMERA_VERTICAL
+    roll = doc.get("camera_roll_deg")
     if not isinstance(roll, int | float):
         return CAMERA_VERTICAL
     turn_ja = "時計回り" if roll >= 0 else "反時計回り"

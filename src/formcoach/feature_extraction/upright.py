@@ -29,20 +29,16 @@ class Vertical(BaseModel):
     camera_roll_deg: float | None = None
 
 
-def _turn(xy: FloatArray, width: int, height: int, deg: float) -> FloatArray:
-    # Image coordinates have y down: this turns counter-clockwise on screen by `deg`.
-    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+def to_upright(xy: FloatArray, width: int, height: int, roll_deg: float) -> FloatArray:
+    """(…, 2) image px -> px in the gravity frame: the true vertical becomes the image's up.
+    Image coordinates have y down, so this turns the points counter-clockwise on screen."""
+    c, s = math.cos(math.radians(roll_deg)), math.sin(math.radians(roll_deg))
     cx, cy = width / 2.0, height / 2.0
     x, y = xy[..., 0] - cx, xy[..., 1] - cy
     out = np.empty_like(xy)
     out[..., 0] = cx + c * x + s * y
     out[..., 1] = cy - s * x + c * y
     return out
-
-
-def to_upright(xy: FloatArray, width: int, height: int, roll_deg: float) -> FloatArray:
-    """(…, 2) image px -> px in the gravity frame: the true vertical becomes the image's up."""
-    return _turn(xy, width, height, roll_deg)
 
 
 def vertical(roll_deg: float | None) -> Vertical:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from formcoach.analysis.schemas import CAMERA_AXES
 from formcoach.gateway.public_text import public
 from formcoach.gateway.summary import build_summary
 from formcoach.kit import pipeline as art
@@ -71,7 +72,7 @@ def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[st
         "view": analysis.get("view", run.view),
         "view_requested": analysis.get("view_requested", run.view),
         "view_segments": analysis.get("view_segments", []),
-        "vertical": analysis.get("vertical") or {"source": "camera_axes", "camera_roll_deg": None},
+        "vertical": analysis.get("vertical") or CAMERA_AXES,
         "language": lang,
         "video": {
             "fps": source["fps"],
