@@ -12,6 +12,7 @@ import click
 from formcoach import __version__
 from formcoach.bootstrap import prepare
 from formcoach.kit.errors import AppError
+from formcoach.kit.i18n import Language
 from formcoach.kit.pipeline import MOVEMENTS, SERVICES, VIEWS
 from formcoach.kit.settings import Settings, get_settings
 
@@ -213,7 +214,7 @@ def analyze(
     movement: str,
     view: str,
     height_cm: float | None,
-    lang: str,
+    lang: Language,
     out_dir: Path,
     subject: int | None,
     camera_roll_deg: float | None,

@@ -140,10 +140,12 @@ def analysis(*findings: dict[str, Any], movement: str = "running") -> dict[str, 
         "schema": "formcoach.analysis/1",
         "movement": movement,
         "movement_requested": movement,
+        "view": "side",
         "metrics": {
             "cadence_spm": {
                 "value": 150.0,
                 "unit": "spm",
+                "label": {"ja": "テスト", "en": "test"},
                 "reference": {"low": 160, "high": 185, "source": "Heiderscheit 2011"},
                 "status": "low",
                 "note": None,
@@ -151,6 +153,7 @@ def analysis(*findings: dict[str, Any], movement: str = "running") -> dict[str, 
             "trunk_lean_deg": {
                 "value": 21.0,
                 "unit": "deg",
+                "label": {"ja": "テスト", "en": "test"},
                 "reference": {"low": 0, "high": 15, "source": "Teng & Powers 2014/15"},
                 "status": "high",
                 "note": None,
@@ -240,6 +243,7 @@ def test_an_asymmetry_names_the_side() -> None:
         result["metrics"]["step_time_asymmetry_pct"] = {
             "value": value,
             "unit": "%",
+            "label": {"ja": "テスト", "en": "test"},
             "reference": {"low": -5, "high": 5, "source": "Malisoux 2024"},
             "status": "high" if value > 0 else "low",
             "note": None,

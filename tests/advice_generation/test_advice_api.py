@@ -71,6 +71,7 @@ def test_stage_writes_advice_json(settings: Settings, tmp_path: Path) -> None:
             "schema": "formcoach.analysis/1",
             "movement": "running",
             "movement_requested": "running",
+            "view": "side",
             "metrics": {},
             "findings": [
                 {

@@ -30,10 +30,12 @@ def analysis() -> dict[str, Any]:
         "schema": "formcoach.analysis/1",
         "movement": "squat",
         "movement_requested": "squat",
+        "view": "side",
         "metrics": {
             "squat_depth_deg": {
                 "value": 57.5,
                 "unit": "deg",
+                "label": {"ja": "テスト", "en": "test"},
                 "reference": {"low": 80, "high": 180, "source": "Hartmann 2013"},
                 "status": "low",
                 "note": None,

@@ -14,8 +14,9 @@ from typing import Any
 from formcoach.advice_generation.service import advise
 from formcoach.analysis.classify import classify
 from formcoach.analysis.gait_kind import stance_flight_share
-from formcoach.analysis.service import analyze, get_reference
+from formcoach.analysis.service import analyze, get_reference, parse_features
 from formcoach.analysis.straight import step_symmetry
+from formcoach.feature_extraction.schemas import GaitEvents
 from tests.analysis.test_analysis import make_features
 
 STEP_S = 0.35  # 171 spm
@@ -47,14 +48,14 @@ def gait_features(stance_share: float, cadence: float, **series: Any) -> dict[st
 
 def test_flight_share_tells_a_slow_run_from_a_fast_walk() -> None:
     # Running: stance 35 % of a stride -> flight 30 % of each step; walking: stance 60 %.
-    assert abs((stance_flight_share(gait(0.35)) or 0) - 0.30) < 0.01
-    assert stance_flight_share(gait(0.60)) == 0.0
+    assert abs((stance_flight_share(GaitEvents.model_validate(gait(0.35))) or 0) - 0.30) < 0.01
+    assert stance_flight_share(GaitEvents.model_validate(gait(0.60))) == 0.0
     ref = get_reference()
     # A front-view run under 140 spm used to be walking: its flight phases decide now.
-    slow_run = classify(gait_features(0.35, cadence=130.0), ref)
+    slow_run = classify(parse_features(gait_features(0.35, cadence=130.0)), ref)
     assert slow_run.movement == "running"
     assert "30 %" in slow_run.reason.en
-    fast_walk = classify(gait_features(0.60, cadence=150.0), ref)
+    fast_walk = classify(parse_features(gait_features(0.60, cadence=150.0)), ref)
     assert fast_walk.movement == "walking"
 
 
@@ -75,11 +76,11 @@ def test_a_runner_who_stays_in_place_with_a_swaying_trunk_is_no_gait() -> None:
     sway = [25.0 * ((i % 10) - 5) / 5 for i in range(150)]
     features = gait_features(0.35, cadence=170.0, trunk=sway)
     features["gait"]["side_view"]["travelling"] = False
-    assert classify(features, get_reference()).movement != "running"
+    assert classify(parse_features(features), get_reference()).movement != "running"
     # On a treadmill (steady trunk), it is running.
     steady = gait_features(0.35, cadence=170.0)
     steady["gait"]["side_view"]["travelling"] = False
-    assert classify(steady, get_reference()).movement == "running"
+    assert classify(parse_features(steady), get_reference()).movement == "running"
 
 
 def test_a_turn_is_no_asymmetry_but_a_steady_limp_is() -> None:

@@ -43,7 +43,7 @@ def request_principal(request: Request, session: Session) -> Principal | None:
     user = _user_from_request(request, session)
     if user is None:
         return None
-    return Principal(None, user.id, str(user.language), bool(user.is_admin))
+    return Principal(None, user.id, user.language, bool(user.is_admin))
 
 
 def _user_from_request(request: Request, session: Session) -> User | None:

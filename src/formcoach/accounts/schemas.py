@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from formcoach.kit.i18n import Language
+
 
 class UserCreate(BaseModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-@]+$")
@@ -19,7 +21,7 @@ class UserCreate(BaseModel):
 class UserOut(BaseModel):
     id: int
     username: str
-    language: str
+    language: Language
     is_admin: bool
     is_active: bool
     created_at: datetime

@@ -15,6 +15,7 @@ from formcoach.accounts.users import (
     revoke_tokens,
 )
 from formcoach.kit.errors import AppError
+from formcoach.kit.i18n import Language
 from formcoach.kit.settings import Settings
 
 
@@ -37,7 +38,7 @@ def ensure_admin(
 
 
 def create_user(
-    session: Session, username: str, password: str, language: str, is_admin: bool = False
+    session: Session, username: str, password: str, language: Language, is_admin: bool = False
 ) -> User:
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise AppError("username_taken")
@@ -73,7 +74,7 @@ def update_user(
     *,
     is_active: bool | None = None,
     password: str | None = None,
-    language: str | None = None,
+    language: Language | None = None,
     is_admin: bool | None = None,
 ) -> User:
     user = session.get(User, user_id)

@@ -22,7 +22,7 @@ from formcoach.accounts.users import (
     verify_password,
 )
 from formcoach.kit.errors import AppError, render_message
-from formcoach.kit.i18n import Text, pick
+from formcoach.kit.i18n import Language, Text, pick
 from formcoach.kit.settings import Settings, get_settings
 
 __all__ = ["Key", "SigninThrottle", "signin_keys"]
@@ -205,7 +205,7 @@ class WeakPasswordError(AppError):
         super().__init__(code, **params)
         self.rule = rule
 
-    def message(self, lang: str = "en") -> str:
+    def message(self, lang: Language = "en") -> str:
         rule = pick(RULES[self.rule], lang).format(**self.params)
         return render_message(self.code, lang, rule=rule)
 

@@ -23,6 +23,7 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from formcoach.kit.db import Base, UTCDateTime
+from formcoach.kit.i18n import Language, as_language
 
 _hasher = PasswordHasher()
 # Verifying against a real hash when the user does not exist keeps timing the same.
@@ -46,7 +47,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    language: Mapped[str] = mapped_column(String(2), default="ja")
+    language: Mapped[Language] = mapped_column(String(2), default="ja")
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -122,7 +123,7 @@ class Principal:
 
     token_id: int | None  # None: signed in another way (password, session cookie)
     user_id: int
-    language: str
+    language: Language
     is_admin: bool
 
 
@@ -234,7 +235,7 @@ def token_principal(session: Session, token: str) -> Principal | None:
         ).first()
         if row is None:
             return None
-        principal = Principal(int(row[0]), int(row[1]), str(row[2]), bool(row[3]))
+        principal = Principal(int(row[0]), int(row[1]), as_language(row[2]) or "ja", bool(row[3]))
         TOKEN_CACHE.put(token_hash, principal, generation)
     if principal.token_id is not None:  # always, for a token
         _touch(session, principal.token_id)

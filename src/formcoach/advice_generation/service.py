@@ -27,6 +27,7 @@ from formcoach.advice_generation.schemas import (
     PrescribedDrill,
     RuleBook,
 )
+from formcoach.analysis.schemas import Analysis, Metric
 from formcoach.kit.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -76,18 +77,24 @@ def load_rules(path: Path = RULES_FILE) -> RuleBook:
     return book
 
 
-def advise(analysis: dict[str, Any], rules: RuleBook | None = None) -> dict[str, Any]:
-    """The advice.json structure (ARCHITECTURE.md) for one analysis.json."""
+def advise(analysis: Analysis | Mapping[str, Any], rules: RuleBook | None = None) -> dict[str, Any]:
+    """The advice.json content (ARCHITECTURE.md) for one analysis, JSON-ready."""
+    doc = analysis if isinstance(analysis, Analysis) else Analysis.model_validate(analysis)
+    return prescribe(doc, rules).model_dump(mode="json", by_alias=True)
+
+
+def prescribe(analysis: Analysis, rules: RuleBook | None = None) -> Advice:
+    """The typed advice for one analysis: what the advice stage writes as advice.json."""
     book = rules if rules is not None else load_rules()
     library = _library()
-    movement = str(analysis.get("movement", ""))
-    metrics: Mapping[str, Any] = analysis.get("metrics") or {}
+    movement = analysis.movement
+    metrics = analysis.metrics
 
     # One focus point per finding code, ranked by severity, then by the rule's priority.
     candidates: list[tuple[int, int, AdviceItem]] = []
     seen: set[str] = set()
-    for finding in analysis.get("findings") or []:
-        code = str(finding.get("code", ""))
+    for finding in analysis.findings:
+        code = finding.code
         if code in seen or code in book.ignored:
             continue
         seen.add(code)
@@ -95,9 +102,9 @@ def advise(analysis: dict[str, Any], rules: RuleBook | None = None) -> dict[str,
         if rule is None:
             log.warning("no advice rule for finding code %r", code)
             continue
-        severity = str(finding.get("severity", "info"))
+        severity = finding.severity
         variant: AdviceText = rule.movements.get(movement, rule)
-        metric = metrics.get(str(finding.get("metric") or ""))
+        metric = metrics.get(finding.metric or "")
         # Information is worth saying but is no fault to train away.
         drills = [] if severity == "info" else variant.drills
         item = _item(variant, [code], drills, metric, library)
@@ -117,7 +124,7 @@ def advise(analysis: dict[str, Any], rules: RuleBook | None = None) -> dict[str,
                 ja=f"{same.text.ja}{item.detail.ja}", en=f"{same.text.en} {item.detail.en}"
             )
 
-    codes = {str(f.get("code", "")) for f in analysis.get("findings") or []}
+    codes = {f.code for f in analysis.findings}
     if codes & set(book.no_drills_when):
         # The chosen movement is not the clip's: its drills would train the wrong thing.
         items = [i.model_copy(update={"drills": []}) for i in items]
@@ -144,14 +151,14 @@ def advise(analysis: dict[str, Any], rules: RuleBook | None = None) -> dict[str,
                 purpose=drill.purpose,
             )
         )
-    return Advice(advice=items, drills=prescribed).model_dump(mode="json", by_alias=True)
+    return Advice(advice=items, drills=prescribed)
 
 
 def _item(
     variant: AdviceText,
     codes: list[str],
     drills: list[str],
-    metric: Mapping[str, Any] | None,
+    metric: Metric | None,
     library: Library,
 ) -> AdviceItem:
     known = [d for d in drills if d in library.by_id]
@@ -167,14 +174,12 @@ def _item(
     )
 
 
-def _detail(
-    template: LocalizedText | None, metric: Mapping[str, Any] | None
-) -> LocalizedText | None:
+def _detail(template: LocalizedText | None, metric: Metric | None) -> LocalizedText | None:
     """The personalised sentence of a focus point, when the metric has a value to put in it."""
     if template is None or metric is None:
         return None
-    value = metric.get("value")
-    if not isinstance(value, int | float):
+    value = metric.value
+    if value is None:
         return None
     params: dict[str, float | str] = {
         "value": float(value),
@@ -185,10 +190,9 @@ def _detail(
         "side_ja": "右" if value > 0 else "左",
         "side_en": "right" if value > 0 else "left",
     }
-    reference = metric.get("reference") or {}
-    for bound in ("low", "high"):
-        if isinstance(reference.get(bound), int | float):
-            params[bound] = float(reference[bound])
+    if metric.reference is not None:
+        params["low"] = metric.reference.low
+        params["high"] = metric.reference.high
     try:
         return LocalizedText(ja=template.ja.format(**params), en=template.en.format(**params))
     except KeyError:

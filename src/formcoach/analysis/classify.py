@@ -26,9 +26,7 @@ the floor (checked before lunge and squat).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -36,6 +34,7 @@ from formcoach.analysis import gait_kind
 from formcoach.analysis import series as s
 from formcoach.analysis.reps import combine, detect_reps
 from formcoach.analysis.schemas import ClassificationSettings, LocalizedText, Reference
+from formcoach.feature_extraction.schemas import FeaturesDocument
 
 LABELS: dict[str, tuple[str, str]] = {
     "glute_bridge": ("グルートブリッジ", "glute bridge"),
@@ -63,15 +62,14 @@ class Detection:
         return self.movement == "uncertain"
 
 
-def step_count(features: Mapping[str, Any]) -> int | None:
-    value = features.get("summary", {}).get("step_count")
-    return int(value) if isinstance(value, int | float) else None
+def step_count(features: FeaturesDocument) -> int | None:
+    return features.summary.step_count
 
 
-def measured_cadence(features: Mapping[str, Any], reference: Reference) -> float | None:
+def measured_cadence(features: FeaturesDocument, reference: Reference) -> float | None:
     """The cadence if there is one and enough steps stand behind it."""
-    value = features.get("summary", {}).get("cadence_spm")
-    if not isinstance(value, int | float):
+    value = features.summary.cadence_spm
+    if value is None:
         return None
     steps = step_count(features)
     if steps is not None and steps < reference.gait.min_steps:
@@ -105,7 +103,7 @@ class Rule:
         return min(self.clearances)
 
 
-def _deepest_hip_gap(features: Mapping[str, Any], knees: s.FloatArray) -> float | None:
+def _deepest_hip_gap(features: FeaturesDocument, knees: s.FloatArray) -> float | None:
     """Median |left - right| hip flexion over the frames where the knees bend most."""
     left = s.series(features, "left_hip_flexion_deg")
     right = s.series(features, "right_hip_flexion_deg")
@@ -118,7 +116,7 @@ def _deepest_hip_gap(features: Mapping[str, Any], knees: s.FloatArray) -> float 
     return s.median(np.abs(left[:n] - right[:n])[frames])
 
 
-def rules(features: Mapping[str, Any], reference: Reference, view: str = "side") -> list[Rule]:
+def rules(features: FeaturesDocument, reference: Reference, view: str = "side") -> list[Rule]:
     """The rules in checking order, each with its measures' clearances and its reason."""
     rule = reference.classification
     trunk = s.median(np.abs(s.series(features, "trunk_lean_deg")))
@@ -360,7 +358,7 @@ NOT_OFFERED = LocalizedText(
 )
 
 
-def classify(features: Mapping[str, Any], reference: Reference, view: str = "side") -> Detection:
+def classify(features: FeaturesDocument, reference: Reference, view: str = "side") -> Detection:
     margin = reference.classification.uncertain_margin
     if measured_cadence(features, reference) is not None and gait_kind.arms_overhead(
         features, reference.classification.arms_overhead_deg

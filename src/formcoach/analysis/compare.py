@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from formcoach.analysis.reference import DEFAULT_REFERENCE_FILE
+from formcoach.kit.i18n import Language
 
 
 class SddValue(BaseModel):
@@ -52,7 +53,7 @@ def _load(path: str, _mtime_ns: int) -> SddTable | None:
     return SddTable.model_validate(section) if section else None
 
 
-def _label(metric: dict[str, Any], key: str, lang: str) -> str:
+def _label(metric: dict[str, Any], key: str, lang: Language) -> str:
     label = metric.get("label")
     if isinstance(label, dict):
         return str(label.get(lang) or label.get("en") or key)
@@ -60,7 +61,7 @@ def _label(metric: dict[str, Any], key: str, lang: str) -> str:
 
 
 def compare_analyses(
-    before: dict[str, Any], after: dict[str, Any], lang: str, sdd: SddTable | None = None
+    before: dict[str, Any], after: dict[str, Any], lang: Language, sdd: SddTable | None = None
 ) -> list[dict[str, Any]]:
     """One row per metric present in either analysis (analysis.json dicts), in `after`'s order."""
     table = sdd or load_sdd()

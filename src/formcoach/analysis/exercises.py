@@ -253,7 +253,7 @@ def _parallel(clip: Clip, reps: list[Rep]) -> dict[str, Info]:
             "squat_parallel_reps": (None, None, NO_REPS),
         }
     at = _at_turns(clip, s.series(clip.features, "hip_above_knee_norm"), reps)
-    scale = clip.features.get("scale") or {}
+    scale = clip.features.scale or {}
     height = scale.get("height_cm") if isinstance(scale, dict) else None
     # hip_above_knee_norm is in body sizes (shoulder-hip-knee-ankle, 0.779 of stature).
     body_cm = 0.779 * float(height) if isinstance(height, int | float) else None

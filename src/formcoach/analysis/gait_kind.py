@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from formcoach.analysis import series as s
 from formcoach.analysis.schemas import ClassificationSettings
+from formcoach.feature_extraction.schemas import FeaturesDocument, GaitEvents
 
 SIDES = ("left", "right")
 # Steps with a timed toe-off needed for a flight share.
@@ -52,13 +51,13 @@ class GaitEvidence:
         return spread is not None and spread <= rule.treadmill_max_trunk_spread_deg
 
 
-def stance_flight_share(gait: Mapping[str, Any]) -> float | None:
+def stance_flight_share(gait: GaitEvents) -> float | None:
     """Per step (one foot's contact to the other's), the part of it from the leaving foot's
     toe-off to the landing foot's contact (0 in double support); the median over the steps
     whose toe-off is known. The median keeps a turn's long step from deciding, and a missing
     toe-off leaves its step out rather than counting it as flight."""
-    contacts = gait.get("initial_contacts_s") or {}
-    toe_offs = gait.get("toe_offs_s") or {}
+    contacts = gait.initial_contacts_s
+    toe_offs = gait.toe_offs_s
     own = {sd: sorted(float(t) for t in contacts.get(sd, [])) for sd in SIDES}
     events = sorted((t, sd) for sd in SIDES for t in own[sd])
     shares: list[float] = []
@@ -76,22 +75,18 @@ def stance_flight_share(gait: Mapping[str, Any]) -> float | None:
     return float(np.median(shares))
 
 
-def flight_error(features: Mapping[str, Any], rule: ClassificationSettings) -> float | None:
+def flight_error(features: FeaturesDocument, rule: ClassificationSettings) -> float | None:
     """The flight share's measurement error: the timing error over the median step time."""
-    fps = features.get("fps")
-    steps = [
-        float(t)
-        for t in (features.get("summary") or {}).get("step_times_s") or []
-        if isinstance(t, int | float) and t > 0
-    ]
-    if not isinstance(fps, int | float) or fps <= 0 or not steps:
+    fps = features.fps
+    steps = [float(t) for t in features.summary.step_times_s if t > 0]
+    if fps <= 0 or not steps:
         return None
     return rule.flight_timing_error_frames / float(fps) / float(np.median(steps))
 
 
-def duty_flight_share(gait: Mapping[str, Any]) -> float | None:
+def duty_flight_share(gait: GaitEvents) -> float | None:
     """1 − 2 × the median duty factor of both feet (each foot's contact ÷ stride)."""
-    per_side = (gait.get("side_view") or {}).get("per_side") or {}
+    per_side = gait.side_view.get("per_side") or {}
     values = [
         float(v)
         for sd in SIDES
@@ -103,7 +98,7 @@ def duty_flight_share(gait: Mapping[str, Any]) -> float | None:
     return max(0.0, 1.0 - 2.0 * float(np.median(values)))
 
 
-def arms_overhead(features: Mapping[str, Any], threshold_deg: float) -> bool:
+def arms_overhead(features: FeaturesDocument, threshold_deg: float) -> bool:
     """Either upper arm goes above threshold_deg from hanging in a good part of the clip."""
     for side in SIDES:
         arm = np.abs(s.series(features, f"{side}_upper_arm_segment_deg"))
@@ -113,14 +108,14 @@ def arms_overhead(features: Mapping[str, Any], threshold_deg: float) -> bool:
     return False
 
 
-def evidence(features: Mapping[str, Any], rule: ClassificationSettings) -> GaitEvidence:
-    gait = features.get("gait") or {}
+def evidence(features: FeaturesDocument, rule: ClassificationSettings) -> GaitEvidence:
+    gait = features.gait
     share, source = stance_flight_share(gait), "stance"
     if share is None:
         share, source = duty_flight_share(gait), "duty_factor"
     if share is None:
         source = "none"
-    side_view = gait.get("side_view") or {}
+    side_view = gait.side_view
     travelling = side_view.get("travelling")
     return GaitEvidence(
         flight_share=None if share is None else round(share, 3),

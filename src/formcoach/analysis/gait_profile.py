@@ -12,7 +12,6 @@ found a real periodic, alternating gait.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -88,20 +87,15 @@ def _fps_note(fps: float, needed: float) -> LocalizedText:
     )
 
 
-def _gait(clip: Clip) -> Mapping[str, Any]:
-    gait = clip.features.get("gait")
-    return gait if isinstance(gait, Mapping) else {}
-
-
 def periodic(clip: Clip) -> bool:
-    return _gait(clip).get("periodic") is not False
+    return clip.features.gait.periodic is not False
 
 
 def _per_contact(clip: Clip, field: str) -> list[tuple[float, float]]:
     """(contact time, value) over both feet, skipping contacts without a value."""
-    gait = _gait(clip)
-    per_side = gait.get("side_view", {}).get("per_side", {})
-    contacts = gait.get("initial_contacts_s", {})
+    gait = clip.features.gait
+    per_side = gait.side_view.get("per_side", {})
+    contacts = gait.initial_contacts_s
     out: list[tuple[float, float]] = []
     for side in SIDES:
         values = per_side.get(side, {}).get("at_contacts", {}).get(field, [])
@@ -165,10 +159,10 @@ def _contact_measure(
 def _step_asymmetry(clip: Clip, ref: Reference) -> Measured:
     """Symmetry index 100·(R−L)/(½(R+L)) of the median step times ending on each foot, from
     the straight stretches only (analysis/straight.py: a turn is no asymmetry)."""
-    gait = _gait(clip)
-    per_side = gait.get("side_view", {}).get("per_side", {})
+    gait = clip.features.gait
+    per_side = gait.side_view.get("per_side", {})
     result = step_symmetry(
-        gait.get("initial_contacts_s") or {},
+        gait.initial_contacts_s,
         {
             side: per_side.get(side, {}).get("at_contacts", {}).get("step_time_s", [])
             for side in SIDES
@@ -194,7 +188,7 @@ def _elbow(clip: Clip) -> Measured:
 
 
 def _frontal(clip: Clip, key: str, ref: Reference) -> Measured:
-    frontal = _gait(clip).get("frontal_view", {})
+    frontal = clip.features.gait.frontal_view
     stances = [frontal.get(side, {}) for side in SIDES]
     count = sum(int(st.get("stances") or 0) for st in stances)
     if key == "pelvic_drop_deg":
@@ -233,7 +227,7 @@ def measure(
         return _contact_measure(clip, key, ref, limits)
     if key == "step_time_asymmetry_pct":
         return _step_asymmetry(clip, ref)
-    side_view = _gait(clip).get("side_view", {})
+    side_view = clip.features.gait.side_view
     if key == "vertical_oscillation_cm":
         value = side_view.get("vertical_oscillation_cm")
         n = int(side_view.get("vertical_oscillation_n") or 0)
@@ -258,7 +252,7 @@ def summaries(clip: Clip, movement: str) -> dict[str, Metric]:
     """Informational gait values (no reference range) for running and walking."""
     out: dict[str, Metric] = {}
     if clip.view in FRONTAL_VIEWS:
-        frontal = _gait(clip).get("frontal_view", {})
+        frontal = clip.features.gait.frontal_view
         width = frontal.get("step_width_cm")
         out["step_width_cm"] = info_metric(
             _label("step_width_cm"),
@@ -270,7 +264,7 @@ def summaries(clip: Clip, movement: str) -> dict[str, Metric]:
     if clip.view != "side":
         return out
     ok = periodic(clip)
-    side_view = _gait(clip).get("side_view", {})
+    side_view = clip.features.gait.side_view
     why = NO_EVENTS if ok else NOT_PERIODIC
     step = side_view.get("step_time_s") if ok else None
     # In ms: metric values keep one decimal.
@@ -314,11 +308,11 @@ def summaries(clip: Clip, movement: str) -> dict[str, Metric]:
 def _per_contact_side(
     clip: Clip, side: str, field: str = "knee_at_contact_deg"
 ) -> list[tuple[float, float]]:
-    gait = _gait(clip)
-    values = (
-        gait.get("side_view", {}).get("per_side", {}).get(side, {}).get("at_contacts", {})
-    ).get(field, [])
-    contacts = gait.get("initial_contacts_s", {}).get(side, [])
+    gait = clip.features.gait
+    values = (gait.side_view.get("per_side", {}).get(side, {}).get("at_contacts", {})).get(
+        field, []
+    )
+    contacts = gait.initial_contacts_s.get(side, [])
     return [
         (float(t), float(v))
         for t, v in zip(contacts, values, strict=False)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -22,6 +20,7 @@ from formcoach.analysis.schemas import (
     Status,
 )
 from formcoach.analysis.validity import view_note
+from formcoach.feature_extraction.schemas import FeaturesDocument
 
 UNITS: dict[str, tuple[str, str]] = {
     "deg": ("°", "°"),
@@ -35,7 +34,7 @@ UNITS: dict[str, tuple[str, str]] = {
 class Clip:
     """The features of one clip with what every judgement needs alongside them."""
 
-    features: Mapping[str, Any]
+    features: FeaturesDocument
     times: s.FloatArray
     frame_s: float
     view: str

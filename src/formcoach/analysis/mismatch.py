@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from formcoach.analysis.classify import LABELS, NOT_OFFERED, classify, step_count
 from formcoach.analysis.schemas import Finding, LocalizedText, Reference
+from formcoach.feature_extraction.schemas import FeaturesDocument
 
 GAIT = ("running", "walking")
 
@@ -28,7 +28,7 @@ class Mismatch:
 
 
 def check(
-    features: Mapping[str, Any], reference: Reference, requested: str, view: str
+    features: FeaturesDocument, reference: Reference, requested: str, view: str
 ) -> Mismatch | None:
     """The contradiction between the chosen movement and the clip, if there is one."""
     if requested == "auto":
@@ -57,12 +57,10 @@ def check(
     return None
 
 
-def _frontal_stances(features: Mapping[str, Any]) -> int:
+def _frontal_stances(features: FeaturesDocument) -> int:
     """Stances counted from a front or rear view: there the side-view step events are absent,
     but the frontal analysis still sees each foot land."""
-    frontal = (features.get("gait") or {}).get("frontal_view") or {}
-    if not isinstance(frontal, Mapping):
-        return 0
+    frontal = features.gait.frontal_view
     counts = (frontal.get(side, {}) for side in ("left", "right"))
     return sum(int(c.get("stances") or 0) for c in counts if isinstance(c, Mapping))
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from formcoach.analysis.judge import Clip
 from formcoach.analysis.schemas import Finding, LocalizedText, Metric
 from formcoach.analysis.validity import view_note
+from formcoach.feature_extraction.schemas import FeaturesDocument
 
 ASSESSMENT_FILE = Path(__file__).with_name("assessment.yaml")
 
@@ -93,8 +93,8 @@ REASONS: dict[str, tuple[LocalizedText, LocalizedText]] = {
 }
 
 
-def _subject_share(features: Mapping[str, Any], frame_height: float) -> float | None:
-    scale = features.get("scale") or {}
+def _subject_share(features: FeaturesDocument, frame_height: float) -> float | None:
+    scale = features.scale or {}
     m_per_px, height_cm = scale.get("m_per_px"), scale.get("height_cm")
     if not m_per_px or not height_cm or frame_height <= 0:
         return None

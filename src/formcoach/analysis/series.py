@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+
+from formcoach.feature_extraction.schemas import FeaturesDocument
 
 FloatArray = NDArray[np.float64]
 
@@ -18,20 +19,19 @@ def as_array(values: Sequence[float | None] | None) -> FloatArray:
     return np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
-def series(features: Mapping[str, Any], name: str) -> FloatArray:
-    raw = features.get("series", {}).get(name)
-    return as_array(raw if isinstance(raw, list) else None)
+def series(features: FeaturesDocument, name: str) -> FloatArray:
+    return as_array(features.series.get(name))
 
 
-def observed_series(features: Mapping[str, Any], name: str) -> FloatArray:
+def observed_series(features: FeaturesDocument, name: str) -> FloatArray:
     """The series at its observed frames only (features.json `observed`), NaN elsewhere.
 
     Filled gaps are fine for timing and medians but never the evidence of a peak. A file
     without an `observed` entry for the series (written before it existed) counts as seen.
     """
     values = series(features, name)
-    runs = (features.get("observed") or {}).get(name)
-    if not isinstance(runs, list):
+    runs = features.observed.get(name)
+    if runs is None:
         return values
     seen = np.zeros(values.size, dtype=np.bool_)
     for start, stop in runs:
@@ -39,9 +39,8 @@ def observed_series(features: Mapping[str, Any], name: str) -> FloatArray:
     return np.where(seen, values, math.nan)
 
 
-def times(features: Mapping[str, Any]) -> FloatArray:
-    raw = features.get("times")
-    return as_array(raw if isinstance(raw, list) else None)
+def times(features: FeaturesDocument) -> FloatArray:
+    return as_array(features.times)
 
 
 def _finite(values: FloatArray) -> FloatArray:

@@ -25,7 +25,6 @@ from formcoach.analysis.not_assessed import not_assessed
 from formcoach.analysis.profiles import run_profile
 from formcoach.analysis.reference import load_reference
 from formcoach.analysis.schemas import (
-    CAMERA_AXES,
     SEVERITY_RANK,
     Analysis,
     Evidence,
@@ -47,6 +46,7 @@ from formcoach.analysis.validity import (
     view_note,
     view_segments,
 )
+from formcoach.feature_extraction.schemas import FeaturesDocument
 from formcoach.kit.errors import AppError
 from formcoach.kit.settings import get_settings
 
@@ -80,14 +80,33 @@ def get_reference(path: Path | None = None) -> Reference:
 
 
 def analyze(
-    features: dict[str, Any],
-    pose_meta: dict[str, Any],
-    video_info: dict[str, Any],
+    features: FeaturesDocument | Mapping[str, Any],
+    pose_meta: Mapping[str, Any],
+    video_info: Mapping[str, Any],
     movement: str,
     view: str,
     reference: Reference | None = None,
 ) -> dict[str, Any]:
-    """The analysis.json structure (ARCHITECTURE.md) for one clip."""
+    """The analysis.json content (ARCHITECTURE.md) for one clip, JSON-ready; features may be
+    the parsed features.json or its document."""
+    doc = features if isinstance(features, FeaturesDocument) else parse_features(features)
+    result = assess(doc, pose_meta, video_info, movement, view, reference)
+    return result.model_dump(mode="json", by_alias=True)
+
+
+def parse_features(content: Mapping[str, Any]) -> FeaturesDocument:
+    return FeaturesDocument.model_validate(content)
+
+
+def assess(
+    features: FeaturesDocument,
+    pose_meta: Mapping[str, Any],
+    video_info: Mapping[str, Any],
+    movement: str,
+    view: str,
+    reference: Reference | None = None,
+) -> Analysis:
+    """The typed analysis of one clip: what the analysis stage writes as analysis.json."""
     ref = reference if reference is not None else get_reference()
     requested = movement
     # The footage's view wins over the user's choice (issue 18): a choice is a claim, and a
@@ -112,9 +131,9 @@ def analyze(
     clip = Clip(
         features=features,
         times=t,
-        frame_s=s.frame_duration((features.get("fps"), pose_meta.get("fps"), proxy.get("fps")), t),
+        frame_s=s.frame_duration((features.fps, pose_meta.get("fps"), proxy.get("fps")), t),
         view=view,
-        facing=str(features.get("facing", "unknown")),
+        facing=features.facing,
         view_angle=view_angle,
         min_observed_frames=get_settings().min_observed_frames,
     )
@@ -199,13 +218,13 @@ def analyze(
         view=detected if detected is not None else view,
         view_requested=view_requested,
         view_segments=view_segments(features),
-        vertical=dict(features.get("vertical") or CAMERA_AXES),
+        vertical=features.vertical.model_dump(),
         metrics=metrics,
         findings=findings,
         scores=compute_scores(metrics, judged, ref.scoring, repeated),
         detection_rate_needed=needed_rate,
     )
-    return result.model_dump(mode="json", by_alias=True)
+    return result
 
 
 def _close_candidate(pose_meta: Mapping[str, Any]) -> tuple[int, int] | None:
@@ -220,12 +239,12 @@ def _close_candidate(pose_meta: Mapping[str, Any]) -> tuple[int, int] | None:
     return (choice["chosen"], others[0]) if others else None
 
 
-def _needed_rate(features: Mapping[str, Any], movement: str) -> float | None:
+def _needed_rate(features: FeaturesDocument, movement: str) -> float | None:
     """Share of frames showing the parts the movement needs (filming.needed_body_parts).
     None for features.json files written before the rates existed."""
-    rates = features.get("body_parts_seen_rate") or {}
+    rates = features.body_parts_seen_rate
     values = [rates.get(p) for p in needed_body_parts(movement)]
-    if any(not isinstance(v, int | float) for v in values):
+    if not values or any(v is None for v in values):
         return None
     return round(min(float(v) for v in values if v is not None), 4)
 

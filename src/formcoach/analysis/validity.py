@@ -10,11 +10,11 @@ Outside its views a metric is not_measurable, with a note saying why and how to 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from formcoach.analysis.reference import measurement_for
 from formcoach.analysis.schemas import LocalizedText
+from formcoach.feature_extraction.schemas import FeaturesDocument
 
 # The detected view's names (feature_extraction/view.py) -> the analysis's canonical ones:
 # the profiles and gait checks say "rear" for a view from behind.
@@ -43,14 +43,11 @@ CAMERA_VERTICAL = LocalizedText(
 )
 
 
-def vertical_note(features: Mapping[str, Any]) -> LocalizedText:
+def vertical_note(features: FeaturesDocument) -> LocalizedText:
     """What lean is measured against: the device's gravity sensor when the page recorded it
     (features.json "vertical"), else the camera's own axes."""
-    doc = features.get("vertical")
-    if not isinstance(doc, Mapping) or doc.get("source") != "device_sensor":
-        return CAMERA_VERTICAL
-    roll = doc.get("camera_roll_deg")
-    if not isinstance(roll, int | float):
+    roll = features.vertical.camera_roll_deg
+    if features.vertical.source != "device_sensor" or roll is None:
         return CAMERA_VERTICAL
     turn_ja = "時計回り" if roll >= 0 else "反時計回り"
     turn_en = "clockwise" if roll >= 0 else "counter-clockwise"
@@ -71,11 +68,9 @@ def canonical(view: str) -> str:
     return CANONICAL.get(view, view)
 
 
-def detected_view(features: Mapping[str, Any]) -> tuple[str | None, int | None]:
+def detected_view(features: FeaturesDocument) -> tuple[str | None, int | None]:
     """The view features.json read from the footage and its angle from a side view, if any."""
-    doc = features.get("view")
-    if not isinstance(doc, Mapping):
-        return None, None
+    doc = features.view
     view = doc.get("view")
     angle = doc.get("angle_from_side_deg")
     if not isinstance(view, str) or view == "unknown":
@@ -113,9 +108,8 @@ def view_note(key: str, view: str, angle: int | None = None) -> LocalizedText | 
     )
 
 
-def view_segments(features: Mapping[str, Any]) -> list[dict[str, Any]]:
-    doc = features.get("view")
-    segments = doc.get("segments") if isinstance(doc, Mapping) else None
+def view_segments(features: FeaturesDocument) -> list[dict[str, Any]]:
+    segments = features.view.get("segments")
     return [dict(s) for s in segments] if isinstance(segments, list) else []
 
 
@@ -131,7 +125,7 @@ def view_differs_message(detected: str, requested: str, angle: int | None) -> Lo
     )
 
 
-def frames_in_view(features: Mapping[str, Any], times: Any, view: str) -> Any:
+def frames_in_view(features: FeaturesDocument, times: Any, view: str) -> Any:
     """Per frame, whether its ~1 s window was read as ``view`` (all True without windows).
 
     A walker turning round is oblique for a second or two: the side-view angles of the clip
@@ -139,8 +133,7 @@ def frames_in_view(features: Mapping[str, Any], times: Any, view: str) -> Any:
     """
     import numpy as np
 
-    doc = features.get("view")
-    windows = doc.get("windows") if isinstance(doc, Mapping) else None
+    windows = features.view.get("windows")
     t = np.asarray(times, dtype=np.float64)
     if not isinstance(windows, list) or not windows:
         return np.ones(t.size, dtype=np.bool_)

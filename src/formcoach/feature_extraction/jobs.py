@@ -43,7 +43,7 @@ def run(ctx: StageContext) -> None:
         pose, ctx.settings, fps, ctx.options.height_cm, ctx.options.camera_roll_deg
     )
     ctx.progress(0.6)
-    ctx.write_json(FEATURES, features.to_json())
+    ctx.write_model(FEATURES, features.document())
     with ctx.storage.writer(ctx.key(ANGLES_CSV), suffix=".csv") as tmp:
         features.write_angles_csv(tmp)
     metres = cleaned.scale.to_metres(cleaned.xy)

@@ -55,11 +55,12 @@ class SeriesStats(BaseModel):
 
 
 class FeatureSummary(BaseModel):
-    cadence_spm: float | None
-    step_count: int
-    step_events_s: list[float]
-    step_times_s: list[float]
-    stats: dict[str, SeriesStats]
+    # Defaults describe a clip with no steps found, so a hand-built document stays valid.
+    cadence_spm: float | None = None
+    step_count: int = 0
+    step_events_s: list[float] = []
+    step_times_s: list[float] = []
+    stats: dict[str, SeriesStats] = {}
 
 
 class GaitEvents(BaseModel):

@@ -25,6 +25,7 @@ from formcoach.kit.api import DbSession, IdPath, SettingsDep, StorageDep, db_slo
 from formcoach.kit.db import session_scope
 from formcoach.kit.diskspace import require_free_space
 from formcoach.kit.errors import AppError
+from formcoach.kit.i18n import Language, as_language
 from formcoach.kit.pipeline import MOVEMENTS, VIEWS, RunOptions, run_file
 from formcoach.kit.schemas import ErrorResponse
 from formcoach.kit.settings import Settings
@@ -112,12 +113,12 @@ UPLOAD_SCHEMA: dict[str, Any] = {
 def _options(fields: dict[str, str], user: User) -> RunOptions:
     movement = fields.get("movement") or "auto"
     view = fields.get("view") or "auto"
-    language = fields.get("language") or user.language or "ja"
+    language = as_language(fields.get("language") or user.language)
     if movement not in MOVEMENTS:
         raise AppError("validation_error", detail=f"movement must be one of {', '.join(MOVEMENTS)}")
     if view not in VIEWS:
         raise AppError("validation_error", detail=f"view must be one of {', '.join(VIEWS)}")
-    if language not in ("ja", "en"):
+    if language is None:
         raise AppError("validation_error", detail="language must be ja or en")
     height: float | None = None
     if fields.get("height_cm"):
@@ -316,7 +317,7 @@ def get_report(
     user: CurrentUser,
     session: DbSession,
     storage: StorageDep,
-    lang: Annotated[str | None, Query(pattern="^(ja|en)$")] = None,
+    lang: Annotated[Language | None, Query()] = None,
 ) -> dict[str, Any]:
     run = runs_service.get_run_for_user(session, user.id, run_id)
     return build_report(run, storage, lang)
@@ -347,12 +348,10 @@ def compare_runs(
     user: CurrentUser,
     session: DbSession,
     storage: StorageDep,
-    lang: Annotated[str | None, Query(pattern="^(ja|en)$")] = None,
+    lang: Annotated[Language | None, Query()] = None,
 ) -> RunComparison:
     """Per-metric change from run_id (before) to other_id (after), with the noise judgement."""
-    return service.compare_runs(
-        session, storage, user, run_id, other_id, lang or str(user.language)
-    )
+    return service.compare_runs(session, storage, user, run_id, other_id, lang or user.language)
 
 
 # --- live progress and the subject picker ----------------------------------------------------

@@ -30,6 +30,7 @@ from formcoach.kit.pipeline import VIDEO_INFO, run_file
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
 from formcoach.pipeline.stages import STAGE_WEIGHTS
+from formcoach.runs.models import TERMINAL
 from formcoach.runs.schemas import RunOut, StageOut
 
 # The stages whose artifacts make the report: results can be shown once they are done.
@@ -137,5 +138,5 @@ def _sum(values: list[float | None]) -> float | None:
 
 def estimated(run: RunOut, storage: Storage, run_key: str, settings: Settings) -> RunOut:
     """with_eta for a run whose clip duration is read from its artifacts."""
-    clip = None if run.status in ("completed", "failed") else clip_duration(storage, run_key)
+    clip = None if run.status in TERMINAL else clip_duration(storage, run_key)
     return with_eta(run, clip, settings)

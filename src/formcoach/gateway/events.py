@@ -20,9 +20,8 @@ from formcoach.kit.db import session_scope
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import get_storage
 from formcoach.runs import service as runs_service
-from formcoach.runs.models import Run
+from formcoach.runs.models import TERMINAL, Run
 
-TERMINAL = ("completed", "failed")
 # Fields that change with the clock alone (gateway/eta.py).
 CLOCK = ("elapsed_s", "eta_s", "report_eta_s")
 

@@ -15,6 +15,7 @@ from formcoach.gateway.report import DOWNLOADS, build_report
 from formcoach.kit import pipeline as art
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError
+from formcoach.kit.i18n import Language
 from formcoach.kit.settings import get_settings
 from formcoach.kit.storage import LocalStorage
 from formcoach.pipeline.orchestrator import process_run
@@ -39,7 +40,7 @@ def analyze_file(
     movement: str = "auto",
     view: str = "auto",
     height_cm: float | None = None,
-    language: str = "ja",
+    language: Language = "ja",
     show_progress: bool = True,
     subject: int | None = None,
     camera_roll_deg: float | None = None,

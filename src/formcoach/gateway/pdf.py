@@ -24,6 +24,7 @@ from formcoach.gateway.web_common import STATIC_DIR, templates
 from formcoach.gateway.web_runs import features_of, ordered_metrics
 from formcoach.gateway.web_text import labels, texts
 from formcoach.kit.api import DbSession, IdPath, SettingsDep, StorageDep
+from formcoach.kit.i18n import Language
 from formcoach.kit.pipeline import ANNOTATED, run_file
 from formcoach.kit.storage import Storage
 from formcoach.runs import service as runs_service
@@ -123,7 +124,7 @@ def report_pdf(
     session: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
-    lang: str | None = Query(None, pattern="^(ja|en)$"),
+    lang: Language | None = Query(None, pattern="^(ja|en)$"),
 ) -> Response:
     run = runs_service.get_run_for_user(session, user.id, run_id)
     report = build_report(run, storage, lang)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from formcoach.analysis.filming import filming_tips
+from formcoach.kit.i18n import Language
 from formcoach.kit.pipeline import MOVEMENTS
 
 RECORD_TEXT: dict[str, dict[str, str]] = {
@@ -48,7 +49,7 @@ RECORD_TEXT: dict[str, dict[str, str]] = {
 }
 
 
-def record_context(lang: str) -> dict[str, Any]:
+def record_context(lang: Language) -> dict[str, Any]:
     """The template's `r` texts and the JSON the page's script reads (texts, tips per movement)."""
     texts = {k: v[lang] for k, v in RECORD_TEXT.items()}
     tips = {

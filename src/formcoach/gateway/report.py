@@ -10,7 +10,7 @@ from formcoach.gateway.public_text import public
 from formcoach.gateway.summary import build_summary
 from formcoach.kit import pipeline as art
 from formcoach.kit.errors import AppError
-from formcoach.kit.i18n import pick
+from formcoach.kit.i18n import Language, pick
 from formcoach.kit.storage import Storage
 from formcoach.runs.models import Run
 from formcoach.runs.service import report_ready
@@ -42,14 +42,14 @@ def _load(storage: Storage, run_key: str, name: str) -> Any:
     return json.loads(storage.get_bytes(art.run_file(run_key, name)))
 
 
-def _text(value: Any, lang: str) -> Any:
+def _text(value: Any, lang: Language) -> Any:
     """Pick the language from a {"ja","en"} text; leave everything else as it is."""
     if isinstance(value, dict) and set(value) == {"ja", "en"}:
         return public(pick(value, lang))
     return public(value)
 
 
-def build_report(run: Run, storage: Storage, lang: str | None = None) -> dict[str, Any]:
+def build_report(run: Run, storage: Storage, lang: Language | None = None) -> dict[str, Any]:
     if not report_ready(run):
         raise AppError("run_not_ready", status=run.status)
     lang = lang or run.language

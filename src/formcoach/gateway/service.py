@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from formcoach.accounts.sessions import end_user_sessions
 from formcoach.accounts.users import ApiToken, User
 from formcoach.kit.errors import AppError
+from formcoach.kit.i18n import Language
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
 from formcoach.runs.models import Run
@@ -57,7 +58,7 @@ def delete_run(
 
 
 def compare_runs(
-    session: Session, storage: Storage, user: User, before_id: int, after_id: int, lang: str
+    session: Session, storage: Storage, user: User, before_id: int, after_id: int, lang: Language
 ) -> RunComparison:
     """Per-metric change between two completed runs of the user (before -> after)."""
     from formcoach.analysis.compare import compare_analyses

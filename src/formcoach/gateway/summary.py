@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from formcoach.gateway.web_text import labels
+from formcoach.kit.i18n import Language
 
 # Most severe first; an informational finding is no thing to work on.
 SEVERITY_RANK = {"major": 0, "moderate": 1, "minor": 2}
@@ -30,7 +31,7 @@ TEXT = {
 }
 
 
-def _t(key: str, lang: str, **params: str) -> str:
+def _t(key: str, lang: Language, **params: str) -> str:
     return TEXT[key][lang].format(**params)
 
 

@@ -27,6 +27,7 @@ from formcoach.gateway.web_common import (
 from formcoach.gateway.web_text import TEXT
 from formcoach.kit.api import DbSession, settings_dep
 from formcoach.kit.errors import AppError
+from formcoach.kit.i18n import Language, as_language
 from formcoach.kit.pipeline import MOVEMENTS, VIEWS
 from formcoach.runs import service as runs_service
 from formcoach.runs.models import PERSON_MAX
@@ -85,10 +86,11 @@ def login(
             "csrf": secrets.token_urlsafe(24),
         }
     )
-    if lang in ("ja", "en") and lang != user.language:
+    lang = as_language(lang)
+    if lang is not None and lang != user.language:
         # A language picked on the sign-in page is an explicit choice: remember it on the user.
         request.session["lang"] = lang
-        accounts_service.update_user(session, user.id, language=str(lang))
+        accounts_service.update_user(session, user.id, language=lang)
         session.commit()
     return RedirectResponse(safe_next(next), status_code=303)
 
@@ -104,7 +106,7 @@ def logout(request: Request, csrf: str = Form("")) -> RedirectResponse:
 def set_language(
     request: Request,
     session: DbSession,
-    lang: str = Form(""),
+    lang: Language = Form(""),
     csrf: str = Form(""),
     next: str = Form("/"),
 ) -> RedirectResponse:

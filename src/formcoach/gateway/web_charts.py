@@ -12,6 +12,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from formcoach.kit.i18n import Language
+
 WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 14, 28
 # Series are told apart by dash pattern as well as colour, so colour never carries meaning alone.
@@ -75,7 +77,7 @@ def _path(times: list[float], values: list[Any], sx: Any, sy: Any) -> str:
     return " ".join(parts)
 
 
-def render_chart(spec: ChartSpec, features: dict[str, Any], lang: str) -> Markup | None:
+def render_chart(spec: ChartSpec, features: dict[str, Any], lang: Language) -> Markup | None:
     times = [float(t) for t in features.get("times", [])]
     series = features.get("series", {})
     present = [(name, label) for name, label in spec.series if _finite(series.get(name, []))]
@@ -133,7 +135,7 @@ def render_chart(spec: ChartSpec, features: dict[str, Any], lang: str) -> Markup
     return Markup("".join(out))
 
 
-def chart_panels(features: dict[str, Any] | None, lang: str) -> list[dict[str, Any]]:
+def chart_panels(features: dict[str, Any] | None, lang: Language) -> list[dict[str, Any]]:
     """Title, legend entries (label, colour, dash) and SVG of every chart that has data."""
     if not features:
         return []

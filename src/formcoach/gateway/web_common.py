@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from formcoach.accounts.users import User, cookie_user
 from formcoach.gateway.public_text import strip_internal
 from formcoach.gateway.web_text import labels, texts
-from formcoach.kit.i18n import parse_accept_language
+from formcoach.kit.i18n import Language, as_language, parse_accept_language
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"
@@ -23,16 +23,16 @@ STATIC_DIR = Path(__file__).parent / "static"
 templates.env.filters["public"] = strip_internal
 
 
-def page_lang(request: Request, user: User | None) -> str:
+def page_lang(request: Request, user: User | None) -> Language:
     """?lang= for a one-off view, else the user's saved choice, else the session, else browser."""
-    lang = request.query_params.get("lang")
-    if lang in ("ja", "en"):
-        return lang
-    if user is not None and user.language in ("ja", "en"):
+    asked = as_language(request.query_params.get("lang"))
+    if asked is not None:
+        return asked
+    if user is not None and as_language(user.language) is not None:
         return user.language
-    saved = request.session.get("lang")
-    if saved in ("ja", "en"):
-        return str(saved)
+    saved = as_language(request.session.get("lang"))
+    if saved is not None:
+        return saved
     return parse_accept_language(request.headers.get("accept-language"))
 
 

@@ -21,6 +21,7 @@ from formcoach.gateway.web_common import page_lang, render, session_user
 from formcoach.gateway.web_text import DEFAULT_HINT, FAILURE_HINTS, clock_texts
 from formcoach.kit.api import DbSession, StorageDep, settings_dep
 from formcoach.kit.errors import AppError
+from formcoach.kit.i18n import Language
 from formcoach.kit.pipeline import ANNOTATED, FEATURES, run_file
 from formcoach.kit.storage import Storage
 from formcoach.runs import service as runs_service
@@ -76,7 +77,7 @@ def pending_outputs(view: RunOut) -> list[str]:
 
 
 def _results_context(
-    run: Run, storage: Storage, lang: str, share_days: int, view: RunOut | None = None
+    run: Run, storage: Storage, lang: Language, share_days: int, view: RunOut | None = None
 ) -> dict[str, Any]:
     report = build_report(run, storage, lang)
     people = run_tracks(storage, run).tracks

@@ -17,6 +17,7 @@ from formcoach.gateway.web_common import page_lang, render
 from formcoach.gateway.web_runs import features_of, metric_severity, ordered_metrics
 from formcoach.kit.api import DbSession, SettingsDep, StorageDep
 from formcoach.kit.errors import AppError
+from formcoach.kit.i18n import Language, as_language
 from formcoach.kit.pipeline import run_file
 from formcoach.runs.models import Run
 from formcoach.video_generation import service as videos
@@ -24,7 +25,7 @@ from formcoach.video_generation import service as videos
 router = APIRouter(include_in_schema=False)
 
 
-def shared_report(run: Run, storage: Any, lang: str, prefix: str) -> dict[str, Any]:
+def shared_report(run: Run, storage: Any, lang: Language, prefix: str) -> dict[str, Any]:
     """The report with every URL moved below the share prefix (the app's own URLs need a
     sign-in the customer does not have)."""
     report = build_report(run, storage, lang)
@@ -53,8 +54,7 @@ def share_page(
     except AppError as exc:
         return _gone(request, exc)
     # The report's language unless the reader picks the other one (?lang=, as everywhere).
-    asked = request.query_params.get("lang")
-    lang = asked if asked in ("ja", "en") else run.language
+    lang = as_language(request.query_params.get("lang")) or run.language
     report = shared_report(run, storage, lang, f"/s/{token}")
     context: dict[str, Any] = {
         "report": report,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from formcoach.gateway.web_text_more import MORE_TEXT, clock_texts
+from formcoach.kit.i18n import Language
 from formcoach.pipeline.stages import STAGE_LABELS
 
 __all__ = ["DEFAULT_HINT", "FAILURE_HINTS", "LABELS", "TEXT", "clock_texts", "labels", "texts"]
@@ -342,9 +343,9 @@ DEFAULT_HINT = {
 TEXT.update(MORE_TEXT)
 
 
-def texts(lang: str) -> dict[str, str]:
+def texts(lang: Language) -> dict[str, str]:
     return {key: value[lang] for key, value in TEXT.items()}
 
 
-def labels(lang: str) -> dict[str, dict[str, str]]:
+def labels(lang: Language) -> dict[str, dict[str, str]]:
     return {group: {k: v[lang] for k, v in items.items()} for group, items in LABELS.items()}

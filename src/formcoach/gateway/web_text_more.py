@@ -3,6 +3,8 @@ in Japanese and English; web_text.TEXT takes them in."""
 
 from __future__ import annotations
 
+from formcoach.kit.i18n import Language
+
 MORE_TEXT: dict[str, dict[str, str]] = {
     # Progress (gateway/eta.py).
     "eta_unknown": {"ja": "残り時間を見積もり中…", "en": "Estimating the time left…"},
@@ -44,6 +46,6 @@ CLOCK: dict[str, dict[str, str]] = {
 }
 
 
-def clock_texts(lang: str) -> dict[str, str]:
+def clock_texts(lang: Language) -> dict[str, str]:
     """The progress page's time phrases, for its script ({n}, {m}, {s}, {t} placeholders)."""
     return {key: value[lang] for key, value in CLOCK.items()}

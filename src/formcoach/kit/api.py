@@ -20,7 +20,7 @@ from formcoach import __version__
 from formcoach.kit.db import request_slots, session_scope
 from formcoach.kit.diskspace import is_disk_full
 from formcoach.kit.errors import CATALOGUE, AppError, error_body, render_message
-from formcoach.kit.i18n import LANGUAGES, accepted_language
+from formcoach.kit.i18n import Language, accepted_language, as_language
 from formcoach.kit.settings import Settings, get_settings
 from formcoach.kit.storage import Storage, get_storage
 
@@ -93,24 +93,24 @@ def storage_dep(settings: SettingsDep) -> Storage:
 StorageDep = Annotated[Storage, Depends(storage_dep)]
 
 
-def request_language(request: Request) -> str:
+def request_language(request: Request) -> Language:
     """The language of this request's answers, errors included: what the request itself asks
     for wins over the account's setting, so an English client of a Japanese account reads
     English. In order: ``?lang=``, the upload's ``language`` field (kept by the route in
     ``request.state.request_language``), an Accept-Language naming ja or en, the user's
     setting, the default (ja)."""
-    lang = request.query_params.get("lang")
-    if lang in LANGUAGES:
+    lang = as_language(request.query_params.get("lang"))
+    if lang is not None:
         return lang
-    asked = getattr(request.state, "request_language", None)
-    if asked in LANGUAGES:
-        return str(asked)
+    asked = as_language(getattr(request.state, "request_language", None))
+    if asked is not None:
+        return asked
     header = accepted_language(request.headers.get("accept-language"))
     if header is not None:
         return header
-    user_lang = getattr(request.state, "language", None)
-    if user_lang in LANGUAGES:
-        return str(user_lang)
+    user_lang = as_language(getattr(request.state, "language", None))
+    if user_lang is not None:
+        return user_lang
     return "ja"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from formcoach.kit.i18n import Text, pick
+from formcoach.kit.i18n import Language, Text, pick
 
 
 @dataclass(frozen=True)
@@ -388,7 +388,7 @@ class AppError(Exception):
     def status(self) -> int:
         return CATALOGUE[self.code].status
 
-    def message(self, lang: str = "en") -> str:
+    def message(self, lang: Language = "en") -> str:
         if self.fixed_message:
             return self.fixed_message
         return render_message(self.code, lang, **self.params)
@@ -397,7 +397,7 @@ class AppError(Exception):
         return f"{self.code}: {self.message('en')}"
 
 
-def render_message(code: str, lang: str, **params: Any) -> str:
+def render_message(code: str, lang: Language, **params: Any) -> str:
     template = pick(CATALOGUE[code].text, lang)
     try:
         return template.format(**params)

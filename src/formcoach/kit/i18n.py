@@ -13,7 +13,16 @@ LANGUAGES: tuple[Language, ...] = ("ja", "en")
 Text = Mapping[str, str]
 
 
-def pick(text: Mapping[str, str], lang: str) -> str:
+def as_language(value: object) -> Language | None:
+    """``value`` as a Language when it names one (a form field, a query, a session entry)."""
+    if value == "ja":
+        return "ja"
+    if value == "en":
+        return "en"
+    return None
+
+
+def pick(text: Mapping[str, str], lang: Language) -> str:
     return text.get(lang) or text["en"]
 
 

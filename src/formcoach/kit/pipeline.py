@@ -13,10 +13,15 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
+from pydantic import BaseModel
+
+from formcoach.kit.i18n import Language
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage
+
+M = TypeVar("M", bound=BaseModel)
 
 # Artifact file names inside the run's folder, runs/<run_key>/ (run_folder).
 UPLOAD = "upload.bin"
@@ -85,7 +90,7 @@ class RunOptions:
     movement: str = "auto"
     view: str = "auto"
     height_cm: float | None = None
-    language: str = "ja"
+    language: Language = "ja"
     # Track id of the person to analyse (see pose.json "tracks"); None = the most prominent.
     subject: int | None = None
     # The true vertical's direction in the image, degrees from the image's up axis, positive
@@ -205,3 +210,11 @@ class StageContext:
     def write_json(self, name: str, data: Any) -> None:
         payload = json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False)
         self.storage.put_bytes(self.key(name), payload.encode("utf-8"))
+
+    def read_model(self, name: str, model: type[M]) -> M:
+        """A typed artifact: the stage that reads it fails loudly on a malformed file instead
+        of deep inside its own logic."""
+        return model.model_validate_json(self.storage.get_bytes(self.key(name)))
+
+    def write_model(self, name: str, document: BaseModel) -> None:
+        self.write_json(name, document.model_dump(mode="json", by_alias=True))

@@ -32,12 +32,13 @@ from formcoach.kit.backoff import doubling_backoff
 from formcoach.kit.db import session_scope
 from formcoach.kit.diskspace import is_disk_full
 from formcoach.kit.errors import AppError, render_message
+from formcoach.kit.i18n import Language
 from formcoach.kit.observability import log_context
 from formcoach.kit.pipeline import SERVICES, RunGone, RunOptions, StageContext, run_folder
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import Storage, get_storage
 from formcoach.pipeline.stages import BY_NAME, STAGE_QUEUES, STAGE_WEIGHTS, STAGES
-from formcoach.runs.models import Run, RunStage
+from formcoach.runs.models import TERMINAL, Run, RunStage
 
 if TYPE_CHECKING:
     from celery import Celery, Task
@@ -139,7 +140,7 @@ class StorageFull(Exception):
 
 
 def _wait_for_space(
-    settings: Settings, run_id: int, run_key: str, stage: str, language: str
+    settings: Settings, run_id: int, run_key: str, stage: str, language: Language
 ) -> None:
     with session_scope(settings.db_url) as session:
         run = _run_row(session, run_id, run_key)
@@ -183,7 +184,7 @@ def execute_until_space(
 @dataclass(frozen=True)
 class RunState:
     options: RunOptions
-    language: str
+    language: Language
     done: dict[str, float]
     user_id: int | None = None
     run_key: str = ""
@@ -194,7 +195,7 @@ def load_run(settings: Settings, run_id: int, run_key: str | None = None) -> Run
     already finished."""
     with session_scope(settings.db_url) as session:
         run = _run_row(session, run_id, run_key)
-        if run is None or run.status in ("completed", "failed"):
+        if run is None or run.status in TERMINAL:
             return None
         run.status = "running"
         run.started_at = run.started_at or utcnow()
@@ -209,7 +210,7 @@ def first_pending_stage(settings: Settings, run_id: int, run_key: str | None = N
     """The stage the run waits for; None when the run is gone, finished or all done."""
     with session_scope(settings.db_url) as session:
         run = _run_row(session, run_id, run_key)
-        if run is None or run.status in ("completed", "failed"):
+        if run is None or run.status in TERMINAL:
             return None
         # In the table's order, not the rows' positions: runs made before the follow-up
         # stages moved last keep their rows' old positions.
@@ -411,7 +412,7 @@ def pending_video_job_ids(settings: Settings) -> list[int]:
         rows = session.scalars(
             select(VideoJob.id)
             .join(Run, Run.id == VideoJob.run_id)
-            .where(VideoJob.status.in_(UNFINISHED), Run.status.in_(("completed", "failed")))
+            .where(VideoJob.status.in_(UNFINISHED), Run.status.in_(TERMINAL))
             .order_by(VideoJob.id)
         )
         return list(rows)

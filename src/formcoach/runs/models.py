@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formcoach.accounts.users import utcnow
 from formcoach.kit.db import Base, UTCDateTime
+from formcoach.kit.i18n import Language
 from formcoach.kit.pipeline import new_run_key, run_folder
+
+# A run's life: queued -> running -> completed | failed; a stage's: pending -> running -> done
+# | failed. Literals, so mypy rejects a misspelt status (the columns stay plain strings).
+RunStatus = Literal["queued", "running", "completed", "failed"]
+StageStatus = Literal["pending", "running", "done", "failed"]
+TERMINAL: tuple[RunStatus, ...] = ("completed", "failed")
 
 # Longest person label: the column's width (migration 0004), checked before it reaches the DB.
 PERSON_MAX = 100
@@ -30,13 +38,13 @@ class Run(Base):
     # The run's storage folder and job identity (run_folder); random for every new run.
     run_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_run_key)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    status: Mapped[RunStatus] = mapped_column(String(16), default="queued", index=True)
     stage: Mapped[str | None] = mapped_column(String(32), nullable=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     movement: Mapped[str] = mapped_column(String(16), default="auto")
     view: Mapped[str] = mapped_column(String(8), default="auto")
     height_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
-    language: Mapped[str] = mapped_column(String(2), default="ja")
+    language: Mapped[Language] = mapped_column(String(2), default="ja")
     # Track id of the person to analyse (pose.json "tracks"); None = the most prominent one.
     subject: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # RunOptions.camera_roll_deg: the device's tilt while recording in the page (migration 0009).
@@ -72,7 +80,7 @@ class RunStage(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(32))
     position: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[StageStatus] = mapped_column(String(16), default="pending")
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -7,12 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from formcoach.kit.i18n import Language
 from formcoach.kit.schemas import ErrorDetail
+from formcoach.runs.models import RunStatus, StageStatus
 
 
 class StageOut(BaseModel):
     name: str
-    status: Literal["pending", "running", "done", "failed"]
+    status: StageStatus
     progress: float
     attempts: int
     started_at: datetime | None
@@ -29,13 +31,13 @@ class StageOut(BaseModel):
 class RunOut(BaseModel):
     id: int
     url: str
-    status: Literal["queued", "running", "completed", "failed"]
+    status: RunStatus
     stage: str | None
     progress: float
     movement: str
     view: str
     height_cm: float | None
-    language: str
+    language: Language
     original_filename: str
     person: str | None = Field(default=None, description="Customer or athlete filmed")
     subject: int | None = Field(
@@ -70,7 +72,7 @@ class RunOut(BaseModel):
 class RunCreated(BaseModel):
     id: int
     url: str
-    status: str
+    status: RunStatus
 
 
 class RunPage(BaseModel):

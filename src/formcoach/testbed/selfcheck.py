@@ -35,6 +35,7 @@ from formcoach.analysis.reference import load_reference
 from formcoach.analysis.reps import combine, detect_reps
 from formcoach.analysis.service import analyze
 from formcoach.feature_extraction.service import compute_all
+from formcoach.kit.i18n import Language
 from formcoach.kit.settings import Settings
 from formcoach.kit.video_io import is_playable_h264
 from formcoach.pose_estimation.schemas import PoseResult
@@ -126,7 +127,7 @@ class SelfCheck:
     drill_id: str
     motion: str
     size: str
-    language: str
+    language: Language
     seconds: str
     playable: bool = False
     detection_rate: float = 0.0
@@ -302,7 +303,7 @@ def self_check(
     drill: Drill,
     settings: Settings,
     size: str = "1280x720",
-    language: str = "en",
+    language: Language = "en",
     seconds: str | None = None,
     body: Body = STANDARD_BODY,
 ) -> SelfCheck:

@@ -33,6 +33,7 @@ from formcoach.accounts.users import utcnow
 from formcoach.advice_generation.service import get_drill
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError, render_message
+from formcoach.kit.i18n import Language
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import get_storage
 from formcoach.kit.video_io import is_playable_h264, iter_frames
@@ -62,7 +63,7 @@ class _State:
     drill_id: str
     size: str
     seconds: str
-    language: str
+    language: Language
     marker: str
     provider_job_id: str | None
     submitted_at: datetime | None

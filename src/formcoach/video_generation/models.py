@@ -4,15 +4,18 @@ the paid cloud seconds (the spend ledger)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from formcoach.accounts.users import utcnow
 from formcoach.kit.db import Base, UTCDateTime
+from formcoach.kit.i18n import Language
 
 JOB_STATUSES: tuple[str, ...] = ("queued", "running", "completed", "failed")
-UNFINISHED: tuple[str, ...] = ("queued", "running")
+JobStatus = Literal["queued", "running", "completed", "failed"]
+UNFINISHED: tuple[JobStatus, ...] = ("queued", "running")
 
 
 class VideoJob(Base):
@@ -25,11 +28,11 @@ class VideoJob(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     drill_id: Mapped[str] = mapped_column(String(64))
     drill_text: Mapped[str] = mapped_column(Text, default="")  # what the caller sent
-    language: Mapped[str] = mapped_column(String(2), default="ja")
+    language: Mapped[Language] = mapped_column(String(2), default="ja")
     size: Mapped[str] = mapped_column(String(16), default="1280x720")
     seconds: Mapped[str] = mapped_column(String(4), default="8")
     generator: Mapped[str] = mapped_column(String(32), default="local")
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    status: Mapped[JobStatus] = mapped_column(String(16), default="queued", index=True)
     message: Mapped[str] = mapped_column(Text, default="")
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from formcoach.accounts.users import utcnow
 from formcoach.kit.db import session_scope
-from formcoach.kit.i18n import pick
+from formcoach.kit.i18n import Language, pick
 from formcoach.kit.settings import Settings
 from formcoach.kit.storage import get_storage
-from formcoach.video_generation.models import GenerationSpend, VideoJob
+from formcoach.video_generation.models import GenerationSpend, JobStatus, VideoJob
 
 MESSAGES: dict[str, dict[str, str]] = {
     "queued": {"ja": "動画の生成を待っています", "en": "Video generation queued"},
@@ -35,14 +35,20 @@ def thumbnail_key(job_id: int) -> str:
     return f"videos/{job_id}/thumbnail.jpg"
 
 
-def set_status(job: VideoJob, status: str) -> None:
+def set_status(job: VideoJob, status: JobStatus) -> None:
     job.status = status
     job.message = pick(MESSAGES[status], job.language)
     job.updated_at = utcnow()
 
 
 def cache_key(
-    drill_id: str, size: str, seconds: str, language: str, generator: str, figure: str, model: str
+    drill_id: str,
+    size: str,
+    seconds: str,
+    language: Language,
+    generator: str,
+    figure: str,
+    model: str,
 ) -> str:
     """Same inputs, same video: the key under which a finished video is reused."""
     version = LOCAL_RENDERER_VERSION if generator == "local" else model

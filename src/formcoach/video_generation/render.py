@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from PIL import Image as PILImage
 
 from formcoach.advice_generation.schemas import Drill
-from formcoach.kit.i18n import pick
+from formcoach.kit.i18n import Language, pick
 from formcoach.kit.video_io import H264Writer
 from formcoach.video_generation.band import with_band
 from formcoach.video_generation.captions import (
@@ -83,7 +83,7 @@ def parse_seconds(seconds: str) -> int:
     return int(seconds)
 
 
-def badge_text(drill: Drill, motion: Motion, language: str, t: float) -> str:
+def badge_text(drill: Drill, motion: Motion, language: Language, t: float) -> str:
     """The live caption: a hold timer, a rep counter, or (distance drills) the dose."""
     if drill.kind == "hold":
         whole = int(t + 1e-6)
@@ -170,7 +170,7 @@ def _figures(motion: Motion, count: int, body: Body) -> list[Figure]:
 
 
 def prepare_clip(
-    drill: Drill, language: str, size: str, seconds: str, body: Body = STANDARD_BODY
+    drill: Drill, language: Language, size: str, seconds: str, body: Body = STANDARD_BODY
 ) -> Clip:
     """The clip of the drill; ``body`` gives the figure a user's proportions."""
     width, height = parse_size(size)
@@ -220,7 +220,7 @@ def prepare_clip(
 
 def render_drill_video(
     drill: Drill,
-    language: str,
+    language: Language,
     size: str,
     seconds: str,
     out: Path,

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from formcoach.kit.i18n import Language
+
 Size = Literal["1280x720", "720x1280"]
 Seconds = Literal["4", "8", "12"]
 ViewStatus = Literal["queued", "running", "success", "failed"]
@@ -49,7 +51,7 @@ class JobOut(BaseModel):
     drill_id: str
     size: str
     seconds: str
-    language: str
+    language: Language
     generator: str = "local"
     figure: str = "standard"  # "standard", or the code of a user's proportions
     thumbnail_url: str | None

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from formcoach.advice_generation.service import get_drill, list_drills, match_drill
 from formcoach.kit.db import session_scope
 from formcoach.kit.errors import AppError, render_message
-from formcoach.kit.i18n import pick
+from formcoach.kit.i18n import Language, pick
 from formcoach.kit.settings import Settings, get_settings
 from formcoach.kit.storage import Storage, get_storage
 from formcoach.runs.models import Run
@@ -69,7 +69,7 @@ URL_PREFIX = "/api/video-generation/videos"
 VIEW_STATUS = {"queued": "queued", "running": "running", "completed": "success", "failed": "failed"}
 
 
-def _check_format(size: str, seconds: str, language: str) -> None:
+def _check_format(size: str, seconds: str, language: Language) -> None:
     if size not in SIZES:
         raise AppError("validation_error", detail=f"size: one of {', '.join(SIZES)}")
     if seconds not in SECONDS:
@@ -78,7 +78,7 @@ def _check_format(size: str, seconds: str, language: str) -> None:
         raise AppError("validation_error", detail="language: ja or en")
 
 
-def _suggestion_names(ids: list[str], language: str) -> str:
+def _suggestion_names(ids: list[str], language: Language) -> str:
     names: list[str] = []
     for drill_id in ids:
         try:
@@ -97,7 +97,7 @@ def _new_job(
     user_id: int,
     drill_id: str,
     drill_text: str,
-    fmt: tuple[str, str, str],
+    fmt: tuple[str, str, Language],
     generator: str,
     figure: str = STANDARD_FIGURE,
 ) -> VideoJob:
@@ -156,7 +156,7 @@ def create_job(
     drill_text: str,
     size: str,
     seconds: str,
-    language: str | None = None,
+    language: Language | None = None,
     settings: Settings | None = None,
     figure_from_run: int | None = None,
 ) -> VideoJob:
@@ -202,7 +202,7 @@ def _pipeline_generator(settings: Settings, seconds: str) -> str:
 
 
 def ensure_pipeline_job(
-    settings: Settings, run_id: int, drill_id: str, size: str, seconds: str, language: str
+    settings: Settings, run_id: int, drill_id: str, size: str, seconds: str, language: Language
 ) -> int:
     """The job for this run/drill/format, created if missing; a failed one is queued again.
 
@@ -238,7 +238,7 @@ def ensure_pipeline_job(
         return job.id
 
 
-def _failure(exc: Exception, language: str) -> tuple[str, str]:
+def _failure(exc: Exception, language: Language) -> tuple[str, str]:
     if isinstance(exc, AppError):
         return exc.code, exc.message(language)
     if isinstance(exc, KeyError):  # the drill left the library after the job was queued
@@ -300,7 +300,7 @@ def pending_job_ids(settings: Settings) -> list[int]:
         return list(rows)
 
 
-def job_view(job: VideoJob, language: str | None = None) -> dict[str, Any]:
+def job_view(job: VideoJob, language: Language | None = None) -> dict[str, Any]:
     """The seed's status shape {run_id, job_id, status, message, video_url, error}, plus details.
 
     Texts are in ``language`` (default: the job's). video_url is formcoach's own URL.
@@ -332,7 +332,7 @@ def job_view(job: VideoJob, language: str | None = None) -> dict[str, Any]:
 
 
 def run_videos_view(
-    session: Session, user_id: int, run_id: int, language: str | None = None
+    session: Session, user_id: int, run_id: int, language: Language | None = None
 ) -> dict[str, Any]:
     """The latest job of the user's run in the seed's shape, with all its jobs under "jobs"."""
     get_run_for_user(session, user_id, run_id)
@@ -412,7 +412,7 @@ def delete_videos_for_run(
     return deleted
 
 
-def drills_view(settings: Settings, language: str) -> list[dict[str, Any]]:
+def drills_view(settings: Settings, language: Language) -> list[dict[str, Any]]:
     """Every drill the generators can make, with the formats on offer."""
     generators = [GENERATOR]
     if is_cloud(settings.video_generator):

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
+from formcoach.kit.i18n import Language
 from formcoach.kit.video_io import RGB, H264Writer, fit_size, iter_frames, prefetch
 
 Colour = tuple[int, int, int]
@@ -174,7 +175,7 @@ class Legend:
         size: int,
         japanese: bool,
         origin: tuple[int, int],
-        language: str = "ja",
+        language: Language = "ja",
     ) -> None:
         self.font = font
         self.origin = origin
@@ -332,7 +333,7 @@ def annotate(
     progress: Callable[[float], None],
     min_visibility: float = 0.3,
     max_side: int = MAX_SIDE,
-    language: str = "ja",
+    language: Language = "ja",
 ) -> None:
     """Write dst: every proxy frame with the skeleton, joint angle labels and a legend.
 
