@@ -260,9 +260,13 @@ def _print_tracks(path: Path) -> None:
     data = json.loads(path.read_text())
     for track in data.get("tracks", []):
         mark = "*" if track.get("id") == data.get("subject") else " "
+        # Why the automatic choice is who it is: the score's parts (pose_estimation/subject.py).
+        parts = track.get("parts") or {}
+        why = ", ".join(f"{k} {v:.2f}" for k, v in parts.items() if k != "travel")
         click.echo(
             f"{mark} track {track['id']}: {track['start_s']:.1f}–{track['end_s']:.1f} s, "
             f"{track['frames']} frames, travel {track.get('travel', 0):.1f} body sizes"
+            + (f", score {track['prominence']:.3f} ({why})" if why else "")
         )
 
 

@@ -98,6 +98,27 @@ def test_the_two_people_clip_asked_as_walking_analyses_the_walker(
     assert result["analysis"]["metrics"]["cadence_spm"]["value"] is not None
 
 
+def test_the_two_people_clip_asked_as_auto_analyses_the_walker(tmp_path: Path) -> None:
+    # Issue 19 item 6: with no movement asked, the subject is the performer. The man on the
+    # roof is seen longer and moves on the spot before his jump; the woman walks across the
+    # whole frame. Size x time seen picked him (187.8 against 172.3).
+    result = analyse(tmp_path, TWO_PEOPLE, "auto")
+    pose = result["pose"]
+    tracks = {t["id"]: t for t in pose["tracks"]}
+    walker = max(tracks.values(), key=lambda t: t["travel"])
+    assert pose["subject"] == walker["id"] and walker["travel"] >= 3.0
+    choice = pose["subject_choice"]
+    assert choice["basis"] == "performer" and choice["chosen"] == walker["id"]
+    man = next(t for t in tracks.values() if t["id"] != walker["id"])
+    # The parts say why: she moves more and goes across the frame; he is seen longer.
+    assert walker["parts"]["motion"] > man["parts"]["motion"]
+    assert man["parts"]["seen"] > walker["parts"]["seen"]
+    assert walker["prominence"] > man["prominence"]
+    # Her walk is what the movement recognition then sees.
+    assert result["analysis"]["movement"] == "walking"
+    assert result["analysis"]["metrics"]["cadence_spm"]["value"] is not None
+
+
 def test_the_balance_clip_is_other_and_walking_is_a_mismatch(tmp_path: Path) -> None:
     auto = analyse(tmp_path / "auto", SINGLE_PERSON, "auto")["analysis"]
     # Truth: one-leg balance with reaching, not one of the offered movements.

@@ -90,7 +90,9 @@ def test_single_person_is_found_in_nearly_every_frame(staged: dict[str, Stage]) 
 
 
 def test_two_people_clip_is_mostly_detected(staged: dict[str, Stage]) -> None:
-    assert staged["two_people"].pose.detection_rate >= 0.8
+    # The subject is the woman who walks across (issue 19 item 6), in view from ~1.2 s to
+    # ~6.7 s of 7.7 s (SOURCES.md): ~0.71 of the frames. 0.8 was the man's share, seen longer.
+    assert staged["two_people"].pose.detection_rate >= 0.65
 
 
 @pytest.mark.parametrize("name", CLIPS)
@@ -145,8 +147,10 @@ def test_features_series_are_finite_and_full_length(staged: dict[str, Stage], na
         present = [v for v in values if v is not None]
         assert all(np.isfinite(present)), series_name
         assert doc.summary.stats[series_name].valid_frames == len(present)
+    # Of the frames the subject is in: the two-people clip's walker is in ~0.71 of them.
+    share = 0.8 if name == "single_person" else 0.6
     for flexion in ("left_knee_flexion_deg", "right_hip_flexion_deg", "trunk_lean_deg"):
-        assert doc.summary.stats[flexion].valid_frames >= 0.8 * n
+        assert doc.summary.stats[flexion].valid_frames >= share * n
     knee = [v for v in doc.series["left_knee_flexion_deg"] if v is not None]
     assert min(knee) >= 0.0 and max(knee) <= 180.0
     angles = stage.ctx.storage.local_path(stage.ctx.key(ANGLES_CSV))

@@ -18,10 +18,10 @@ from tests.support.pose import SINGLE_PERSON, TWO_PEOPLE, detections, make_test_
 pytestmark = pytest.mark.slow
 
 
-def _subject(video_name: str, subject: int | None = None) -> PoseResult:
+def _subject(video_name: str, subject: int | None = None, movement: str = "auto") -> PoseResult:
     video = TWO_PEOPLE if video_name == "two" else SINGLE_PERSON
     found, width, height = detections(video)
-    return select_subject(found, width, height, make_test_settings(), subject)
+    return select_subject(found, width, height, make_test_settings(), subject, movement)
 
 
 def _hip_centres(pose: PoseResult) -> NDArray[Any]:
@@ -46,8 +46,36 @@ def test_two_people_clip_gives_two_tracks() -> None:
     assert pose.meta["tracks"][0]["id"] == 1
 
 
-def test_default_subject_never_jumps_to_the_other_person() -> None:
-    pose = _subject("two")
+@pytest.mark.parametrize("movement", ["walking", "auto"])
+def test_the_two_people_clip_is_about_the_woman_who_walks(movement: str) -> None:
+    # Truth (SOURCES.md): the woman walks across in side view; the man on the roof raises his
+    # arms and jumps down. She is the one who walks, and the performer: he is seen longer
+    # (0.9 of the frames against 0.7) and the size x time-seen "prominence" picked him.
+    pose = _subject("two", movement=movement)
+
+    def leftward_px(track_id: int) -> float:
+        hips = _hip_centres(_subject("two", subject=track_id))
+        seen = hips[~np.isnan(hips[:, 0])]
+        return float(seen[0, 0] - seen[-1, 0])
+
+    # Her track is the one that walks right to left across the (1768 px wide) frame.
+    woman = max(pose.tracks, key=lambda t: leftward_px(t.id))
+    assert leftward_px(woman.id) > 1000
+    assert pose.subject == woman.id
+    choice = pose.subject_choice
+    assert choice is not None and choice.chosen == woman.id
+    assert choice.basis == ("travel" if movement == "walking" else "performer")
+    man = next(t for t in pose.tracks if t.id != woman.id)
+    # Why, part by part: she moves more and goes across the frame; he is seen longer.
+    assert woman.parts["motion"] > man.parts["motion"] + 0.1, (woman.parts, man.parts)
+    assert woman.parts["travel"] > man.parts["travel"] + 1.0
+    assert man.parts["seen"] > woman.parts["seen"]
+    assert woman.prominence > man.prominence
+
+
+def test_requested_subject_never_jumps_to_the_other_person() -> None:
+    # The man, asked for (he was the automatic choice before the performer score).
+    pose = _subject("two", subject=1)
     assert pose.subject == 1
     # The man is lost mid-flip (~5.6 s to ~6.2 s): those frames are marked, not filled with
     # the woman, who is in full view then.
@@ -71,7 +99,7 @@ def test_default_subject_never_jumps_to_the_other_person() -> None:
 
 
 def test_frames_with_subject_and_rate() -> None:
-    pose = _subject("two")
+    pose = _subject("two", subject=1)
     assert pose.meta["frames_with_subject"] == pose.frames_with_subject
     assert 200 <= pose.frames_with_subject <= 215
     check_detection(pose, make_test_settings())

@@ -53,6 +53,7 @@ def run_tracks(storage: Storage, run: Run) -> RunTracks:
                 end_s=t["end_s"],
                 frames=t["frames"],
                 prominence=t["prominence"],
+                parts=t.get("parts") or {},
                 best_frame=t["best_frame"],
                 box=t["box"],
                 analysed=t["id"] == subject,

@@ -224,6 +224,15 @@ TEXT: dict[str, dict[str, str]] = {
     "analysed_person": {"ja": "分析した人", "en": "Analysed"},
     "analyse_person": {"ja": "この人を分析する", "en": "Analyse this person instead"},
     "visible": {"ja": "映っている時間", "en": "In view"},
+    # Why the automatic choice is who it is (pose.json parts, pose_estimation/subject.py).
+    "subject_score": {"ja": "自動選択のスコア", "en": "Choice score"},
+    "part_motion": {"ja": "動き", "en": "moving"},
+    "part_travel": {"ja": "移動", "en": "travel"},
+    "body_sizes": {"ja": "体長分", "en": "body sizes"},
+    "part_seen": {"ja": "映っている割合", "en": "in view"},
+    "part_size": {"ja": "大きさ", "en": "size"},
+    "part_whole_body": {"ja": "全身", "en": "whole body"},
+    "part_centrality": {"ja": "中央", "en": "central"},
     "live_fallback": {
         "ja": "ライブ更新が切れたため、定期的に確認しています。",
         "en": "The live stream dropped; checking every second instead.",

@@ -124,6 +124,37 @@ class Settings(BaseSettings):
     # For a walk or run the subject is a person whose centre travels at least this many body
     # sizes (the two-people demo: the walker ≈ several, the man on the roof well under one).
     subject_gait_min_travel: float = 1.0
+    # Otherwise the subject is the performer: the highest product of parts, each 0..1, raised
+    # to its weight (pose_estimation/subject.py). Measured on the two-people fixture's proxy
+    # (man on the roof / woman walking): size 0.49 / 0.54, seen 0.90 / 0.74, whole body 0.86 /
+    # 0.86, centrality 0.51 / 0.51, motion 0.63 / 0.88, travel 2.6 / 4.6 body sizes; size x
+    # seen (the old prominence, 187.8 / 172.3) picked the man, who jumps off a roof but goes
+    # nowhere for half the clip; the score now is 0.17 / 0.24. The size part is full at a body size (shoulder-hip-knee-ankle)
+    # of this share of the frame height; a landmark counts as seen at this visibility.
+    subject_size_full: float = 0.6
+    subject_visibility_min: float = 0.5
+    # Motion: the median speed of the body-outline landmarks over subject_motion_lag_s (long
+    # enough that estimation jitter reads little: the squat fixture's lifter, standing still
+    # most of the clip, has a median of 0.05 body sizes/s), full at subject_motion_full_speed
+    # body sizes/s (the fixture walkers: 0.86 and 0.91 median); someone still
+    # keeps subject_motion_floor of their score (a clip may show a held pose).
+    subject_motion_lag_s: float = 0.2
+    subject_motion_full_speed: float = 1.0
+    subject_motion_floor: float = 0.2
+    # Weights (exponents; 0 leaves a part out). Visibility and centrality count half: a
+    # performer walks behind a tree or off-centre, a bystander may stand in the middle.
+    subject_weight_size: float = 1.0
+    subject_weight_seen: float = 1.0
+    subject_weight_whole_body: float = 0.5
+    subject_weight_centrality: float = 0.5
+    subject_weight_motion: float = 1.0
+    # Travel across the frame (body sizes), full at subject_travel_full (a walker crossing a
+    # landscape frame: 4.0 on demo4, 4.4 on the two-people clip); someone in place keeps
+    # subject_travel_floor. Motion alone rated the man moving on the spot before his jump
+    # 0.63 against the walker's 0.88, within the close margin.
+    subject_travel_full: float = 4.0
+    subject_travel_floor: float = 0.5
+    subject_weight_travel: float = 1.0
     # Two candidates whose subject scores are within this share of the best are "close": the
     # report says so and the results page offers the picker first (pose_estimation/subject.py).
     subject_close_margin: float = 0.2

@@ -60,7 +60,12 @@ CSV_FIELDS: tuple[str, ...] = ("x_px", "y_px", "z", "visibility")
 
 
 class TrackInfo(BaseModel):
-    """One person seen in the clip; ``box`` is x0, y0, x1, y1 px in the frame ``best_frame``."""
+    """One person seen in the clip; ``box`` is x0, y0, x1, y1 px in the frame ``best_frame``.
+
+    ``prominence`` is the performer score (pose_estimation/subject.py, 0..1), the product of
+    ``parts`` raised to their weights: size, seen, whole_body, centrality, motion (each 0..1)
+    and travel (body sizes), so a list of the people can show why one was chosen. pose.json
+    files written before the performer score hold body px x share seen there, and no parts."""
 
     id: int
     start_s: float
@@ -71,11 +76,12 @@ class TrackInfo(BaseModel):
     box: list[float]
     # How far the person's centre went (p5–p95 extent, body sizes); 0 in older pose.json.
     travel: float = 0.0
+    parts: dict[str, float] = {}
 
 
 class SubjectChoice(BaseModel):
     """Why the subject is who it is: ``basis`` "requested", "travel" (gait: the furthest
-    traveller) or "prominence"; ``close`` when the runner-up scored within
+    traveller) or "performer" (the performer score; "prominence" in older pose.json); ``close`` when the runner-up scored within
     ``subject_close_margin`` of the chosen one, so the user should confirm the pick."""
 
     chosen: int

@@ -21,7 +21,14 @@ from formcoach.pose_estimation.schemas import (
 )
 from formcoach.pose_estimation.sides import fix_left_right_swaps
 from formcoach.pose_estimation.stills import estimate_stills
-from formcoach.pose_estimation.tracking import Track, choose_subject, track_people
+from formcoach.pose_estimation.subject import (
+    ScoreConfig,
+    ScoreParts,
+    choose_subject,
+    performer_score,
+    score_parts,
+)
+from formcoach.pose_estimation.tracking import Track, track_people
 
 _CAPTION = 28  # px below each thumbnail for its id
 
@@ -48,42 +55,44 @@ def _best(track: Track, sampled: set[int]) -> int:
     return max(candidates, key=lambda i: track.sizes[i] * track.people[i].quality)
 
 
-def _track_info(track: Track, n_frames: int, best: int) -> TrackInfo:
+def _track_info(track: Track, best: int, score: float, parts: ScoreParts) -> TrackInfo:
     return TrackInfo(
         id=track.id,
         start_s=round(track.times[0], 4),
         end_s=round(track.times[-1], 4),
         frames=len(track.frames),
-        prominence=round(track.prominence(n_frames), 2),
+        prominence=round(score, 4),
         best_frame=track.frames[best],
         box=[round(v, 1) for v in track.people[best].box],
-        travel=round(track.travel(), 2),
+        travel=round(parts.travel, 2),
+        parts=parts.rounded(),
     )
 
 
 def subject_choice(
     tracks: list[Track],
     chosen: Track,
-    n_frames: int,
+    scores: dict[int, float],
     requested: int | None,
     gait: bool,
     margin: float,
 ) -> SubjectChoice:
     """The chosen track against the others, on the score that chose it."""
     travelled = gait and chosen.travel() > 0 and requested is None
-    basis = "requested" if requested is not None else "travel" if travelled else "prominence"
+    basis = "requested" if requested is not None else "travel" if travelled else "performer"
 
     def score(t: Track) -> float:
-        return t.travel() if basis == "travel" else t.prominence(n_frames)
+        return t.travel() if basis == "travel" else scores[t.id]
 
     best = score(chosen)
     others = sorted((t for t in tracks if t is not chosen), key=score, reverse=True)
     close = requested is None and bool(others) and score(others[0]) >= (1 - margin) * best
+    digits = 2 if basis == "travel" else 4
     return SubjectChoice(
         chosen=chosen.id,
         basis=basis,
-        score=round(best, 2),
-        alternatives=[{"id": t.id, "score": round(score(t), 2)} for t in others],
+        score=round(best, digits),
+        alternatives=[{"id": t.id, "score": round(score(t), digits)} for t in others],
         close=close,
     )
 
@@ -106,7 +115,12 @@ def select_subject(
     sampled = {d.index for d in detections if d.crops is not None}
     best = {t.id: _best(t, sampled) for t in tracks}
     gait = movement in GAIT_MOVEMENTS
-    chosen = choose_subject(tracks, n, subject, settings.subject_gait_min_travel if gait else None)
+    config = ScoreConfig.from_settings(settings)
+    parts = {t.id: score_parts(t, n, width, height, config) for t in tracks}
+    scores = {t.id: performer_score(parts[t.id], config) for t in tracks}
+    chosen = choose_subject(
+        tracks, scores, subject, settings.subject_gait_min_travel if gait else None
+    )
     if subject is not None and chosen is None:
         raise AppError("subject_not_found", subject=subject, tracks=[t.id for t in tracks])
     keypoints = np.full((n, N_LANDMARKS, 4), np.nan, dtype=np.float32)
@@ -128,12 +142,12 @@ def select_subject(
         fps=fps_from_times(times),
         subject=None if chosen is None else chosen.id,
         subject_requested=subject,
-        tracks=[_track_info(t, n, best[t.id]) for t in tracks],
+        tracks=[_track_info(t, best[t.id], scores[t.id], parts[t.id]) for t in tracks],
         left_right_swaps_fixed=swaps,
         thumbnails=contact_sheet(detections, tracks, best, chosen),
         subject_choice=None
         if chosen is None
-        else subject_choice(tracks, chosen, n, subject, gait, settings.subject_close_margin),
+        else subject_choice(tracks, chosen, scores, subject, gait, settings.subject_close_margin),
     )
 
 

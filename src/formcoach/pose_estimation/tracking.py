@@ -1,4 +1,4 @@
-"""People detections -> tracks with stable ids -> the subject.
+"""People detections -> tracks with stable ids (the subject among them: subject.py).
 
 Association is by continuity alone: a detection joins the track whose last landmarks lie
 nearest, measured in body sizes (the larger of the track's and the detection's), inside a
@@ -23,10 +23,6 @@ from formcoach.pose_estimation.sides import ARM_PAIRS, LEG_PAIRS
 
 _SURE = 0.3  # visibility above which a landmark is used for matching
 _SIZE_MEMORY = 15  # detections whose body size is averaged for the gate
-# A person standing still moves their landmarks by ~2 % of body size (estimation jitter);
-# one whose pose or place changes by a tenth of body size or more counts as fully moving.
-_STILL, _MOVING = 0.02, 0.1
-_MIN_MOVE_FACTOR = 0.2
 
 
 def body_size(kp: NDArray[np.float32]) -> float:
@@ -113,15 +109,6 @@ class Track:
         self.people.append(person)
         self.sizes.append(body_size(person.keypoints))
 
-    def movement(self) -> float:
-        """How much the person moves: spread of place and of pose, in body sizes."""
-        kp = np.stack([p.keypoints[list(CORE), :2] for p in self.people]).astype(np.float64)
-        centre = kp.mean(axis=1, keepdims=True)
-        size = float(np.median(self.sizes))
-        place = float(np.linalg.norm(centre[:, 0].std(axis=0))) / size
-        pose = float(np.median((kp - centre).std(axis=0))) / size
-        return place + pose
-
     def travel(self) -> float:
         """How far the body goes across the frame, in body sizes: the p5–p95 extent of its
         centre's x. A walker crosses the frame; someone jumping down from a roof mostly falls
@@ -132,12 +119,6 @@ class Track:
         if size <= 0 or x.size < 2 or not np.isfinite(x).any():
             return 0.0
         return float(np.nanpercentile(x, 95) - np.nanpercentile(x, 5)) / size
-
-    def prominence(self, n_frames: int) -> float:
-        """Body size x share of the clip it is seen in, damped for people who hardly move."""
-        move = (self.movement() - _STILL) / (_MOVING - _STILL)
-        factor = min(1.0, max(_MIN_MOVE_FACTOR, move))
-        return float(np.median(self.sizes)) * len(self.frames) / max(n_frames, 1) * factor
 
 
 def track_people(detections: list[FrameDetections], settings: Settings) -> list[Track]:
@@ -188,28 +169,3 @@ def track_people(detections: list[FrameDetections], settings: Settings) -> list[
     for new_id, tr in enumerate(sorted(kept, key=lambda tr: tr.frames[0]), start=1):
         tr.id = new_id
     return sorted(kept, key=lambda tr: tr.id)
-
-
-def choose_subject(
-    tracks: list[Track],
-    n_frames: int,
-    requested: int | None,
-    gait_min_travel: float | None = None,
-) -> Track | None:
-    """The requested track, else the most prominent moving person; None when nobody was seen.
-
-    For a gait (gait_min_travel set, in body sizes) the subject is the person who walks or
-    runs: among those who travel that far, the one who travels furthest; the largest person
-    standing still is not the clip's walker (issue 19)."""
-    if requested is not None:
-        for tr in tracks:
-            if tr.id == requested:
-                return tr
-        return None
-    if not tracks:
-        return None
-    if gait_min_travel is not None:
-        travellers = [tr for tr in tracks if tr.travel() >= gait_min_travel]
-        if travellers:
-            return max(travellers, key=lambda tr: tr.travel())
-    return max(tracks, key=lambda tr: tr.prominence(n_frames))

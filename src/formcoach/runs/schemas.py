@@ -112,7 +112,15 @@ class TrackOut(BaseModel):
     start_s: float
     end_s: float
     frames: int
-    prominence: float
+    prominence: float = Field(
+        description="The performer score (0..1) the automatic choice ranks people by: the "
+        "product of parts, each raised to its weight (older runs: body px x share seen)"
+    )
+    parts: dict[str, float] = Field(
+        default_factory=dict,
+        description="Why the score is what it is: size, seen, whole_body, centrality, motion "
+        "(each 0..1) and travel (body sizes across the frame); empty for older runs",
+    )
     best_frame: int
     box: list[float] = Field(description="x0, y0, x1, y1 px of the proxy video at best_frame")
     analysed: bool = Field(description="True for the person this run analysed")
