@@ -194,6 +194,11 @@ def test_run_filters_and_compare(app: tuple[TestClient, Settings]) -> None:
     assert rows["trunk_lean_deg"]["within_noise"] is True
     assert rows["knee_flexion_peak_left_deg"]["within_noise"] is False
     assert rows["trunk_lean_deg"]["label"] == "ja-trunk lean"
+    # Verdicts beside the noise tags; both are labelled "Anna", no stature was entered.
+    assert rows["trunk_lean_deg"]["verdict"] == "no_change"
+    assert rows["knee_flexion_peak_left_deg"]["verdict"] == "lower"  # no reference range
+    assert body["subject"]["by_label"] == "same" and body["subject"]["by_height"] == "unknown"
+    assert body["subject"]["different"] is False
     assert client.get(f"/api/runs/{a}/compare/999", headers=ADMIN).status_code == 404
 
 

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from formcoach.accounts.users import User
+from formcoach.analysis.reference import load_reference
 from formcoach.gateway import service, shares
 from formcoach.gateway.eta import estimated
 from formcoach.gateway.report import build_report
@@ -207,4 +208,6 @@ def compare_page(
                 runs_service.run_view(runs_service.get_run_for_user(session, user.id, i))
                 for i in (a, b)
             ]
+            ref = load_reference(settings_dep(request).reference_file)
+            context["overlay"] = service.compare_overlay(session, storage, user, a, b, ref)
     return render(request, "compare.html", user, nav="compare", **context)

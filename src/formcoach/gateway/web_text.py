@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from formcoach.gateway.web_text_compare import COMPARE_TEXT
 from formcoach.gateway.web_text_more import MORE_TEXT, clock_texts
 from formcoach.kit.i18n import Language
 from formcoach.pipeline.stages import STAGE_LABELS
@@ -350,6 +351,7 @@ DEFAULT_HINT = {
 
 
 TEXT.update(MORE_TEXT)
+TEXT.update(COMPARE_TEXT)
 
 
 def texts(lang: Language) -> dict[str, str]:

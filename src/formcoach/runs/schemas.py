@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -94,6 +94,28 @@ class MetricChange(BaseModel):
     within_noise: bool | None = Field(
         description="True when |change| < SDD; null when no SDD is known or a value is missing"
     )
+    noise: float | None = Field(
+        None, description="Largest change still noise: max(SDD, the metric's uncertainty)"
+    )
+    reference: dict[str, Any] | None = Field(None, description="The reference range {low, high}")
+    verdict: Literal["better", "worse", "no_change", "higher", "lower"] | None = Field(
+        None,
+        description="no_change within noise; better/worse towards/away from the reference "
+        "range; higher/lower without one (or at the same distance from it); null: a value "
+        "is missing",
+    )
+
+
+class SubjectCheck(BaseModel):
+    """Whether two runs are of the same person: by their person labels, and by the statures
+    entered with the uploads (the video alone cannot tell: body size in pixels depends on the
+    camera's distance). "unknown" when a label or an entered stature is missing."""
+
+    by_label: Literal["same", "different", "unknown"]
+    by_height: Literal["same", "different", "unknown"]
+    height_before_cm: float | None
+    height_after_cm: float | None
+    different: bool = Field(description="True when either check says different")
 
 
 class RunComparison(BaseModel):
@@ -103,6 +125,7 @@ class RunComparison(BaseModel):
     movement_after: str
     same_movement: bool
     metrics: list[MetricChange]
+    subject: SubjectCheck
 
 
 class TrackOut(BaseModel):

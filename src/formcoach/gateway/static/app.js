@@ -1,4 +1,5 @@
-// formcoach pages: upload, live progress, video/chart sync, history, compare and account actions.
+// formcoach pages: upload, live progress, video/chart sync, history and account actions
+// (the compare page has its own compare.js).
 // Plain script, no libraries; every feature starts only if its elements are on the page.
 "use strict";
 
@@ -311,29 +312,6 @@ function initHistory() {
   });
 }
 
-// --- compare: both videos play, pause and seek together ----------------------------------
-function initCompare() {
-  const vids = $$(".syncvideo");
-  if (vids.length !== 2) return;
-  const [lead, follow] = vids, button = $("#syncplay"), range = $("#syncseek");
-  const longest = () => Math.max(lead.duration || 0, follow.duration || 0);
-  button.addEventListener("click", () => {
-    const play = lead.paused;
-    for (const v of vids) { if (play) v.play().catch(() => {}); else v.pause(); }
-  });
-  range.addEventListener("input", () => {
-    const t = (range.value / 1000) * longest();
-    for (const v of vids) v.currentTime = Math.min(t, v.duration || t);
-  });
-  lead.addEventListener("timeupdate", () => {
-    if (longest()) range.value = Math.round(1000 * lead.currentTime / longest());
-    // Keep the pair within a frame or two: each element's clock drifts on its own.
-    if (!lead.paused && Math.abs(follow.currentTime - lead.currentTime) > 0.08 && lead.currentTime < (follow.duration || 0)) {
-      follow.currentTime = lead.currentTime;
-    }
-  });
-}
-
 // --- accounts: users (admin) and tokens --------------------------------------------------
 // The API may answer before its transaction is committed, so wait until a list shows the
 // change before reloading (at most ~3 s), instead of showing a page without it.
@@ -392,5 +370,5 @@ function initCommon() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  initCommon(); initUpload(); initProgress(); initResults(); initPeople(); initShare(); initHistory(); initCompare(); initAccounts();
+  initCommon(); initUpload(); initProgress(); initResults(); initPeople(); initShare(); initHistory(); initAccounts();
 });
