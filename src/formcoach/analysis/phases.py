@@ -24,6 +24,7 @@ import numpy as np
 from formcoach.analysis import series as s
 from formcoach.analysis.reps import combine, detect_reps
 from formcoach.analysis.schemas import Reference
+from formcoach.feature_extraction.schemas import FeaturesDocument
 
 GAIT_MOVEMENTS = ("walking", "running")
 # The skeleton's bones, by MediaPipe landmark name (the overlay draws these).
@@ -59,13 +60,15 @@ def phase_kind(movement: str, ref: Reference) -> str | None:
 
 
 def phase_events(
-    movement: str, features: Mapping[str, Any], ref: Reference
+    movement: str, features: FeaturesDocument | Mapping[str, Any], ref: Reference
 ) -> list[dict[str, Any]]:
     """The phase instances of one run in time order: [{"time_s", "side"}] (side: the foot of a
     contact, None for a rep)."""
+    if not isinstance(features, FeaturesDocument):
+        features = FeaturesDocument.model_validate(features)
     kind = phase_kind(movement, ref)
     if kind == "initial_contact":
-        contacts = (features.get("gait") or {}).get("initial_contacts_s") or {}
+        contacts = features.gait.initial_contacts_s
         events = [
             {"time_s": float(t), "side": side} for side, ts in contacts.items() for t in ts or []
         ]
@@ -75,7 +78,7 @@ def phase_events(
     profile = ref.movements[movement]
     assert profile.reps is not None  # phase_kind said so
     rule = profile.reps
-    times = np.asarray(features.get("times") or [], dtype=np.float64)
+    times = s.times(features)
     left = s.series(features, f"left_{rule.signal}_flexion_deg")
     right = s.series(features, f"right_{rule.signal}_flexion_deg")
     if not times.size or left.size != times.size:

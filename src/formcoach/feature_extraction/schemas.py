@@ -90,7 +90,7 @@ class FeaturesDocument(BaseModel):
     times: list[float]
     facing: Facing
     series: dict[str, list[float | None]]
-    summary: FeatureSummary
+    summary: FeatureSummary = FeatureSummary()
     # Added after formcoach.features/1 was first published; older files get the defaults.
     facing_segments: list[dict[str, Any]] = []
     scale: dict[str, Any] | None = None
