@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi.testclient import TestClient
 
+from formcoach.analysis.schemas import Status
 from formcoach.bootstrap import prepare
 from formcoach.gateway.app import create_app
 from formcoach.kit.pipeline import MOVEMENTS
@@ -19,7 +20,8 @@ from tests.support.apputil import ADMIN, basic, run_folder_key, upload, wait_for
 from tests.support.media import gradient_clip, long_clip
 
 SEVERITIES = {"info", "minor", "moderate", "major"}
-STATUSES = {"ok", "low", "high", "not_measurable"}
+# Every metric status the analysis schema allows ("borderline": within error of a limit).
+STATUSES = set(get_args(Status))
 
 
 def check_report_contract(report: dict[str, Any], run_id: int) -> None:

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from formcoach.advice_generation.schemas import Advice
 from formcoach.kit.db import session_scope
 from formcoach.kit.pipeline import ADVICE, DRILL_VIDEOS, StageContext
 from formcoach.video_generation.models import VideoJob
@@ -22,8 +21,8 @@ def run(ctx: StageContext) -> None:
     Each entry is {"drill_id", "job_id", "video_url"}; video_url is null when that drill's
     video failed (the job row keeps the error), so one bad drill does not sink the report.
     """
-    advice = ctx.read_model(ADVICE, Advice)
-    drill_ids = [drill.drill_id for drill in advice.drills]
+    advice: dict[str, Any] = ctx.read_json(ADVICE)
+    drill_ids = [str(item["drill_id"]) for item in advice.get("drills", [])]
     settings = ctx.settings
     size, seconds = settings.drill_video_size, settings.drill_video_seconds
     language = ctx.options.language
