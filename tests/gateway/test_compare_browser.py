@@ -11,13 +11,10 @@ already started the job runner), so the runs the other tests made are reused, no
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -25,7 +22,7 @@ from formcoach.kit.settings import Settings
 from tests.conftest import FIXTURES
 from tests.gateway.test_web_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, check_a11y
 from tests.support.apputil import ADMIN, ADMIN_PW, upload, wait_for_run
-from tests.support.ports import free_port
+from tests.support.threaded_server import ThreadedServer
 
 WALK = FIXTURES / "sports2d-demo4-walk-side.mp4"
 VERDICTS = ("改善", "悪化", "変化なし", "増加", "減少", "比較できません")
@@ -34,20 +31,8 @@ VERDICTS = ("改善", "悪化", "変化なし", "増加", "減少", "比較で�
 @pytest.fixture(scope="module")
 def base_url(live_app: tuple[TestClient, Settings]) -> Iterator[str]:
     client, _ = live_app
-    port = free_port()
-    config = uvicorn.Config(
-        client.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with ThreadedServer(client.app, "formcoach", lifespan="off", start_timeout_s=30) as server:  # type: ignore[arg-type]
+        yield server.origin
 
 
 @pytest.fixture(scope="module")

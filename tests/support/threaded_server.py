@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Self
+from typing import Literal, Self
 
 import uvicorn
 from fastapi import FastAPI
@@ -13,17 +13,28 @@ from tests.support.ports import free_port
 
 
 class ThreadedServer:
-    def __init__(self, app: FastAPI, name: str) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        name: str,
+        lifespan: Literal["auto", "on", "off"] = "auto",
+        start_timeout_s: float = 10.0,
+    ) -> None:
         self.name = name
         port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self._start_timeout_s = start_timeout_s
+        # The app's own origin; fakes of OpenAI-style APIs are reached below /v1.
+        self.origin = f"http://127.0.0.1:{port}"
+        self.base_url = f"{self.origin}/v1"
 
     def __enter__(self) -> Self:
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + self._start_timeout_s
         while not self._server.started:
             assert time.monotonic() < deadline, f"{self.name} did not start"
             time.sleep(0.02)
